@@ -1,0 +1,318 @@
+"""The command-line driver: ``jaxpg train``.
+
+Thin by design: it validates the flags (one-line errors, exit status 2),
+builds a ``Config`` and ``HParams``, compiles ``vmap(train)`` over seeds once,
+drives it a chunk of updates at a time (dispatching the next chunk before
+reading back the last one's metrics) to show progress, evaluates, prints a
+per-seed table and writes results atomically.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import io
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from jaxpg.types import ADVANTAGES, LR_SCHEDULES, Config, HParams
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad flag value: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    parts = [p.strip() for p in text.split(",")] if text.strip() else []
+    try:
+        sizes = tuple(int(p) for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like 64,64, got {text!r}"
+        ) from None
+    if any(s <= 0 for s in sizes):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    c, h = Config(), HParams()
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = _Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    t = sub.add_parser("train", help="train seeds in one compiled program", formatter_class=fmt)
+    t.add_argument("--env", default=c.env, help="environment name (see `jaxpg envs`)")
+    t.add_argument("--seeds", type=_positive_int, default=8, help="independent runs, trained at once")
+    t.add_argument("--seed", type=int, default=0, help="root seed; run i uses split(key(seed))[i]")
+    t.add_argument("--num-envs", type=_positive_int, default=c.num_envs, help="episodes per update")
+    t.add_argument("--max-steps", type=_positive_int, default=None,
+                   help="episode step limit (default: the env's own, 500 for CartPole-v1)")
+    t.add_argument("--updates", type=_positive_int, default=c.num_updates, help="gradient updates")
+    t.add_argument("--lr", type=_float, default=h.learning_rate, help="Adam learning rate (> 0)")
+    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=c.lr_schedule,
+                   help="constant, or linear decay to 0 over the updates")
+    t.add_argument("--gamma", type=_float, default=h.gamma, help="discount, in (0, 1]")
+    t.add_argument("--entropy-coef", type=_float, default=h.entropy_coef, help="entropy bonus (>= 0)")
+    t.add_argument("--max-grad-norm", type=_float, default=h.max_grad_norm,
+                   help="global-norm gradient clip (> 0; inf disables)")
+    t.add_argument("--advantage", choices=ADVANTAGES, default=c.advantage,
+                   help="variance reduction of the returns")
+    t.add_argument("--hidden", type=_hidden, default=",".join(map(str, c.hidden)),
+                   help="hidden layer sizes, comma-separated")
+    t.add_argument("--activation", default=c.activation, help="tanh, relu, gelu or silu")
+    t.add_argument("--eval-episodes", type=_positive_int, default=32,
+                   help="evaluation episodes per seed after training")
+    t.add_argument("--greedy-eval", action="store_true", help="evaluate with argmax actions")
+    t.add_argument("--progress-every", type=_positive_int, default=None,
+                   help="updates per compiled chunk (progress line); default ~1/10 of the run")
+    t.add_argument("--out", type=Path, default=None,
+                   help="directory for summary.json and metrics.csv")
+    t.add_argument("--quiet", action="store_true", help="print only the final table")
+    sub.add_parser("envs", help="list environment names")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"jaxpg: error: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    """Writes ``text`` to a temporary file beside ``path``, then renames it over."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _check_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-", delete=True)
+        probe.close()
+    except OSError as e:
+        raise UsageError(f"cannot write to --out {str(out)!r}: {e.strerror or e}") from None
+
+
+def _divisor_near(n: int, target: int) -> int:
+    """The divisor of n closest to target (so every chunk has the same static length)."""
+    divisors = [d for d in range(1, n + 1) if n % d == 0]
+    return min(divisors, key=lambda d: (abs(d - target), d))
+
+
+def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
+    import numpy as np
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    fields = ["seed", "update", "env_steps", "mean_return", "loss", "mean_length", "entropy",
+              "grad_norm"]
+    w.writerow(fields)
+    cum = np.cumsum(metrics["env_steps"].astype(np.int64), axis=1)
+    for s in range(seeds):
+        for u in range(updates_done):
+            w.writerow([
+                s, u + 1, int(cum[s, u]), f"{metrics['mean_return'][s, u]:.6g}",
+                f"{metrics['loss'][s, u]:.6g}", f"{metrics['mean_length'][s, u]:.6g}",
+                f"{metrics['entropy'][s, u]:.6g}", f"{metrics['grad_norm'][s, u]:.6g}",
+            ])
+    return buf.getvalue()
+
+
+def cmd_train(args) -> int:
+    # Validate everything before importing/compiling anything heavy.
+    try:
+        config = Config(
+            env=args.env, num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden,
+            num_updates=args.updates, advantage=args.advantage, activation=args.activation,
+            lr_schedule=args.lr_schedule,
+        )
+        hparams = HParams(
+            learning_rate=args.lr, gamma=args.gamma, entropy_coef=args.entropy_coef,
+            max_grad_norm=args.max_grad_norm,
+        )
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.out is not None:
+        _check_out_dir(args.out)
+
+    import jax
+    import numpy as np
+
+    from jaxpg import envs
+    from jaxpg.evaluate import evaluate, summarize
+    from jaxpg.train import make_trainer
+
+    env_probe, env_params_probe = envs.make(config.env)
+    if not envs.is_discrete(env_probe, env_params_probe):
+        raise UsageError(f"{config.env} has a continuous action space; jaxpg train needs a discrete one")
+
+    say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
+    t_start = time.perf_counter()
+    trainer = make_trainer(config)
+    chunk = args.progress_every or _divisor_near(config.num_updates, max(1, config.num_updates // 10))
+    if config.num_updates % chunk:
+        raise UsageError(
+            f"--progress-every {chunk} must divide --updates {config.num_updates} "
+            "(every compiled chunk has the same length)"
+        )
+    keys = jax.random.split(jax.random.key(args.seed), args.seeds)
+    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+    run = jax.jit(
+        jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0
+    )
+    say(f"jaxpg train: {config.env}, {args.seeds} seeds x {config.num_envs} envs, "
+        f"{config.num_updates} updates, backend {jax.default_backend()}")
+    t0 = time.perf_counter()
+    state = init(keys, hparams)
+    run_c = run.lower(state, hparams, chunk).compile()
+    compile_s = time.perf_counter() - t0
+    say(f"compiled in {compile_s:.1f} s")
+
+    chunks_total = config.num_updates // chunk
+    collected: list = []
+    steps_done = 0
+    interrupted = False
+    t_train = time.perf_counter()
+    try:
+        pending = run_c(state, hparams)
+        for i in range(chunks_total):
+            state, m = pending
+            if i + 1 < chunks_total:
+                pending = run_c(state, hparams)  # dispatch before reading back
+            m = jax.tree.map(np.asarray, m)
+            collected.append(m)
+            steps_done += int(m.env_steps.sum())
+            elapsed = time.perf_counter() - t_train
+            say(f"  update {(i + 1) * chunk:>5}/{config.num_updates}  "
+                f"return {m.mean_return[:, -1].mean():8.2f}  "
+                f"env steps {steps_done:>11,}  {steps_done / elapsed:,.0f} steps/s")
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: keeping the finished updates", file=sys.stderr)
+    train_s = time.perf_counter() - t_train
+
+    metrics = (
+        {f: np.concatenate([getattr(m, f) for m in collected], axis=1) for f in collected[0]._fields}
+        if collected else None
+    )
+    updates_done = 0 if metrics is None else metrics["loss"].shape[1]
+
+    eval_mean = eval_std = eval_score = None
+    eval_s = 0.0
+    if not interrupted:
+        t0 = time.perf_counter()
+        ev = jax.jit(jax.vmap(
+            lambda k, p: evaluate(k, trainer.env, trainer.env_params, trainer.policy.apply, p,
+                                  args.eval_episodes, trainer.max_steps, greedy=args.greedy_eval),
+        ))
+        eval_keys = jax.random.split(jax.random.fold_in(jax.random.key(args.seed), 1), args.seeds)
+        returns = np.asarray(ev(eval_keys, state.params))
+        eval_s = time.perf_counter() - t0
+        summaries = [summarize(r) for r in returns]
+        eval_mean = [s.mean for s in summaries]
+        eval_std = [s.std for s in summaries]
+        eval_score = [s.score for s in summaries]
+
+    wall = time.perf_counter() - t_start
+    if eval_mean is not None:
+        last = metrics["mean_return"][:, -1]
+        mode = "greedy" if args.greedy_eval else "sampled"
+        print(f"\n seed | train return | eval mean ({args.eval_episodes} {mode} episodes) |"
+              "   std |  score")
+        for s in range(args.seeds):
+            print(f" {s:>4} | {last[s]:12.1f} | {eval_mean[s]:34.1f} | {eval_std[s]:5.1f} |"
+                  f" {eval_score[s]:6.1f}")
+        print(f"  all | {last.mean():12.1f} | {np.mean(eval_mean):34.1f} |"
+              f" {np.std(np.concatenate(list(returns))):5.1f} | "
+              f"{np.mean(eval_mean) - np.std(np.concatenate(list(returns))):6.1f}")
+    print(f"env steps (valid, training): {steps_done:,}   wall {wall:.1f} s "
+          f"(compile {compile_s:.1f}, train {train_s:.1f}, eval {eval_s:.1f})   "
+          f"{steps_done / max(train_s, 1e-9):,.0f} steps/s")
+
+    if args.out is not None:
+        summary = {
+            "env": config.env,
+            "seeds": args.seeds,
+            "root_seed": args.seed,
+            "eval_mean": eval_mean,
+            "eval_std": eval_std,
+            "eval_score": eval_score,
+            "eval_episodes": args.eval_episodes,
+            "eval_greedy": args.greedy_eval,
+            "wall_seconds": wall,
+            "compile_seconds": compile_s,
+            "train_seconds": train_s,
+            "eval_seconds": eval_s,
+            "env_steps": steps_done,
+            "updates_done": updates_done,
+            "interrupted": interrupted,
+            "config": dataclasses.asdict(config),
+            "hparams": hparams.to_dict(),
+            "backend": jax.default_backend(),
+            "jax_version": jax.__version__,
+            "python": platform.python_version(),
+        }
+        if metrics is not None:
+            _atomic_write(args.out / "metrics.csv", _metrics_csv(metrics, args.seeds, updates_done))
+        _atomic_write(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {args.out / 'summary.json'} and {args.out / 'metrics.csv'}")
+    return 130 if interrupted else 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        if args.command == "envs":
+            from jaxpg import envs
+
+            print("\n".join(envs.names()))
+            return 0
+        return cmd_train(args)
+    except UsageError as e:
+        return _fail(str(e))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

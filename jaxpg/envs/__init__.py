@@ -1,0 +1,91 @@
+"""Environments by name: every gymnax id plus jaxpg's own.
+
+``make(name)`` returns ``(env, env_params)`` exactly like ``gymnax.make``: a
+functional environment with pure ``reset(key, params)`` /
+``step(key, state, action, params)`` (and the non-resetting
+``reset_env``/``step_env`` that jaxpg's rollout uses), and its default
+parameters as a pytree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import gymnax
+
+from jaxpg.envs import probes
+
+__all__ = ["make", "names", "is_discrete", "num_actions", "obs_shape"]
+
+# jaxpg's own environments: name -> factory returning (env, params).
+_OWN: dict[str, Callable[[], tuple[Any, Any]]] = {
+    "TwoArmedBandit-probe": lambda: (probes.TwoArmedBandit(), probes.TwoArmedBandit().default_params),
+    "DelayedReward-probe": lambda: (probes.DelayedReward(), probes.DelayedReward().default_params),
+}
+_ALIASES: dict[str, str] = {}
+
+
+def _register_own(name: str, factory: Callable[[], tuple[Any, Any]], aliases=()) -> None:
+    _OWN[name] = factory
+    for alias in aliases:
+        _ALIASES[alias] = name
+
+
+def names() -> list[str]:
+    """Every name ``make`` accepts (gymnax ids, jaxpg's own envs, aliases), sorted."""
+    return sorted([*gymnax.registered_envs, *_OWN, *_ALIASES])
+
+
+def make(name: str):
+    """Builds an environment by name.
+
+    Args:
+      name: a gymnax id (``"CartPole-v1"``, ``"Acrobot-v1"``, ...) or one of
+        jaxpg's own environments (see ``jaxpg.envs.names()``).
+
+    Returns:
+      ``(env, env_params)``.
+
+    Raises:
+      ValueError: for an unknown name; the message lists the valid ones.
+
+    Example:
+      >>> env, params = make("CartPole-v1")
+      >>> env.num_actions
+      2
+    """
+    if not isinstance(name, str):
+        raise ValueError(f"environment name must be a string, got {name!r}")
+    name = _ALIASES.get(name, name)
+    if name in _OWN:
+        return _OWN[name]()
+    if name in gymnax.registered_envs:
+        try:
+            return gymnax.make(name)
+        except OSError as e:  # MNISTBandit-bsuite downloads MNIST when it is built
+            raise ValueError(
+                f"environment {name!r} could not be built: it fetches data over the network when "
+                f"constructed and that failed ({type(e).__name__}: {e})"
+            ) from None
+    raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
+
+
+def is_discrete(env, env_params) -> bool:
+    """True when the env's action space is ``Discrete``."""
+    return hasattr(env.action_space(env_params), "n")
+
+
+def num_actions(env, env_params) -> int:
+    """Number of discrete actions (``ValueError`` for a continuous action space)."""
+    space = env.action_space(env_params)
+    if not hasattr(space, "n"):
+        raise ValueError(
+            f"{env.name} has a continuous action space; jaxpg's categorical policy needs a discrete one"
+        )
+    return int(space.n)
+
+
+def obs_shape(env, env_params) -> tuple[int, ...]:
+    """Shape of one observation."""
+    return tuple(env.observation_space(env_params).shape)

@@ -1,0 +1,139 @@
+"""Discounted reward-to-go with episode ends as discounts, and advantages.
+
+Conventions: time-major; a single stream is ``[T]``, a batch ``[T, N]``; an
+episode's end is a discount of 0 at its last step, so nothing after it can
+flow back into its returns.
+"""
+
+from __future__ import annotations
+
+import chex
+import jax
+import jax.numpy as jnp
+
+from jaxpg.types import ADVANTAGES
+
+__all__ = [
+    "episode_discounts",
+    "discounted_returns",
+    "normalize",
+    "mean_baseline",
+    "advantages",
+    "masked_mean",
+]
+
+
+def episode_discounts(gamma, terminated: jax.Array, truncated: jax.Array) -> jax.Array:
+    """``discount_t = gamma · (1 − done_t)`` with ``done_t = terminated_t ∨ truncated_t``.
+
+    This is the only place where the rule for episode ends lives. Monte-Carlo
+    REINFORCE does not bootstrap, so a truncated episode ends its return just
+    like a terminated one (a learned baseline may bootstrap on ``truncated``,
+    which is why ``Trajectory`` keeps the two apart).
+
+    Args:
+      gamma: scalar discount in (0, 1] (may be traced).
+      terminated: [T] or [T, N] bool.
+      truncated: same shape, bool.
+
+    Returns:
+      float32 discounts of the same shape.
+    """
+    chex.assert_equal_shape((terminated, truncated))
+    done = jnp.logical_or(terminated, truncated)
+    return jnp.where(done, 0.0, jnp.asarray(gamma, jnp.float32)).astype(jnp.float32)
+
+
+def discounted_returns(rewards: jax.Array, discounts: jax.Array) -> jax.Array:
+    """Reward-to-go ``G_t = r_t + discount_t · G_{t+1}``, with ``G_T = 0``.
+
+    A reverse scan over time (axis 0), the carry being the return so far.
+
+    Args:
+      rewards: [T] or [T, N] float.
+      discounts: same shape; ``gamma`` within an episode and 0 at its last step
+        (see ``episode_discounts``).
+
+    Returns:
+      G, same shape and dtype as ``rewards``.
+
+    Example:
+      >>> discounted_returns(jnp.array([1., 0., 2.]), jnp.array([.5, .5, 0.]))
+      Array([1.5, 1. , 2. ], dtype=float32)
+
+    References:
+      Williams (1992), Simple statistical gradient-following algorithms for
+      connectionist reinforcement learning.
+    """
+    chex.assert_equal_shape((rewards, discounts))
+    chex.assert_rank(rewards, {1, 2})
+    rewards = jnp.asarray(rewards)
+    discounts = jnp.asarray(discounts, rewards.dtype)
+
+    def body(g_next, rd):
+        r, d = rd
+        g = r + d * g_next
+        return g, g
+
+    _, g = jax.lax.scan(body, jnp.zeros_like(rewards[0]), (rewards, discounts), reverse=True)
+    return g
+
+
+def masked_mean(x: jax.Array, mask: jax.Array, axis=None) -> jax.Array:
+    """Mean of ``x`` over the entries where ``mask`` is true (0 where there are none)."""
+    mask = mask.astype(x.dtype)
+    return (x * mask).sum(axis) / jnp.maximum(mask.sum(axis), 1.0)
+
+
+def normalize(returns: jax.Array, valid: jax.Array, eps: float = 1e-8) -> jax.Array:
+    """``(G − mean) / (std + eps)`` over the valid steps of the whole batch; 0 elsewhere.
+
+    Args:
+      returns: [T, N] (or [T]) float.
+      valid: same shape, bool.
+      eps: added to the (population) standard deviation.
+
+    Returns:
+      Advantages of the same shape, 0 on invalid steps.
+    """
+    chex.assert_equal_shape((returns, valid))
+    mean = masked_mean(returns, valid)
+    var = masked_mean(jnp.square(returns - mean), valid)
+    return jnp.where(valid, (returns - mean) / (jnp.sqrt(var) + eps), 0.0)
+
+
+def mean_baseline(returns: jax.Array, valid: jax.Array) -> jax.Array:
+    """``G_t − b_t``, ``b_t`` = mean of ``G_t`` over the episodes still running at t; 0 elsewhere.
+
+    Args:
+      returns: [T, N] float.
+      valid: [T, N] bool.
+
+    Returns:
+      [T, N] advantages, 0 on invalid steps.
+    """
+    chex.assert_rank(returns, 2)
+    chex.assert_equal_shape((returns, valid))
+    baseline = masked_mean(returns, valid, axis=1)[:, None]
+    return jnp.where(valid, returns - baseline, 0.0)
+
+
+def advantages(returns: jax.Array, valid: jax.Array, mode: str) -> jax.Array:
+    """Applies the variance reduction named by ``mode`` (static).
+
+    Args:
+      returns: [T, N] float reward-to-go.
+      valid: [T, N] bool.
+      mode: ``"none"`` (G itself, masked), ``"normalize"`` or ``"mean"``.
+
+    Returns:
+      [T, N] advantages, 0 on invalid steps.
+    """
+    if mode == "none":
+        chex.assert_equal_shape((returns, valid))
+        return jnp.where(valid, returns, 0.0)
+    if mode == "normalize":
+        return normalize(returns, valid)
+    if mode == "mean":
+        return mean_baseline(returns, valid)
+    raise ValueError(f"advantage must be one of {', '.join(ADVANTAGES)}; got {mode!r}")

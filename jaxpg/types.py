@@ -1,0 +1,207 @@
+"""The data types every module shares.
+
+- ``Trajectory``, ``TrainState``, ``Metrics``: NamedTuples (pytrees).
+- ``Config``: frozen, hashable, static. Everything that fixes a shape or a
+  Python branch. Changing it recompiles.
+- ``HParams``: frozen dataclass registered as a pytree whose leaves are the
+  traced numeric knobs. New values never recompile; a batch of values (leading
+  axis) is what ``jax.vmap`` sweeps over.
+
+Both validate themselves in Python on construction (a ``ValueError`` naming the
+value and what is allowed), before anything is traced. ``HParams`` skips the
+checks for traced values (they were checked when the concrete values were
+built) and checks every element of a concrete array.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+__all__ = ["Trajectory", "TrainState", "Metrics", "Config", "HParams", "ADVANTAGES"]
+
+ADVANTAGES = ("none", "normalize", "mean")
+ACTIVATIONS = ("tanh", "relu", "gelu", "silu")
+LR_SCHEDULES = ("constant", "linear")
+
+
+class Trajectory(NamedTuple):
+    """N episodes, time-major, padded to a static length T and masked.
+
+    Attributes:
+      obs: [T, N, *obs_shape] observation the action was chosen from.
+      actions: [T, N] int32.
+      rewards: [T, N] float32 (0 on invalid steps).
+      terminated: [T, N] bool, the episode reached a terminal state at t.
+      truncated: [T, N] bool, the episode was cut by the step limit at t
+        (and did not terminate there).
+      valid: [T, N] bool, t is at or before the step that ended the episode.
+    """
+
+    obs: jax.Array
+    actions: jax.Array
+    rewards: jax.Array
+    terminated: jax.Array
+    truncated: jax.Array
+    valid: jax.Array
+
+
+class TrainState(NamedTuple):
+    """Everything ``train`` carries from one update to the next."""
+
+    params: Any
+    opt_state: Any
+    key: jax.Array
+    update: jax.Array  # int32 scalar: updates done so far
+
+
+class Metrics(NamedTuple):
+    """Per-update scalars (stacked to [num_updates] by ``train``).
+
+    Attributes:
+      loss: the minimised loss (policy-gradient term minus entropy bonus).
+      mean_return: mean undiscounted return of the update's N episodes.
+      mean_length: mean length of those episodes (valid steps per episode).
+      env_steps: valid (unmasked) environment steps of the update.
+      sim_steps: steps simulated, masked ones included (N x loop iterations).
+      entropy: mean policy entropy over valid steps.
+      grad_norm: global norm of the gradient before clipping.
+    """
+
+    loss: jax.Array
+    mean_return: jax.Array
+    mean_length: jax.Array
+    env_steps: jax.Array
+    sim_steps: jax.Array
+    entropy: jax.Array
+    grad_norm: jax.Array
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Static settings: changing one recompiles.
+
+    Attributes:
+      env: environment name (see ``jaxpg.envs.names()``).
+      num_envs: N, parallel episodes per update (one full episode each).
+      max_steps: T, the step limit of an episode and the length of the
+        trajectory buffers; ``None`` uses the env's own limit (500 for
+        CartPole-v1). Episodes still running at T are truncated.
+      hidden: hidden layer sizes of the policy MLP.
+      num_updates: gradient updates in one call of ``train``.
+      advantage: ``"none"`` (plain G_t), ``"normalize"`` (G_t standardised over
+        the valid steps of the batch) or ``"mean"`` (G_t minus the mean of G_t
+        over the episodes still running at t).
+      activation: hidden activation, one of ``tanh, relu, gelu, silu``.
+      lr_schedule: ``"constant"``, or ``"linear"`` (decays the learning rate
+        linearly to 0 over ``num_updates``; it settles the policy at the end).
+      rollout_chunk: steps simulated between two "has every episode ended?"
+        checks of the early-exit rollout loop (a speed knob; results do not
+        depend on it).
+    """
+
+    env: str = "CartPole-v1"
+    num_envs: int = 16
+    max_steps: int | None = None
+    hidden: tuple[int, ...] = (64, 64)
+    num_updates: int = 150
+    advantage: str = "mean"
+    activation: str = "tanh"
+    lr_schedule: str = "linear"
+    rollout_chunk: int = 16
+
+    def __post_init__(self):
+        from jaxpg import envs  # local: envs imports gymnax, keep types light
+
+        if self.env not in envs.names():
+            raise ValueError(f"unknown environment {self.env!r}; valid names: {', '.join(envs.names())}")
+        _positive_int("num_envs", self.num_envs)
+        if self.max_steps is not None:
+            _positive_int("max_steps", self.max_steps)
+        _positive_int("num_updates", self.num_updates)
+        _positive_int("rollout_chunk", self.rollout_chunk)
+        hidden = tuple(self.hidden)
+        for h in hidden:
+            _positive_int("every hidden size", h)
+        object.__setattr__(self, "hidden", tuple(int(h) for h in hidden))
+        if self.advantage not in ADVANTAGES:
+            raise ValueError(f"advantage must be one of {', '.join(ADVANTAGES)}; got {self.advantage!r}")
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(
+                f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}"
+            )
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+
+    def replace(self, **changes) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _concrete(value: Any) -> np.ndarray | None:
+    """The value as a numpy array, or None when it is traced (or not numeric)."""
+    if isinstance(value, jax.core.Tracer):
+        return None
+    if isinstance(value, bool | int | float | np.ndarray | np.number | jax.Array):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class HParams:
+    """Traced numeric knobs: new values never recompile.
+
+    Every field may be a Python float or an array (a leading axis of values is
+    what a sweep vmaps over).
+
+    Attributes:
+      learning_rate: Adam step size, > 0.
+      gamma: discount, in (0, 1] (1 is allowed: undiscounted episodic returns).
+      entropy_coef: weight of the entropy bonus, >= 0.
+      max_grad_norm: global-norm gradient clip, > 0 (``inf`` disables it).
+    """
+
+    learning_rate: Any = 1e-2
+    gamma: Any = 0.99
+    entropy_coef: Any = 0.0
+    max_grad_norm: Any = 1.0
+
+    def __post_init__(self):
+        checks = {
+            "learning_rate": (lambda v: v > 0, "must be > 0"),
+            "gamma": (lambda v: (v > 0) & (v <= 1), "must be in (0, 1]"),
+            "entropy_coef": (lambda v: v >= 0, "must be >= 0"),
+            "max_grad_norm": (lambda v: v > 0, "must be > 0 (inf disables clipping)"),
+        }
+        for name, (ok, rule) in checks.items():
+            value = _concrete(getattr(self, name))
+            if value is None:
+                continue
+            if not np.all(ok(value)) or (name != "max_grad_norm" and not np.all(np.isfinite(value))):
+                bad = value[~(ok(value) & np.isfinite(value))] if value.ndim else value
+                shown = float(np.ravel(bad)[0]) if np.size(bad) else float(np.ravel(value)[0])
+                raise ValueError(f"{name} {rule}, got {shown!r}")
+
+    def replace(self, **changes) -> HParams:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for f in dataclasses.fields(self):
+            v = np.asarray(getattr(self, f.name))
+            out[f.name] = v.item() if v.ndim == 0 else v.tolist()
+        return out
+
+

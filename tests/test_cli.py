@@ -1,0 +1,92 @@
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jaxpg.cli import main
+
+BAD = [
+    (["train", "--env", "NoSuchEnv-v0"], "unknown environment 'NoSuchEnv-v0'; valid names:"),
+    (["train", "--seeds", "0"], "--seeds: expected a positive integer, got 0"),
+    (["train", "--seeds", "-2"], "--seeds: expected a positive integer, got -2"),
+    (["train", "--num-envs", "0"], "--num-envs: expected a positive integer, got 0"),
+    (["train", "--max-steps", "0"], "--max-steps: expected a positive integer, got 0"),
+    (["train", "--updates", "-1"], "--updates: expected a positive integer, got -1"),
+    (["train", "--updates", "ten"], "--updates: expected a positive integer, got 'ten'"),
+    (["train", "--lr", "0"], "learning_rate must be > 0, got 0.0"),
+    (["train", "--lr", "-0.01"], "learning_rate must be > 0, got -0.01"),
+    (["train", "--lr", "fast"], "--lr: expected a number, got 'fast'"),
+    (["train", "--gamma", "0"], "gamma must be in (0, 1], got 0.0"),
+    (["train", "--gamma", "1.5"], "gamma must be in (0, 1], got 1.5"),
+    (["train", "--entropy-coef", "-0.1"], "entropy_coef must be >= 0, got -0.1"),
+    (["train", "--advantage", "gae"], "--advantage: invalid choice: 'gae'"),
+    (["train", "--hidden", "64,x"], "--hidden: expected comma-separated positive integers"),
+    (["train", "--hidden", "64,0"], "--hidden: hidden sizes must be positive"),
+    (["train", "--env", "Pendulum-v1"], "Pendulum-v1 has a continuous action space"),
+    (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["fly"], "invalid choice: 'fly'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD, ids=[" ".join(a) for a, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(argv, message, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("jaxpg: error: ")
+    assert message in err, err
+
+
+def test_unwritable_out_dir(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    assert main(["train", "--out", str(blocker / "sub")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jaxpg: error: cannot write to --out") and err.count("\n") == 1
+
+
+def test_entry_point_exit_status_and_no_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "jaxpg", "train", "--gamma", "2"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == "jaxpg: error: gamma must be in (0, 1], got 2.0"
+
+
+def test_help_shows_every_default():
+    env = {**os.environ, "COLUMNS": "250"}
+    proc = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--help"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0
+    for flag in ["--env", "--seeds", "--num-envs", "--max-steps", "--updates", "--lr", "--gamma",
+                 "--entropy-coef", "--advantage", "--hidden", "--eval-episodes", "--out"]:
+        assert flag in proc.stdout
+    assert "(default: CartPole-v1)" in proc.stdout and "(default: 64,64)" in proc.stdout
+
+
+def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",
+            "--eval-episodes", "3", "--max-steps", "50", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "update     4/4" in printed and "wall" in printed
+    summary = json.loads((out / "summary.json").read_text())
+    for key in ["env", "seeds", "eval_mean", "eval_std", "wall_seconds", "env_steps", "config",
+                "hparams"]:
+        assert key in summary
+    assert summary["env"] == "CartPole-v1" and summary["seeds"] == 2
+    assert len(summary["eval_mean"]) == 2 and len(summary["eval_std"]) == 2
+    assert summary["config"]["num_envs"] == 4 and summary["hparams"]["gamma"] == 0.99
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * 4
+    assert [int(r["update"]) for r in rows[:4]] == [1, 2, 3, 4]
+    # env_steps is cumulative valid steps and adds up to the summary's total
+    per_seed_last = [int(r["env_steps"]) for r in rows if r["update"] == "4"]
+    assert sum(per_seed_last) == summary["env_steps"]
+    assert not list(out.glob(".*.tmp")), "no temporary files left behind"
