@@ -156,7 +156,9 @@ def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
     return buf.getvalue()
 
 
-def cmd_train(args) -> int:
+def cmd_train(args, t_start: float | None = None) -> int:
+    """Runs ``jaxpg train``; ``t_start`` (perf_counter) is when the command began."""
+    t_start = time.perf_counter() if t_start is None else t_start
     # Validate everything before importing/compiling anything heavy.
     try:
         config = Config(
@@ -185,7 +187,6 @@ def cmd_train(args) -> int:
         raise UsageError(f"{config.env} has a continuous action space; jaxpg train needs a discrete one")
 
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
-    t_start = time.perf_counter()
     trainer = make_trainer(config)
     chunk = args.progress_every or _divisor_near(config.num_updates, max(1, config.num_updates // 10))
     if config.num_updates % chunk:
@@ -235,36 +236,43 @@ def cmd_train(args) -> int:
     )
     updates_done = 0 if metrics is None else metrics["loss"].shape[1]
 
-    eval_mean = eval_std = eval_score = None
+    eval_mean = eval_std = eval_score = other_mean = None
     eval_s = 0.0
     if not interrupted:
         t0 = time.perf_counter()
-        ev = jax.jit(jax.vmap(
-            lambda k, p: evaluate(k, trainer.env, trainer.env_params, trainer.policy.apply, p,
-                                  args.eval_episodes, trainer.max_steps, greedy=args.greedy_eval),
-        ))
+
+        def both(k, p):  # the reported mode and the other one, in one compiled call
+            k1, k2 = jax.random.split(k)
+            run = lambda kk, g: evaluate(kk, trainer.env, trainer.env_params, trainer.policy.apply,  # noqa: E731
+                                          p, args.eval_episodes, trainer.max_steps, greedy=g)
+            return run(k1, args.greedy_eval), run(k2, not args.greedy_eval)
+
         eval_keys = jax.random.split(jax.random.fold_in(jax.random.key(args.seed), 1), args.seeds)
-        returns = np.asarray(ev(eval_keys, state.params))
+        returns, other = jax.jit(jax.vmap(both))(eval_keys, state.params)
+        returns, other = np.asarray(returns), np.asarray(other)
         eval_s = time.perf_counter() - t0
         summaries = [summarize(r) for r in returns]
         eval_mean = [s.mean for s in summaries]
         eval_std = [s.std for s in summaries]
         eval_score = [s.score for s in summaries]
+        other_mean = [float(r.mean()) for r in other]
 
     wall = time.perf_counter() - t_start
     if eval_mean is not None:
         last = metrics["mean_return"][:, -1]
-        mode = "greedy" if args.greedy_eval else "sampled"
-        print(f"\n seed | train return | eval mean ({args.eval_episodes} {mode} episodes) |"
-              "   std |  score")
+        mode, other_mode = ("greedy", "sampled") if args.greedy_eval else ("sampled", "greedy")
+        everything = np.concatenate(list(returns))
+        print(f"\nevaluation: {args.eval_episodes} {mode} episodes per seed "
+              f"(score = mean - std); last column: {other_mode} actions")
+        print(f" seed | train return | eval mean |   std |  score | {other_mode} mean")
         for s in range(args.seeds):
-            print(f" {s:>4} | {last[s]:12.1f} | {eval_mean[s]:34.1f} | {eval_std[s]:5.1f} |"
-                  f" {eval_score[s]:6.1f}")
-        print(f"  all | {last.mean():12.1f} | {np.mean(eval_mean):34.1f} |"
-              f" {np.std(np.concatenate(list(returns))):5.1f} | "
-              f"{np.mean(eval_mean) - np.std(np.concatenate(list(returns))):6.1f}")
+            print(f" {s:>4} | {last[s]:12.1f} | {eval_mean[s]:9.1f} | {eval_std[s]:5.1f} |"
+                  f" {eval_score[s]:6.1f} | {other_mean[s]:11.1f}")
+        print(f"  all | {last.mean():12.1f} | {everything.mean():9.1f} | {everything.std():5.1f} |"
+              f" {everything.mean() - everything.std():6.1f} | {np.mean(other_mean):11.1f}")
     print(f"env steps (valid, training): {steps_done:,}   wall {wall:.1f} s "
-          f"(compile {compile_s:.1f}, train {train_s:.1f}, eval {eval_s:.1f})   "
+          f"(compile {compile_s:.1f}, train {train_s:.1f}, eval {eval_s:.1f}, "
+          f"setup {wall - compile_s - train_s - eval_s:.1f})   "
           f"{steps_done / max(train_s, 1e-9):,.0f} steps/s")
 
     if args.out is not None:
@@ -277,6 +285,7 @@ def cmd_train(args) -> int:
             "eval_score": eval_score,
             "eval_episodes": args.eval_episodes,
             "eval_greedy": args.greedy_eval,
+            "eval_mean_other_mode": other_mean,
             "wall_seconds": wall,
             "compile_seconds": compile_s,
             "train_seconds": train_s,
@@ -298,6 +307,7 @@ def cmd_train(args) -> int:
 
 
 def main(argv=None) -> int:
+    t_start = time.perf_counter()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -309,7 +319,7 @@ def main(argv=None) -> int:
 
             print("\n".join(envs.names()))
             return 0
-        return cmd_train(args)
+        return cmd_train(args, t_start)
     except UsageError as e:
         return _fail(str(e))
 

@@ -97,9 +97,13 @@ def normalize(returns: jax.Array, valid: jax.Array, eps: float = 1e-8) -> jax.Ar
       Advantages of the same shape, 0 on invalid steps.
     """
     chex.assert_equal_shape((returns, valid))
-    mean = masked_mean(returns, valid)
-    var = masked_mean(jnp.square(returns - mean), valid)
-    return jnp.where(valid, (returns - mean) / (jnp.sqrt(var) + eps), 0.0)
+    # Shift by one valid value first: equal returns then cancel exactly, instead of
+    # float32 rounding in the mean becoming unit-variance noise after the division.
+    shift = jnp.ravel(returns)[jnp.argmax(jnp.ravel(valid))]
+    shifted = returns - shift
+    centered = shifted - masked_mean(shifted, valid)
+    var = masked_mean(jnp.square(centered), valid)
+    return jnp.where(valid, centered / (jnp.sqrt(var) + eps), 0.0)
 
 
 def mean_baseline(returns: jax.Array, valid: jax.Array) -> jax.Array:

@@ -104,6 +104,14 @@ def test_normalize_hand_computed():
     np.testing.assert_allclose(a, [[-1 / s, 1 / s], [0.0, 0.0]], rtol=1e-5)
 
 
+def test_normalize_equal_returns_give_zero_not_rounding_noise():
+    # found by hypothesis: 20 equal float32 returns; float32 rounding of their mean must not be
+    # amplified to ±1 by the division by a ~1e-6 std. Equal returns carry no signal: A = 0.
+    g = jnp.full((5, 4), 19.261269, jnp.float32)
+    valid = jnp.arange(5)[:, None] < jnp.array([0, 0, 2, 5])[None, :]
+    np.testing.assert_array_equal(R.normalize(g, valid), 0.0)
+
+
 def test_mean_baseline_hand_computed():
     # t=0: both running, G=(1,3) → b=2 → A=(-1, 1); t=1: only env 0, G=2 → b=2 → A=0; env 1 invalid → 0
     g = jnp.array([[1.0, 3.0], [2.0, 99.0]])
