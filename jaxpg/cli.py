@@ -65,40 +65,61 @@ def _hidden(text: str) -> tuple[int, ...]:
     return sizes
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows every default: fixed ones as ``(default: X)``; per-env ones as
+    ``(default: X for CartPole-v1; tuned per env)``."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default is argparse.SUPPRESS or action.option_strings == []:
+            return text
+        if getattr(action, "per_env", None) is not None:
+            return f"{text} (default: {action.per_env} for CartPole-v1; tuned per env, see `jaxpg envs`)"
+        if action.default is None or isinstance(action, argparse._StoreTrueAction):
+            return text if action.default is None else f"{text} (default: {action.default})"
+        return f"{text} (default: %(default)s)"
+
+
+def _per_env(action: argparse.Action, shown) -> argparse.Action:
+    action.per_env = shown
+    return action
+
+
 def build_parser() -> argparse.ArgumentParser:
     c, h = Config(), HParams()
-    fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = _Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    t = sub.add_parser("train", help="train seeds in one compiled program", formatter_class=fmt)
+    t = sub.add_parser("train", help="train seeds in one compiled program", formatter_class=_HelpFormatter)
     t.add_argument("--env", default=c.env, help="environment name (see `jaxpg envs`)")
     t.add_argument("--seeds", type=_positive_int, default=8, help="independent runs, trained at once")
     t.add_argument("--seed", type=int, default=0, help="root seed; run i uses split(key(seed))[i]")
-    t.add_argument("--num-envs", type=_positive_int, default=c.num_envs, help="episodes per update")
+    _per_env(t.add_argument("--num-envs", type=_positive_int, help="episodes per update"), c.num_envs)
     t.add_argument("--max-steps", type=_positive_int, default=None,
-                   help="episode step limit (default: the env's own, 500 for CartPole-v1)")
-    t.add_argument("--updates", type=_positive_int, default=c.num_updates, help="gradient updates")
-    t.add_argument("--lr", type=_float, default=h.learning_rate, help="Adam learning rate (> 0)")
-    t.add_argument("--lr-schedule", choices=LR_SCHEDULES, default=c.lr_schedule,
-                   help="constant, or linear decay to 0 over the updates")
-    t.add_argument("--gamma", type=_float, default=h.gamma, help="discount, in (0, 1]")
-    t.add_argument("--entropy-coef", type=_float, default=h.entropy_coef, help="entropy bonus (>= 0)")
-    t.add_argument("--max-grad-norm", type=_float, default=h.max_grad_norm,
-                   help="global-norm gradient clip (> 0; inf disables)")
-    t.add_argument("--advantage", choices=ADVANTAGES, default=c.advantage,
-                   help="variance reduction of the returns")
-    t.add_argument("--hidden", type=_hidden, default=",".join(map(str, c.hidden)),
-                   help="hidden layer sizes, comma-separated")
-    t.add_argument("--activation", default=c.activation, help="tanh, relu, gelu or silu")
+                   help="episode step limit (default: the env's own: 500 for CartPole-v1, "
+                        "10,000 for Pixelcopter-v0)")
+    _per_env(t.add_argument("--updates", type=_positive_int, help="gradient updates"), c.num_updates)
+    _per_env(t.add_argument("--lr", type=_float, help="Adam learning rate (> 0)"), h.learning_rate)
+    _per_env(t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
+                            help="constant, or linear decay to 0 over the updates"), c.lr_schedule)
+    _per_env(t.add_argument("--gamma", type=_float, help="discount, in (0, 1]"), h.gamma)
+    _per_env(t.add_argument("--entropy-coef", type=_float, help="entropy bonus (>= 0)"), h.entropy_coef)
+    _per_env(t.add_argument("--max-grad-norm", type=_float,
+                            help="global-norm gradient clip (> 0; inf disables)"), h.max_grad_norm)
+    _per_env(t.add_argument("--advantage", choices=ADVANTAGES, help="variance reduction of the returns"),
+             c.advantage)
+    _per_env(t.add_argument("--hidden", type=_hidden, help="hidden layer sizes, comma-separated"),
+             ",".join(map(str, c.hidden)))
+    _per_env(t.add_argument("--activation", help="tanh, relu, gelu or silu"), c.activation)
     t.add_argument("--eval-episodes", type=_positive_int, default=32,
                    help="evaluation episodes per seed after training")
-    t.add_argument("--greedy-eval", action="store_true", help="evaluate with argmax actions")
+    t.add_argument("--greedy-eval", action="store_true",
+                   help="report argmax-action evaluation (sampled actions otherwise)")
     t.add_argument("--progress-every", type=_positive_int, default=None,
-                   help="updates per compiled chunk (progress line); default ~1/10 of the run")
+                   help="updates per compiled chunk, one progress line each (default: ~1/10 of the run)")
     t.add_argument("--out", type=Path, default=None,
-                   help="directory for summary.json and metrics.csv")
+                   help="directory for summary.json and metrics.csv (default: write nothing)")
     t.add_argument("--quiet", action="store_true", help="print only the final table")
-    sub.add_parser("envs", help="list environment names")
+    sub.add_parser("envs", help="list environment names (* = tuned defaults)")
     return parser
 
 
@@ -156,20 +177,29 @@ def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
     return buf.getvalue()
 
 
+def resolve_settings(args) -> tuple[Config, HParams]:
+    """The env's recommended settings, overridden by every flag that was given."""
+    from jaxpg.defaults import recommended
+
+    config, hparams = recommended(args.env)
+    given = lambda **kv: {k: v for k, v in kv.items() if v is not None}  # noqa: E731
+    config = config.replace(**given(
+        num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden, num_updates=args.updates,
+        advantage=args.advantage, activation=args.activation, lr_schedule=args.lr_schedule,
+    ))
+    hparams = hparams.replace(**given(
+        learning_rate=args.lr, gamma=args.gamma, entropy_coef=args.entropy_coef,
+        max_grad_norm=args.max_grad_norm,
+    ))
+    return config, hparams
+
+
 def cmd_train(args, t_start: float | None = None) -> int:
     """Runs ``jaxpg train``; ``t_start`` (perf_counter) is when the command began."""
     t_start = time.perf_counter() if t_start is None else t_start
     # Validate everything before importing/compiling anything heavy.
     try:
-        config = Config(
-            env=args.env, num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden,
-            num_updates=args.updates, advantage=args.advantage, activation=args.activation,
-            lr_schedule=args.lr_schedule,
-        )
-        hparams = HParams(
-            learning_rate=args.lr, gamma=args.gamma, entropy_coef=args.entropy_coef,
-            max_grad_norm=args.max_grad_norm,
-        )
+        config, hparams = resolve_settings(args)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if args.out is not None:
@@ -316,8 +346,10 @@ def main(argv=None) -> int:
             return EXIT_USAGE
         if args.command == "envs":
             from jaxpg import envs
+            from jaxpg.defaults import TUNED
 
-            print("\n".join(envs.names()))
+            for name in envs.names():
+                print(f"{name} *" if name in TUNED else name)
             return 0
         return cmd_train(args, t_start)
     except UsageError as e:

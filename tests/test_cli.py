@@ -66,7 +66,18 @@ def test_help_shows_every_default():
     for flag in ["--env", "--seeds", "--num-envs", "--max-steps", "--updates", "--lr", "--gamma",
                  "--entropy-coef", "--advantage", "--hidden", "--eval-episodes", "--out"]:
         assert flag in proc.stdout
-    assert "(default: CartPole-v1)" in proc.stdout and "(default: 64,64)" in proc.stdout
+    assert "(default: CartPole-v1)" in proc.stdout
+    assert "(default: 64,64 for CartPole-v1; tuned per env" in proc.stdout
+    assert "(default: 0.01 for CartPole-v1" in proc.stdout and "(default: 8)" in proc.stdout
+
+
+def test_flags_override_the_env_recommendation():
+    from jaxpg.cli import build_parser, resolve_settings
+
+    args = build_parser().parse_args(["train", "--gamma", "0.9", "--hidden", "8"])
+    config, hp = resolve_settings(args)
+    assert hp.gamma == 0.9 and config.hidden == (8,)
+    assert config.num_envs == 16 and hp.learning_rate == 1e-2  # untouched: recommended values
 
 
 def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
