@@ -173,7 +173,9 @@ def test_parity_sequential_episodes(reference):
     want = _record(data, "after_", flat_rows)
 
     def where(idx):
-        return [f"episode {data['episode'][flat_rows[i]]}, t {data['t'][flat_rows[i]]}" for i in idx]
+        return [
+            f"episode {data['episode'][flat_rows[i]]}, t {data['t'][flat_rows[i]]}" for i in idx
+        ]
 
     _assert_matches(
         got,
@@ -254,6 +256,24 @@ def test_block_passing_and_removal_at_ties():
     np.testing.assert_allclose(ref["block_x"][:2], [16.0, 60.0], atol=1e-6)
 
 
+def test_observation_fallbacks_are_finite():
+    """No colliding terrain piece: the nearest one is used; no block ahead: distance 999."""
+    record = pc.state_to_reference(_one_block_state(10.0))
+    record["player_y"] = 80.0  # below every piece's 72-px rectangle
+    record["terrain_y"] = np.where(record["terrain_alive"], 20.0 + (np.arange(64) == 3), 0.0)
+    obs = np.asarray(pc.Pixelcopter().get_obs(pc.state_from_reference(record)))
+    # Pieces 3 (x = 14, y = 21) and 4 (x = 18, y = 20) are nearest to x = 16: the smaller x
+    # wins. The block at x = 10 is behind the copter.
+    np.testing.assert_allclose(obs, [80.0, 0.0, 80.0 - 9.0, 33.0 - 80.0, 999.0, 24.0, 33.0])
+    record["terrain_alive"][:] = False
+    record["block_alive"][:] = False
+    obs = np.asarray(pc.Pixelcopter().get_obs(pc.state_from_reference(record)))
+    np.testing.assert_allclose(obs, [80.0, 0.0, 80.0 - 12.0, 36.0 - 80.0, 999.0, 24.0, 33.0])
+    # Stepping such a state works and stays finite.
+    obs, state, reward, done = pc.step_with_draws(pc.state_from_reference(record), 0, _NO_DRAWS)
+    assert np.all(np.isfinite(np.asarray(obs))) and bool(done)
+
+
 def test_keyed_step_uses_the_same_core_as_step_with_draws():
     env = pc.Pixelcopter()
     params = env.default_params
@@ -287,7 +307,9 @@ def test_reset_distribution():
     assert set(bx.astype(int)) == set(range(48, 72))
     assert set(by.astype(int)) == set(range(12, 36))
     np.testing.assert_array_equal(ref["terrain_alive"].sum(-1), 48)
-    np.testing.assert_array_equal(ref["terrain_x"][:, :48], np.broadcast_to(2.0 + 4 * np.arange(48), (4096, 48)))
+    np.testing.assert_array_equal(
+        ref["terrain_x"][:, :48], np.broadcast_to(2.0 + 4 * np.arange(48), (4096, 48))
+    )
     ty = ref["terrain_y"][:, :48]
     assert ty.min() >= 18 and ty.max() <= 30 and set(ty.ravel().astype(int)) == set(range(18, 31))
     np.testing.assert_array_equal(ref["player_y"], 24.0)
@@ -319,7 +341,9 @@ def test_capacity_and_terrain_regeneration_over_100k_steps():
     n_envs, n_steps = 256, 400
 
     def run(key, hover):
-        obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(key, n_envs), params)
+        obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(
+            jax.random.split(key, n_envs), params
+        )
 
         def body(carry, k):
             obs, state, stats = carry
@@ -376,7 +400,9 @@ def _episodes_without_reset(key, n_envs, n_steps, policy):
 
     def run(key):
         k0, key = jax.random.split(key)
-        obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(k0, n_envs), params)
+        obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(
+            jax.random.split(k0, n_envs), params
+        )
 
         def body(carry, k):
             obs, state, playing, length, ret, final_score = carry
@@ -439,7 +465,9 @@ def test_random_policy_statistics_match_the_original():
     ):
         se = ref_std * np.sqrt(1.0 / n + 1.0 / 1000)  # both means are estimates
         diff = abs(values.mean() - ref_mean)
-        assert diff < 4 * se, f"{name}: mean {values.mean():.3f} vs {ref_mean} (4 SE = {4 * se:.3f})"
+        assert diff < 4 * se, (
+            f"{name}: mean {values.mean():.3f} vs {ref_mean} (4 SE = {4 * se:.3f})"
+        )
         assert 0.8 * ref_std < values.std() < 1.2 * ref_std, f"{name} std {values.std():.3f}"
     assert length.min() >= 4 and ret.min() == -5.0 and ret.max() <= 0.0
 
@@ -470,7 +498,11 @@ def test_render():
     np.testing.assert_array_equal(big, np.repeat(np.repeat(img, 3, 0), 3, 1))
     # A block in view is drawn as a 4 x 9 rectangle.
     near = pc.state_from_reference(
-        {**pc.state_to_reference(state), "block_x": np.array([30.0, 0, 0, 0]), "block_y": np.array([20.0, 0, 0, 0])}
+        {
+            **pc.state_to_reference(state),
+            "block_x": np.array([30.0, 0, 0, 0]),
+            "block_y": np.array([20.0, 0, 0, 0]),
+        }
     )
     block_img = np.asarray(pc.render(near))
     assert np.all(block_img[16:25, 28:32] == green)

@@ -26,10 +26,20 @@ _OWN: dict[str, Callable[[], tuple[Any, Any]]] = {
 _ALIASES: dict[str, str] = {}
 
 
+def _pixelcopter():
+    from jaxpg.envs.pixelcopter import Pixelcopter
+
+    env = Pixelcopter()
+    return env, env.default_params
+
+
 def _register_own(name: str, factory: Callable[[], tuple[Any, Any]], aliases=()) -> None:
     _OWN[name] = factory
     for alias in aliases:
         _ALIASES[alias] = name
+
+
+_register_own("Pixelcopter-v0", _pixelcopter, aliases=("Pixelcopter-PLE-v0",))
 
 
 def names() -> list[str]:

@@ -367,9 +367,7 @@ def _compact(keep, arrays, capacity: int):
     """
     dest = jnp.cumsum(keep.astype(jnp.int32)) - 1
     dest = jnp.where(keep, dest, capacity)
-    packed = tuple(
-        jnp.zeros((capacity,), a.dtype).at[dest].set(a, mode="drop") for a in arrays
-    )
+    packed = tuple(jnp.zeros((capacity,), a.dtype).at[dest].set(a, mode="drop") for a in arrays)
     alive = jnp.arange(capacity) < jnp.sum(keep.astype(jnp.int32))
     return alive, packed
 
@@ -380,8 +378,11 @@ def _player_rect_top(state: EnvState):
 
 def _collides(a_left, a_top, a_w, a_h, b_left, b_top, b_w, b_h):
     """pygame ``colliderect``: overlap with positive area."""
-    return (a_left < b_left + b_w) & (b_left < a_left + a_w) & (a_top < b_top + b_h) & (
-        b_top < a_top + a_h
+    return (
+        (a_left < b_left + b_w)
+        & (b_left < a_left + a_w)
+        & (a_top < b_top + b_h)
+        & (b_top < a_top + a_h)
     )
 
 
@@ -411,11 +412,13 @@ def _get_obs(state: EnvState) -> jax.Array:
     """The 7-float observation of a state (always finite).
 
     The current terrain piece is the colliding piece with the smallest x. If no piece
-    collides (possible where two terrain batches meet, or far off screen; the original
-    would raise there), the alive piece whose centre x is nearest the copter's is used,
-    and with no piece at all a cave centred at y = 24. The next block is the one with the
-    smallest ``0 < x - 16 < 999``; with none (unreachable in play; the original would
-    raise) a virtual block at distance 999 with centre y 24 is reported.
+    collides (in play only once the copter has left the pieces' 72-px rectangles, i.e.
+    after its crash; where two terrain batches meet they overlap, they never leave a gap;
+    the original would raise there), the alive piece whose centre x is nearest the
+    copter's is used (the smaller x on a tie), and with no piece at all a cave centred at
+    y = 24. The next block is the one with the smallest ``0 < x - 16 < 999``; with none
+    (unreachable in play; the original would raise) a virtual block at distance 999 with
+    centre y 24 (bottom 33) is reported.
     """
     y_hi, y_lo = state.player_y, state.player_y_lo
     hits = _terrain_hits(state)
@@ -475,9 +478,7 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
     y_hi, y_lo = _df_add(state.player_y, state.player_y_lo, v_hi, v_lo)
     # 3. Scroll.
     block_xq = jnp.where(state.block_alive, state.block_xq - _SCROLL_UNITS, state.block_xq)
-    terrain_xq = jnp.where(
-        state.terrain_alive, state.terrain_xq - _SCROLL_UNITS, state.terrain_xq
-    )
+    terrain_xq = jnp.where(state.terrain_alive, state.terrain_xq - _SCROLL_UNITS, state.terrain_xq)
     state = state.replace(
         player_y=y_hi,
         player_y_lo=y_lo,
@@ -660,7 +661,11 @@ class Pixelcopter(environment.Environment[EnvState, EnvParams]):
         return spaces.Discrete(2)
 
     def observation_space(self, params: EnvParams | None = None) -> spaces.Box:
-        """Box of shape (7,), float32, with loose bounds (+-1000) around every reachable value."""
+        """Box of shape (7,), float32, bounds +-1000.
+
+        Loose bounds: every observation up to and including an episode's terminal step lies
+        well inside (|momentum| < 56, y within 6 -+ 56 of the safe band).
+        """
         return spaces.Box(-1000.0, 1000.0, (OBS_SIZE,), jnp.float32)
 
     def render(self, state: EnvState, params: EnvParams | None = None, scale: int = 1):
@@ -718,7 +723,7 @@ def step_with_draws(
     del params
     if not isinstance(action, jax.core.Tracer):
         a = np.asarray(action)
-        if a.dtype.kind not in "biu" or not np.all((a == 0) | (a == 1)):
+        if a.dtype.kind not in "biuf" or not np.all((a == 0) | (a == 1)):
             raise ValueError(f"action must be 0 (thrust up) or 1 (no-op), got {action!r}")
     _check_draws(draws)
     draws = {k: draws[k] for k in _DRAW_KEYS}
@@ -838,8 +843,8 @@ def state_to_reference(state: EnvState) -> dict[str, np.ndarray]:
 
 def _span(start, size, n: int):
     """bool [..., n]: pixels ``start <= i < start + size`` for each start [...]."""
-    i = jnp.arange(n)
     start = jnp.asarray(start)[..., None]
+    i = jnp.arange(n).reshape((1,) * (start.ndim - 1) + (n,))
     return (i >= start) & (i < start + size)
 
 
@@ -864,7 +869,7 @@ def _render(state: EnvState, scale: int) -> jax.Array:
 
     img = jnp.broadcast_to(jnp.asarray(_BACKGROUND, jnp.uint8), (n, n, 3))
     for mask, colour in ((walls, _WALL_COLOUR), (blocks, _BLOCK_COLOUR), (copter, _COPTER_COLOUR)):
-        img = jnp.where(mask[..., None], jnp.asarray(colour, jnp.uint8), img)
+        img = jnp.where(mask[..., None], jnp.asarray(colour, jnp.uint8).reshape(1, 1, 3), img)
     if scale > 1:
         img = jnp.repeat(jnp.repeat(img, scale, axis=0), scale, axis=1)
     return img
