@@ -16,6 +16,7 @@ from jaxpg.types import ADVANTAGES
 __all__ = [
     "episode_discounts",
     "discounted_returns",
+    "discounted_returns_prefix",
     "normalize",
     "mean_baseline",
     "advantages",
@@ -77,6 +78,49 @@ def discounted_returns(rewards: jax.Array, discounts: jax.Array) -> jax.Array:
 
     _, g = jax.lax.scan(body, jnp.zeros_like(rewards[0]), (rewards, discounts), reverse=True)
     return g
+
+
+def discounted_returns_prefix(
+    rewards: jax.Array, discounts: jax.Array, length: jax.Array, chunk: int = 64
+) -> jax.Array:
+    """``discounted_returns`` over the first ``length`` steps only; 0 after them.
+
+    Equal to ``discounted_returns`` wherever every episode has ended by step
+    ``length`` (what an early-exit rollout guarantees for its ``loop_steps``),
+    but costs O(length) instead of O(T): a reverse loop over the used chunks of
+    ``chunk`` steps with a data-dependent trip count.
+
+    Args:
+      rewards: [T, N] or [T] float.
+      discounts: same shape.
+      length: int scalar (may be traced), 0 <= length <= T.
+      chunk: steps per loop iteration (static).
+
+    Returns:
+      [T, ...] returns, 0 at and after ``length`` rounded up to a chunk boundary
+      beyond which nothing was computed.
+    """
+    chex.assert_equal_shape((rewards, discounts))
+    num_steps = rewards.shape[0]
+    chunk = int(min(chunk, num_steps))
+    padded = -(-num_steps // chunk) * chunk
+    pad = [(0, padded - num_steps)] + [(0, 0)] * (rewards.ndim - 1)
+    r = jnp.pad(rewards, pad)
+    d = jnp.pad(jnp.asarray(discounts, rewards.dtype), pad)
+    used = (jnp.asarray(length, jnp.int32) + chunk - 1) // chunk
+
+    def body(j, carry):
+        g_next, g_all = carry
+        start = (used - 1 - j) * chunk
+        rc = jax.lax.dynamic_slice_in_dim(r, start, chunk)
+        dc = jax.lax.dynamic_slice_in_dim(d, start, chunk)
+        g_next, gc = jax.lax.scan(
+            lambda g, x: (x[0] + x[1] * g, x[0] + x[1] * g), g_next, (rc, dc), reverse=True
+        )
+        return g_next, jax.lax.dynamic_update_slice_in_dim(g_all, gc, start, axis=0)
+
+    _, g = jax.lax.fori_loop(0, used, body, (jnp.zeros_like(r[0]), jnp.zeros_like(r)))
+    return g[:num_steps]
 
 
 def masked_mean(x: jax.Array, mask: jax.Array, axis=None) -> jax.Array:

@@ -18,8 +18,8 @@ import jax.numpy as jnp
 import optax
 
 from jaxpg import envs, policies
-from jaxpg.losses import reinforce_loss
-from jaxpg.returns import advantages, discounted_returns, episode_discounts
+from jaxpg.losses import reinforce_value_and_grad
+from jaxpg.returns import advantages, discounted_returns_prefix, episode_discounts
 from jaxpg.rollout import rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState
 
@@ -96,13 +96,14 @@ def make_trainer(config: Config) -> Trainer:
         traj, stats = rollout(
             rollout_key, env, env_params, act, n, max_steps, config.rollout_chunk
         )
+        # Every episode has ended by step `loop_steps`: work on that prefix only.
+        length = jnp.minimum(stats.loop_steps, max_steps)
         discounts = episode_discounts(hparams.gamma, traj.terminated, traj.truncated)
-        returns = discounted_returns(traj.rewards, discounts)
+        returns = discounted_returns_prefix(traj.rewards, discounts, length, config.loss_chunk)
         adv = advantages(returns, traj.valid, config.advantage)
-        grad_fn = jax.value_and_grad(reinforce_loss, has_aux=True)
-        (loss, (_, ent)), grads = grad_fn(
+        (loss, (_, ent)), grads = reinforce_value_and_grad(
             state.params, policy.apply, traj.obs, traj.actions, adv, traj.valid,
-            hparams.entropy_coef,
+            hparams.entropy_coef, length, config.loss_chunk,
         )
         optimizer = make_optimizer(hparams, config.lr_schedule, config.num_updates)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)

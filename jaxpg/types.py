@@ -107,6 +107,8 @@ class Config:
       rollout_chunk: steps simulated between two "has every episode ended?"
         checks of the early-exit rollout loop (a speed knob; results do not
         depend on it).
+      loss_chunk: steps per iteration of the return and gradient loops, which
+        run over the simulated prefix of the buffers only (a speed knob).
     """
 
     env: str = "CartPole-v1"
@@ -118,6 +120,7 @@ class Config:
     activation: str = "tanh"
     lr_schedule: str = "linear"
     rollout_chunk: int = 16
+    loss_chunk: int = 512
 
     def __post_init__(self):
         from jaxpg import envs  # local: envs imports gymnax, keep types light
@@ -129,6 +132,7 @@ class Config:
             _positive_int("max_steps", self.max_steps)
         _positive_int("num_updates", self.num_updates)
         _positive_int("rollout_chunk", self.rollout_chunk)
+        _positive_int("loss_chunk", self.loss_chunk)
         hidden = tuple(self.hidden)
         for h in hidden:
             _positive_int("every hidden size", h)

@@ -1,6 +1,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import jaxpg
 from jaxpg import losses, policies
@@ -121,3 +122,29 @@ def test_mlp_policy_shapes_and_near_uniform_init():
     assert logits.shape == (2, 5, 3)
     probs = jax.nn.softmax(logits)
     assert float(jnp.abs(probs - 1 / 3).max()) < 0.05
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 8, 64])
+def test_chunked_value_and_grad_equals_full_gradient(chunk):
+    policy = jaxpg.mlp_policy((8,), 3)
+    params = policy.init(jax.random.key(0), jnp.zeros(4))
+    t, n = 11, 5
+    obs = jax.random.normal(jax.random.key(1), (t, n, 4))
+    actions = jax.random.randint(jax.random.key(2), (t, n), 0, 3)
+    lengths = jnp.array([1, 7, 3, 0, 7])
+    valid = jnp.arange(t)[:, None] < lengths[None, :]
+    adv = jnp.where(valid, jax.random.normal(jax.random.key(3), (t, n)), 0.0)
+    (l_full, (pg_f, ent_f)), g_full = jax.value_and_grad(losses.reinforce_loss, has_aux=True)(
+        params, policy.apply, obs, actions, adv, valid, 0.1
+    )
+    (l_c, (pg_c, ent_c)), g_c = losses.reinforce_value_and_grad(
+        params, policy.apply, obs, actions, adv, valid, 0.1, length=7, chunk=chunk
+    )
+    np.testing.assert_allclose(l_c, l_full, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ent_c, ent_f, rtol=1e-5)
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6), g_c, g_full)
+    # with length too short the steps past it are (wrongly) left out: the check can fail
+    (_, _), g_short = losses.reinforce_value_and_grad(
+        params, policy.apply, obs, actions, adv, valid, 0.1, length=1, chunk=1
+    )
+    assert not np.allclose(g_short["params"]["Dense_0"]["kernel"], g_full["params"]["Dense_0"]["kernel"])

@@ -148,3 +148,20 @@ def test_advantage_modes_match_numpy(data):
 def test_unknown_mode():
     with pytest.raises(ValueError, match="advantage must be one of"):
         R.advantages(jnp.zeros((2, 2)), jnp.ones((2, 2), bool), "gae")
+
+
+@settings(max_examples=30, deadline=None)
+@given(streams, st.integers(0, 12), st.sampled_from([1, 3, 4, 64]))
+def test_prefix_returns_equal_full_returns_when_episodes_end_by_length(data, length, chunk):
+    rewards, discounts = data
+    t = rewards.shape[0]
+    length = min(length, t)
+    discounts = discounts.copy()
+    if length > 0:
+        discounts[length - 1] = 0.0  # every episode has ended by `length`
+    full = np.asarray(R.discounted_returns(rewards, discounts))
+    prefix_fn = jax.jit(R.discounted_returns_prefix, static_argnums=3)
+    prefix = np.asarray(prefix_fn(rewards, discounts, length, chunk))
+    np.testing.assert_allclose(prefix[:length], full[:length], rtol=1e-5, atol=1e-4)
+    computed = -(-length // chunk) * chunk  # whole chunks are computed; nothing past them
+    assert not prefix[computed:].any()
