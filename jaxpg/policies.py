@@ -49,10 +49,13 @@ class _MLP(nn.Module):
     num_outputs: int
     activation: str
     obs_ndim: int
+    obs_scale: float
 
     @nn.compact
     def __call__(self, x):
         act = _ACTIVATIONS[self.activation]
+        if self.obs_scale != 1.0:
+            x = x * jnp.float32(self.obs_scale)
         if self.obs_ndim != 1:  # flatten image-like observations: [*batch, *obs_shape]
             x = x.reshape(*x.shape[: x.ndim - self.obs_ndim], -1)
         for width in self.hidden:
@@ -62,7 +65,11 @@ class _MLP(nn.Module):
 
 
 def mlp_policy(
-    hidden: Sequence[int], num_actions: int, activation: str = "tanh", obs_ndim: int = 1
+    hidden: Sequence[int],
+    num_actions: int,
+    activation: str = "tanh",
+    obs_ndim: int = 1,
+    obs_scale: float = 1.0,
 ) -> Policy:
     """A multilayer-perceptron categorical policy.
 
@@ -76,6 +83,9 @@ def mlp_policy(
       activation: ``"tanh"``, ``"relu"``, ``"gelu"`` or ``"silu"``.
       obs_ndim: number of axes of one observation (1 for a vector; 3 for a
         ``[H, W, C]`` image, which is flattened).
+      obs_scale: observations are multiplied by it before the first layer
+        (part of the policy, so evaluation and replays see the same inputs);
+        e.g. 1/24 brings Pixelcopter's pixel units to O(1).
 
     Returns:
       A ``Policy``. ``init(key, obs)`` takes one observation ``[*obs_shape]`` or a
@@ -92,7 +102,9 @@ def mlp_policy(
         raise ValueError(f"num_actions must be a positive integer, got {num_actions!r}")
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
-    module = _MLP(tuple(int(h) for h in hidden), int(num_actions), activation, int(obs_ndim))
+    module = _MLP(
+        tuple(int(h) for h in hidden), int(num_actions), activation, int(obs_ndim), float(obs_scale)
+    )
 
     def init(key: jax.Array, obs: jax.Array):
         return module.init(key, jnp.asarray(obs, jnp.float32))

@@ -78,7 +78,9 @@ def make_trainer(config: Config) -> Trainer:
     num_actions = envs.num_actions(env, env_params)
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
-    policy = policies.mlp_policy(config.hidden, num_actions, config.activation, len(obs_shape))
+    policy = policies.mlp_policy(
+        config.hidden, num_actions, config.activation, len(obs_shape), config.obs_scale
+    )
     n = config.num_envs
 
     def init(key: jax.Array, hparams: HParams) -> TrainState:

@@ -104,6 +104,8 @@ class Config:
       activation: hidden activation, one of ``tanh, relu, gelu, silu``.
       lr_schedule: ``"constant"``, or ``"linear"`` (decays the learning rate
         linearly to 0 over ``num_updates``; it settles the policy at the end).
+      obs_scale: observations are multiplied by it inside the policy (static;
+        a fixed normalisation, e.g. 1/24 for Pixelcopter's pixel units).
       rollout_chunk: steps simulated between two "has every episode ended?"
         checks of the early-exit rollout loop (a speed knob; results do not
         depend on it).
@@ -119,6 +121,7 @@ class Config:
     advantage: str = "mean"
     activation: str = "tanh"
     lr_schedule: str = "linear"
+    obs_scale: float = 1.0
     rollout_chunk: int = 16
     loss_chunk: int = 512
 
@@ -131,6 +134,8 @@ class Config:
         if self.max_steps is not None:
             _positive_int("max_steps", self.max_steps)
         _positive_int("num_updates", self.num_updates)
+        if not (isinstance(self.obs_scale, int | float) and 0 < self.obs_scale < float("inf")):
+            raise ValueError(f"obs_scale must be a positive finite number, got {self.obs_scale!r}")
         _positive_int("rollout_chunk", self.rollout_chunk)
         _positive_int("loss_chunk", self.loss_chunk)
         hidden = tuple(self.hidden)
