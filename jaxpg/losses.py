@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxpg import policies
-from jaxpg.returns import masked_mean
+from jaxpg.returns import chunked_prefix, masked_mean
 
 __all__ = ["policy_gradient_loss", "entropy_loss", "reinforce_loss", "reinforce_value_and_grad"]
 
@@ -87,16 +87,10 @@ def reinforce_value_and_grad(params, apply_fn, obs, actions, advantages, valid, 
       summation order.
     """
     chex.assert_equal_shape((actions, advantages, valid))
-    num_steps = actions.shape[0]
-    chunk = int(min(chunk, num_steps))
-    padded = -(-num_steps // chunk) * chunk
-
-    def pad(x):
-        return jnp.pad(x, [(0, padded - num_steps)] + [(0, 0)] * (x.ndim - 1))
-
-    obs, actions, advantages, valid = map(pad, (obs, actions, advantages, valid))
+    (obs, actions, advantages, valid), chunk, used = chunked_prefix(
+        (obs, actions, advantages, valid), length, chunk
+    )
     count = jnp.maximum(valid.sum(), 1).astype(jnp.float32)
-    used = (jnp.asarray(length, jnp.int32) + chunk - 1) // chunk
 
     def chunk_sums(p, o, a, adv, v):
         logits = apply_fn(p, o)

@@ -80,6 +80,26 @@ def discounted_returns(rewards: jax.Array, discounts: jax.Array) -> jax.Array:
     return g
 
 
+def chunked_prefix(arrays, length, chunk: int):
+    """Pads time-major arrays to whole chunks and counts the chunks a prefix uses.
+
+    Args:
+      arrays: sequence of [T, ...] arrays.
+      length: int scalar (may be traced), the prefix length.
+      chunk: requested chunk length (static); capped at T.
+
+    Returns:
+      ``(padded_arrays, chunk, used)``: arrays padded with zeros to a multiple of
+      the (capped) chunk along axis 0, the chunk, and ``ceil(length / chunk)``.
+    """
+    num_steps = arrays[0].shape[0]
+    chunk = int(min(chunk, num_steps))
+    extra = -(-num_steps // chunk) * chunk - num_steps
+    padded = [jnp.pad(x, [(0, extra)] + [(0, 0)] * (x.ndim - 1)) for x in arrays]
+    used = (jnp.asarray(length, jnp.int32) + chunk - 1) // chunk
+    return padded, chunk, used
+
+
 def discounted_returns_prefix(
     rewards: jax.Array, discounts: jax.Array, length: jax.Array, chunk: int = 64
 ) -> jax.Array:
@@ -102,12 +122,7 @@ def discounted_returns_prefix(
     """
     chex.assert_equal_shape((rewards, discounts))
     num_steps = rewards.shape[0]
-    chunk = int(min(chunk, num_steps))
-    padded = -(-num_steps // chunk) * chunk
-    pad = [(0, padded - num_steps)] + [(0, 0)] * (rewards.ndim - 1)
-    r = jnp.pad(rewards, pad)
-    d = jnp.pad(jnp.asarray(discounts, rewards.dtype), pad)
-    used = (jnp.asarray(length, jnp.int32) + chunk - 1) // chunk
+    (r, d), chunk, used = chunked_prefix((rewards, jnp.asarray(discounts, rewards.dtype)), length, chunk)
 
     def body(j, carry):
         g_next, g_all = carry
