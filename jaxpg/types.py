@@ -95,7 +95,8 @@ class Config:
       num_envs: N, parallel episodes per update (one full episode each).
       max_steps: T, the step limit of an episode and the length of the
         trajectory buffers; ``None`` uses the env's own limit (500 for
-        CartPole-v1). Episodes still running at T are truncated.
+        CartPole-v1). Episodes still running at T are truncated; the env's own
+        limit still applies when it is smaller.
       hidden: hidden layer sizes of the policy MLP.
       num_updates: gradient updates in one call of ``train``.
       advantage: ``"none"`` (plain G_t), ``"normalize"`` (G_t standardised over
