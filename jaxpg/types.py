@@ -160,6 +160,8 @@ def _concrete(value: Any) -> np.ndarray | None:
     """The value as a numpy array, or None when it is traced (or not numeric)."""
     if isinstance(value, jax.core.Tracer):
         return None
+    if isinstance(value, jax.Array) and not value.is_fully_addressable:
+        return None  # a multi-process global array: validated where it was built
     if isinstance(value, bool | int | float | np.ndarray | np.number | jax.Array):
         try:
             return np.asarray(value, dtype=np.float64)

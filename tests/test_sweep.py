@@ -1,0 +1,171 @@
+"""Sweeps: grid order, equality with training alone, sharding over devices, no recompiles."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from jaxpg import Config, HParams, make_trainer
+from jaxpg import sweep as sw
+from jaxpg.cli import main
+
+CFG = Config(env="CartPole-v1", num_envs=4, num_updates=4, max_steps=60)
+
+
+def test_grid_order_last_axis_fastest():
+    pts = sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 0.99, 1.0])
+    assert pts == [
+        {"learning_rate": 1e-2, "gamma": 0.9}, {"learning_rate": 1e-2, "gamma": 0.99},
+        {"learning_rate": 1e-2, "gamma": 1.0}, {"learning_rate": 3e-3, "gamma": 0.9},
+        {"learning_rate": 3e-3, "gamma": 0.99}, {"learning_rate": 3e-3, "gamma": 1.0},
+    ]
+
+
+@pytest.mark.parametrize("axes, match", [
+    ({"lr": [1.0]}, "unknown hyperparameter 'lr'"),
+    ({"gamma": []}, "non-empty list"),
+    ({"gamma": [0.9, 1.5]}, "gamma must be in"),
+    ({"learning_rate": [-1.0]}, "learning_rate must be > 0"),
+])
+def test_grid_rejects_bad_values(axes, match):
+    with pytest.raises(ValueError, match=match):
+        sw.grid(**axes)
+
+
+def test_sweep_point_equals_training_alone():
+    pts = sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0])
+    s = sw.Sweep(CFG, pts, seeds=3, seed=5)
+    res = s.run(chunk=2, episodes=3)
+    assert res.metrics.mean_return.shape == (4, 3, 4)  # [H, S, updates]
+    assert res.eval_returns.shape == (4, 3, 3)
+    train = jax.jit(jax.vmap(make_trainer(CFG).train, in_axes=(0, None)))
+    keys = jax.random.split(jax.random.key(5), 3)  # the keys `jaxpg train --seed 5 --seeds 3` uses
+    for h, p in enumerate(pts):  # point h of the result is point h of the grid, in order
+        _, m = train(keys, HParams(**p))
+        np.testing.assert_allclose(res.metrics.mean_return[h], np.asarray(m.mean_return), rtol=1e-6)
+        np.testing.assert_allclose(res.metrics.loss[h], np.asarray(m.loss), rtol=1e-5, atol=1e-7)
+    # Different points really are different runs (the test could fail if points were mixed up).
+    assert not np.array_equal(res.metrics.loss[0], res.metrics.loss[2])
+
+
+def test_second_sweep_of_same_shape_reuses_the_compiled_program():
+    a = sw.Sweep(CFG, sw.grid(learning_rate=[1e-2, 2e-2]), seeds=2)
+    b = sw.Sweep(CFG, sw.grid(learning_rate=[5e-3, 7e-3]), seeds=2)
+    assert a.compile(2) is b.compile(2)
+    c = sw.Sweep(CFG, sw.grid(learning_rate=[5e-3, 7e-3, 1e-3]), seeds=2)  # other shape: own program
+    assert c.compile(2) is not a.compile(2)
+
+
+_FOUR_DEVICES = textwrap.dedent("""
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import jax, numpy as np
+    from jaxpg import Config
+    from jaxpg.sweep import Sweep, grid
+    assert jax.device_count() == 4
+    s = Sweep(Config(env="CartPole-v1", num_envs=4, num_updates=4, max_steps=60),
+              grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99]), seeds=3, seed=5)
+    assert (s.num_runs, s.padded_runs) == (18, 20)  # not a multiple of 4: padded
+    r = s.run(chunk=2, episodes=3)
+    np.savez(sys.argv[1], ret=r.metrics.mean_return, loss=r.metrics.loss, ev=r.eval_returns)
+""")
+
+
+def test_sharded_over_four_cpu_devices_equals_one_device(tmp_path):
+    out = tmp_path / "four.npz"
+    subprocess.run([sys.executable, "-c", _FOUR_DEVICES, str(out)], check=True, timeout=300,
+                   env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    four = np.load(out)
+    s = sw.Sweep(CFG, sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99]), seeds=3, seed=5)
+    assert s.padded_runs == s.num_runs == 18  # one device here
+    one = s.run(chunk=2, episodes=3)
+    np.testing.assert_allclose(four["ret"], one.metrics.mean_return, rtol=1e-6)
+    # the loss is a mean over a batch whose float summation order depends on the per-device batch
+    np.testing.assert_allclose(four["loss"], one.metrics.loss, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(four["ev"], one.eval_returns, rtol=1e-6)
+
+
+def test_cli_sweep_writes_points_in_order(tmp_path, capsys):
+    rc = main(["sweep", "--env", "CartPole-v1", "--seeds", "2", "--gamma", "0.9,1.0", "--lr", "1e-2,3e-3",
+               "--updates", "4", "--num-envs", "4", "--max-steps", "60", "--eval-episodes", "2",
+               "--out", str(tmp_path), "--quiet"])
+    assert rc == 0
+    res = json.loads((tmp_path / "sweep.json").read_text())
+    got = [(p["hparams"]["gamma"], p["hparams"]["learning_rate"]) for p in res["points"]]
+    assert got == [(0.9, 1e-2), (0.9, 3e-3), (1.0, 1e-2), (1.0, 3e-3)]  # --gamma first, --lr fastest
+    assert all(len(p["eval_mean"]) == 2 for p in res["points"])
+    rows = (tmp_path / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 1 + 4 * 2 * 4  # header + points x seeds x updates
+    assert "rank" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--lr", "1e-3,,x"], "expected comma-separated numbers"),
+    (["--lr", "1e-3,x"], "expected a number, got 'x'"),
+    (["--gamma", "0.9,2"], "gamma must be in"),
+    (["--lr", "0,1e-3"], "learning_rate must be > 0"),
+])
+def test_cli_sweep_bad_grid_values_are_one_line_errors(argv, match, capsys):
+    assert main(["sweep", "--env", "CartPole-v1", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert match in err and len(err.splitlines()) == 1
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("localhost", 0))
+        return s.getsockname()[1]
+
+
+SWEEP_ARGS = ["--env", "CartPole-v1", "--seeds", "3", "--lr", "1e-2,3e-3", "--updates", "4",
+              "--num-envs", "4",
+              "--max-steps", "60", "--eval-episodes", "2", "--quiet"]
+
+
+def test_two_processes_under_jax_distributed_run_one_sweep(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    env.pop("XLA_FLAGS", None)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jaxpg", "sweep", *SWEEP_ARGS, "--out", str(tmp_path / "dist"),
+             "--coordinator", f"localhost:{port}", "--num-processes", "2", "--process-id", str(i),
+             "--connect-timeout", "60"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for i in range(2)
+    ]
+    try:
+        outs = [p.communicate(timeout=240)[0] for p in procs]  # bounded even if a peer dies
+    finally:
+        for p in procs:
+            p.kill()
+    assert [p.returncode for p in procs] == [0, 0], outs
+    dist = json.loads((tmp_path / "dist" / "sweep.json").read_text())
+    assert dist["processes"] == 2 and dist["devices"] == 2
+    assert main(["sweep", *SWEEP_ARGS, "--out", str(tmp_path / "one")]) == 0
+    one = json.loads((tmp_path / "one" / "sweep.json").read_text())
+    assert [p["hparams"] for p in dist["points"]] == [p["hparams"] for p in one["points"]]
+    np.testing.assert_allclose([p["eval_mean"] for p in dist["points"]],
+                               [p["eval_mean"] for p in one["points"]], rtol=1e-6)
+    a, b = (np.loadtxt(tmp_path / d / "metrics.csv", delimiter=",", skiprows=1) for d in ("dist", "one"))
+    assert a.shape == b.shape == (2 * 3 * 4, 10)  # points x seeds x updates rows; 10 columns
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # losses differ in float summation order
+
+
+def test_unreachable_coordinator_is_a_one_line_error_in_bounded_time():
+    port = _free_port()  # nothing listens there
+    r = subprocess.run(
+        [sys.executable, "-m", "jaxpg", "sweep", *SWEEP_ARGS, "--coordinator", f"localhost:{port}",
+         "--num-processes", "2", "--process-id", "1", "--connect-timeout", "2"],
+        env={**os.environ, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode == 2
+    assert "could not be reached within 2 s" in r.stderr and len(r.stderr.strip().splitlines()) == 1
