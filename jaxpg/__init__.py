@@ -1,13 +1,44 @@
 """jaxpg: REINFORCE as pure, jit- and vmap-compiled JAX functions."""
 
-from jaxpg import envs, losses, policies, returns
+import importlib
+from typing import TYPE_CHECKING
+
+# Modules that do not import gymnax are imported eagerly (a submodule and a function share the
+# names `rollout` and `evaluate`: the function must win). `envs`, `train` and `sweep` import
+# gymnax, which starts a JAX backend; they load on first use (PEP 562) so that
+# ``jax.distributed.initialize`` (``jaxpg sweep --coordinator ...``) can run before them.
+from jaxpg import losses, policies, returns
 from jaxpg.evaluate import EvalSummary, evaluate, summarize
 from jaxpg.losses import entropy_loss, policy_gradient_loss, reinforce_loss
 from jaxpg.policies import Policy, mlp_policy
 from jaxpg.returns import advantages, discounted_returns, episode_discounts
 from jaxpg.rollout import RolloutStats, rollout
-from jaxpg.train import Trainer, make_optimizer, make_train, make_trainer
 from jaxpg.types import Config, HParams, Metrics, TrainState, Trajectory
+
+_LAZY = {
+    "envs": "jaxpg.envs", "sweep": "jaxpg.sweep",
+    "Trainer": "jaxpg.train", "make_optimizer": "jaxpg.train", "make_train": "jaxpg.train",
+    "make_trainer": "jaxpg.train",
+}
+
+
+def __getattr__(name):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jaxpg' has no attribute {name!r}")
+    mod = importlib.import_module(module)
+    value = mod if module.rsplit(".", 1)[1] == name else getattr(mod, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
+
+if TYPE_CHECKING:  # pragma: no cover
+    from jaxpg import envs, sweep  # noqa: F401
+    from jaxpg.train import Trainer, make_optimizer, make_train, make_trainer  # noqa: F401
 
 __version__ = "0.1.0"
 
@@ -36,6 +67,7 @@ __all__ = [
     "policy_gradient_loss",
     "reinforce_loss",
     "returns",
+    "sweep",
     "rollout",
     "summarize",
 ]

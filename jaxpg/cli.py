@@ -85,26 +85,53 @@ def _per_env(action: argparse.Action, shown) -> argparse.Action:
     return action
 
 
-def build_parser() -> argparse.ArgumentParser:
-    c, h = Config(), HParams()
-    parser = _Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    t = sub.add_parser("train", help="train seeds in one compiled program", formatter_class=_HelpFormatter)
+def _float_list(text: str) -> list[float]:
+    """Comma-separated numbers, e.g. ``1e-3,3e-3`` (a sweep axis)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(p == "" for p in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1e-3,3e-3, got {text!r}")
+    try:
+        return [float(p) for p in parts]
+    except ValueError:
+        bad = next(p for p in parts if not _is_float(p))
+        raise argparse.ArgumentTypeError(f"expected a number, got {bad!r} in {text!r}") from None
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def _config_defaults():
+    """``Config``'s field defaults without building one (that would import gymnax, which
+    starts a JAX backend before ``jax.distributed`` could be initialised)."""
+    return argparse.Namespace(**{f.name: f.default for f in dataclasses.fields(Config)})
+
+
+def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
+    """The flags ``train`` and ``sweep`` share; in a sweep the traced ones take lists."""
+    c, h = _config_defaults(), HParams()
+    num = _float_list if sweep else _float
+    many = " (comma-separated list: a sweep axis)" if sweep else ""
     t.add_argument("--env", default=c.env, help="environment name (see `jaxpg envs`)")
-    t.add_argument("--seeds", type=_positive_int, default=8, help="independent runs, trained at once")
+    t.add_argument("--seeds", type=_positive_int, default=8,
+                   help="independent runs" + (" per hyperparameter point" if sweep else ", trained at once"))
     t.add_argument("--seed", type=int, default=0, help="root seed; run i uses split(key(seed))[i]")
     _per_env(t.add_argument("--num-envs", type=_positive_int, help="episodes per update"), c.num_envs)
     t.add_argument("--max-steps", type=_positive_int, default=None,
                    help="episode step limit (default: the env's own: 500 for CartPole-v1, "
                         "10,000 for Pixelcopter-v0)")
     _per_env(t.add_argument("--updates", type=_positive_int, help="gradient updates"), c.num_updates)
-    _per_env(t.add_argument("--lr", type=_float, help="Adam learning rate (> 0)"), h.learning_rate)
+    _per_env(t.add_argument("--lr", type=num, help="Adam learning rate (> 0)" + many), h.learning_rate)
     _per_env(t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                             help="constant, or linear decay to 0 over the updates"), c.lr_schedule)
-    _per_env(t.add_argument("--gamma", type=_float, help="discount, in (0, 1]"), h.gamma)
-    _per_env(t.add_argument("--entropy-coef", type=_float, help="entropy bonus (>= 0)"), h.entropy_coef)
-    _per_env(t.add_argument("--max-grad-norm", type=_float,
-                            help="global-norm gradient clip (> 0; inf disables)"), h.max_grad_norm)
+    _per_env(t.add_argument("--gamma", type=num, help="discount, in (0, 1]" + many), h.gamma)
+    _per_env(t.add_argument("--entropy-coef", type=num, help="entropy bonus (>= 0)" + many), h.entropy_coef)
+    _per_env(t.add_argument("--max-grad-norm", type=num,
+                            help="global-norm gradient clip (> 0; inf disables)" + many), h.max_grad_norm)
     _per_env(t.add_argument("--advantage", choices=ADVANTAGES, help="variance reduction of the returns"),
              c.advantage)
     _per_env(t.add_argument("--hidden", type=_hidden, help="hidden layer sizes, comma-separated"),
@@ -117,8 +144,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--progress-every", type=_positive_int, default=None,
                    help="updates per compiled chunk, one progress line each (default: ~1/10 of the run)")
     t.add_argument("--out", type=Path, default=None,
-                   help="directory for summary.json and metrics.csv (default: write nothing)")
+                   help="directory for " + ("sweep.json" if sweep else "summary.json")
+                        + " and metrics.csv (default: write nothing)")
     t.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+    t = sub.add_parser("train", help="train seeds in one compiled program", formatter_class=_HelpFormatter)
+    _add_run_flags(t, sweep=False)
+    w = sub.add_parser("sweep", help="seeds x hyperparameter grid in one compiled program, "
+                                     "sharded over every device (and host)",
+                       formatter_class=_HelpFormatter)
+    _add_run_flags(w, sweep=True)
+    w.add_argument("--target", type=_float, default=None,
+                   help="stop early once every run's training return has reached this value")
+    w.add_argument("--coordinator", default=None,
+                   help="jax.distributed coordinator host:port (or JAX_COORDINATOR_ADDRESS); "
+                        "with --num-processes and --process-id runs the sweep over several processes")
+    w.add_argument("--num-processes", type=_positive_int, default=None,
+                   help="processes in the distributed run (or JAX_NUM_PROCESSES)")
+    w.add_argument("--process-id", type=int, default=None, help="this process's id (or JAX_PROCESS_ID)")
+    w.add_argument("--connect-timeout", type=_positive_int, default=60,
+                   help="seconds to wait for every process to join")
     sub.add_parser("envs", help="list environment names (* = tuned defaults)")
     return parser
 
@@ -336,6 +385,195 @@ def cmd_train(args, t_start: float | None = None) -> int:
     return 130 if interrupted else 0
 
 
+_SWEEP_FLAGS = {"--lr": "learning_rate", "--gamma": "gamma", "--entropy-coef": "entropy_coef",
+                "--max-grad-norm": "max_grad_norm"}
+
+
+def _axis_order(argv: list[str]) -> list[str]:
+    """HParams fields of the list flags, in the order they appear on the command line."""
+    order = []
+    for tok in argv:
+        name = _SWEEP_FLAGS.get(tok.split("=", 1)[0])
+        if name is not None and name not in order:
+            order.append(name)
+    return order
+
+
+def _sweep_metrics_csv(metrics, points, updates_done: int) -> str:
+    import numpy as np
+
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    axes = list(points[0]) if points else []
+    w.writerow(["point", *axes, "seed", "update", "env_steps", "mean_return", "loss", "mean_length",
+                "entropy", "grad_norm"])
+    cum = np.cumsum(metrics.env_steps.astype(np.int64), axis=2)
+    H, S = cum.shape[:2]
+    for h in range(H):
+        vals = [f"{points[h][a]:g}" for a in axes]
+        for s_ in range(S):
+            for u in range(updates_done):
+                w.writerow([
+                    h, *vals, s_, u + 1, int(cum[h, s_, u]), f"{metrics.mean_return[h, s_, u]:.6g}",
+                    f"{metrics.loss[h, s_, u]:.6g}", f"{metrics.mean_length[h, s_, u]:.6g}",
+                    f"{metrics.entropy[h, s_, u]:.6g}", f"{metrics.grad_norm[h, s_, u]:.6g}",
+                ])
+    return buf.getvalue()
+
+
+def cmd_sweep(args, argv: list[str], t_start: float) -> int:
+    """Runs ``jaxpg sweep``: every (point, seed) in one compiled, sharded program."""
+    # jax.distributed must start before anything touches a JAX backend (building an env does).
+    distributed = args.coordinator or args.num_processes or args.process_id is not None
+    distributed = distributed or os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if distributed:
+        from jaxpg.distributed import initialize_distributed
+
+        try:
+            for name, values in (("learning_rate", args.lr), ("gamma", args.gamma),
+                                 ("entropy_coef", args.entropy_coef), ("max_grad_norm", args.max_grad_norm)):
+                for v in values or ():
+                    HParams(**{name: v})  # range checks first: a bad value never waits on peers
+            initialize_distributed(args.coordinator, args.num_processes, args.process_id,
+                                   args.connect_timeout)
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(str(e)) from None
+
+    from jaxpg.defaults import recommended
+
+    config, base = recommended(args.env)
+    given = lambda **kv: {k: v for k, v in kv.items() if v is not None}  # noqa: E731
+    try:
+        config = config.replace(**given(
+            num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden,
+            num_updates=args.updates, advantage=args.advantage, activation=args.activation,
+            lr_schedule=args.lr_schedule,
+        ))
+        lists = {"learning_rate": args.lr, "gamma": args.gamma, "entropy_coef": args.entropy_coef,
+                 "max_grad_norm": args.max_grad_norm}
+        order = [n for n in _axis_order(argv) if lists[n] is not None]
+        from jaxpg.sweep import grid
+
+        points = grid(**{n: lists[n] for n in order})
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    chunk = args.progress_every or _divisor_near(config.num_updates, max(1, config.num_updates // 10))
+    if config.num_updates % chunk:
+        raise UsageError(f"--progress-every {chunk} must divide --updates {config.num_updates} "
+                         "(every compiled chunk has the same length)")
+
+    import jax
+    import numpy as np
+
+    from jaxpg import envs
+    from jaxpg.evaluate import summarize
+    from jaxpg.sweep import Sweep, point_label
+
+    env_probe, env_params_probe = envs.make(config.env)
+    if not envs.is_discrete(env_probe, env_params_probe):
+        raise UsageError(f"{config.env} has a continuous action space; jaxpg sweep needs a discrete one")
+    lead = jax.process_index() == 0
+    if args.out is not None and lead:
+        _check_out_dir(args.out)
+    say = (lambda *a, **k: None) if (args.quiet or not lead) else (lambda *a, **k: print(*a, **k, flush=True))
+    sweep = Sweep(config, points, args.seeds, base=base, seed=args.seed)
+    n_dev = sweep.mesh.devices.size
+    say(f"jaxpg sweep: {config.env}, {len(points)} points x {args.seeds} seeds = {sweep.num_runs} runs, "
+        f"{config.num_updates} updates, {n_dev} {jax.default_backend()} device(s) "
+        f"in {jax.process_count()} process(es)")
+    if sweep.padded_runs != sweep.num_runs:
+        say(f"  {sweep.num_runs} runs do not divide over {n_dev} devices: padded to {sweep.padded_runs} "
+            "(the padding repeats the last run and is dropped from the results)")
+    t0 = time.perf_counter()
+    state = sweep.init()
+    run_c = sweep.compile(chunk, state)
+    hp = sweep.hparams()
+    compile_s = time.perf_counter() - t0
+    say(f"compiled in {compile_s:.1f} s")
+
+    chunks_total = config.num_updates // chunk
+    collected: list = []
+    steps_done = 0
+    interrupted = stopped_early = False
+    t_train = time.perf_counter()
+    try:
+        pending = run_c(state, hp)
+        for i in range(chunks_total):
+            state, m = pending
+            if i + 1 < chunks_total:
+                pending = run_c(state, hp)  # dispatch before reading back
+            m = sweep.gather(m)
+            collected.append(m)
+            steps_done += int(m.env_steps.astype(np.int64).sum())
+            last = m.mean_return[:, :, -1]
+            elapsed = time.perf_counter() - t_train
+            say(f"  update {(i + 1) * chunk:>5}/{config.num_updates}  return mean {last.mean():8.2f} "
+                f"min {last.min():8.2f}  env steps {steps_done:>12,}  {steps_done / elapsed:,.0f} steps/s")
+            if args.target is not None and np.all(last >= args.target):
+                stopped_early = i + 1 < chunks_total
+                if stopped_early:  # the chunk already dispatched is dropped: state matches metrics
+                    say(f"every run reached --target {args.target:g}: stopping early")
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        print("interrupted: keeping the finished updates", file=sys.stderr)
+    train_s = time.perf_counter() - t_train
+    from jaxpg.types import Metrics
+
+    metrics = (Metrics(*(np.concatenate([getattr(m, f) for m in collected], axis=2) for f in Metrics._fields))
+               if collected else None)
+    updates_done = 0 if metrics is None else metrics.loss.shape[2]
+
+    eval_s, returns = 0.0, None
+    if not interrupted:
+        t0 = time.perf_counter()
+        returns = sweep.evaluate(state, args.eval_episodes, args.greedy_eval)
+        eval_s = time.perf_counter() - t0
+    wall = time.perf_counter() - t_start
+
+    rows = []
+    for h, p in enumerate(points):
+        full = base.replace(**p).to_dict()
+        row = {"hparams": full, "env_steps": None if metrics is None else int(
+            metrics.env_steps[h].astype(np.int64).sum())}
+        if returns is not None:
+            sums = [summarize(r) for r in returns[h]]
+            row.update(eval_mean=[x.mean for x in sums], eval_std=[x.std for x in sums],
+                       eval_score=[x.score for x in sums])
+        rows.append(row)
+    if returns is not None and lead:
+        mode = "greedy" if args.greedy_eval else "sampled"
+        print(f"\nranked by mean over {args.seeds} seeds of the final score (mean - std over "
+              f"{args.eval_episodes} {mode} episodes); spread = std across seeds")
+        print(" rank | point | score mean | spread |  worst | eval mean | hyperparameters")
+        ranked = sorted(range(len(rows)), key=lambda i: -np.mean(rows[i]["eval_score"]))
+        for rank, i in enumerate(ranked, 1):
+            sc = np.asarray(rows[i]["eval_score"])
+            print(f" {rank:>4} | {i:>5} | {sc.mean():10.1f} | {sc.std():6.1f} | {sc.min():6.1f} | "
+                  f"{np.mean(rows[i]['eval_mean']):9.1f} | {point_label(points[i])}")
+    if lead:
+        print(f"env steps (valid, training): {steps_done:,}   wall {wall:.1f} s (compile {compile_s:.1f}, "
+              f"train {train_s:.1f}, eval {eval_s:.1f})   {steps_done / max(train_s, 1e-9):,.0f} steps/s")
+    if args.out is not None and lead:
+        out = {
+            "env": config.env, "seeds": args.seeds, "root_seed": args.seed,
+            "axes": {n: lists[n] for n in order}, "points": rows,
+            "eval_episodes": args.eval_episodes, "eval_greedy": args.greedy_eval,
+            "wall_seconds": wall, "compile_seconds": compile_s, "train_seconds": train_s,
+            "eval_seconds": eval_s, "env_steps": steps_done, "updates_done": updates_done,
+            "interrupted": interrupted, "stopped_early": stopped_early,
+            "runs": sweep.num_runs, "padded_runs": sweep.padded_runs, "devices": n_dev,
+            "processes": jax.process_count(), "config": dataclasses.asdict(config),
+            "backend": jax.default_backend(), "jax_version": jax.__version__,
+            "python": platform.python_version(),
+        }
+        if metrics is not None:
+            _atomic_write(args.out / "metrics.csv", _sweep_metrics_csv(metrics, points, updates_done))
+        _atomic_write(args.out / "sweep.json", json.dumps(out, indent=2) + "\n")
+        print(f"wrote {args.out / 'sweep.json'} and {args.out / 'metrics.csv'}")
+    return 130 if interrupted else 0
+
+
 def main(argv=None) -> int:
     t_start = time.perf_counter()
     parser = build_parser()
@@ -351,6 +589,8 @@ def main(argv=None) -> int:
             for name in envs.names():
                 print(f"{name} *" if name in TUNED else name)
             return 0
+        if args.command == "sweep":
+            return cmd_sweep(args, list(sys.argv[1:] if argv is None else argv), t_start)
         return cmd_train(args, t_start)
     except UsageError as e:
         return _fail(str(e))
