@@ -274,7 +274,9 @@ def cmd_train(args, t_start: float | None = None) -> int:
             "(every compiled chunk has the same length)"
         )
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
+    # lax.map in batches of 64: a jitted vmap of `init` over more than 128 seeds hangs on the
+    # XLA CPU backend (jax 0.10.2).
+    init = jax.jit(lambda ks, hp: jax.lax.map(lambda k: trainer.init(k, hp), ks, batch_size=64))
     run = jax.jit(
         jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0
     )
@@ -491,6 +493,42 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
     compile_s = time.perf_counter() - t0
     say(f"compiled in {compile_s:.1f} s")
 
+    from jaxpg.types import Metrics
+
+    def stacked(parts):
+        return Metrics(*(np.concatenate([getattr(m, f) for m in parts], axis=2) for f in Metrics._fields))
+
+    def point_rows(metrics, returns):
+        rows = []
+        for h, p in enumerate(points):
+            row = {"hparams": base.replace(**p).to_dict(), "env_steps": None if metrics is None else int(
+                metrics.env_steps[h].astype(np.int64).sum())}
+            if returns is not None:
+                sums = [summarize(r) for r in returns[h]]
+                row.update(eval_mean=[x.mean for x in sums], eval_std=[x.std for x in sums],
+                           eval_score=[x.score for x in sums])
+            rows.append(row)
+        return rows
+
+    def write(metrics, rows, **extra):
+        """Atomically (re)writes sweep.json and metrics.csv: after every chunk and at the end."""
+        if args.out is None or not lead:
+            return
+        out = {
+            "env": config.env, "seeds": args.seeds, "root_seed": args.seed,
+            "axes": {n: lists[n] for n in order}, "points": rows,
+            "eval_episodes": args.eval_episodes, "eval_greedy": args.greedy_eval,
+            "compile_seconds": compile_s, "env_steps": steps_done,
+            "updates_done": 0 if metrics is None else metrics.loss.shape[2], **extra,
+            "runs": sweep.num_runs, "padded_runs": sweep.padded_runs, "devices": n_dev,
+            "processes": jax.process_count(), "config": dataclasses.asdict(config),
+            "backend": jax.default_backend(), "jax_version": jax.__version__,
+            "python": platform.python_version(),
+        }
+        if metrics is not None:
+            _atomic_write(args.out / "metrics.csv", _sweep_metrics_csv(metrics, points, out["updates_done"]))
+        _atomic_write(args.out / "sweep.json", json.dumps(out, indent=2) + "\n")
+
     chunks_total = config.num_updates // chunk
     collected: list = []
     steps_done = 0
@@ -505,6 +543,8 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
             m = sweep.gather(m)
             collected.append(m)
             steps_done += int(m.env_steps.astype(np.int64).sum())
+            if i + 1 < chunks_total:  # results so far, in case the run is cut off
+                write(stacked(collected), point_rows(None, None), finished=False)
             last = m.mean_return[:, :, -1]
             elapsed = time.perf_counter() - t_train
             say(f"  update {(i + 1) * chunk:>5}/{config.num_updates}  return mean {last.mean():8.2f} "
@@ -518,11 +558,7 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
         interrupted = True
         print("interrupted: keeping the finished updates", file=sys.stderr)
     train_s = time.perf_counter() - t_train
-    from jaxpg.types import Metrics
-
-    metrics = (Metrics(*(np.concatenate([getattr(m, f) for m in collected], axis=2) for f in Metrics._fields))
-               if collected else None)
-    updates_done = 0 if metrics is None else metrics.loss.shape[2]
+    metrics = stacked(collected) if collected else None
 
     eval_s, returns = 0.0, None
     if not interrupted:
@@ -531,16 +567,7 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
         eval_s = time.perf_counter() - t0
     wall = time.perf_counter() - t_start
 
-    rows = []
-    for h, p in enumerate(points):
-        full = base.replace(**p).to_dict()
-        row = {"hparams": full, "env_steps": None if metrics is None else int(
-            metrics.env_steps[h].astype(np.int64).sum())}
-        if returns is not None:
-            sums = [summarize(r) for r in returns[h]]
-            row.update(eval_mean=[x.mean for x in sums], eval_std=[x.std for x in sums],
-                       eval_score=[x.score for x in sums])
-        rows.append(row)
+    rows = point_rows(metrics, returns)
     if returns is not None and lead:
         mode = "greedy" if args.greedy_eval else "sampled"
         print(f"\nranked by mean over {args.seeds} seeds of the final score (mean - std over "
@@ -554,22 +581,9 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
     if lead:
         print(f"env steps (valid, training): {steps_done:,}   wall {wall:.1f} s (compile {compile_s:.1f}, "
               f"train {train_s:.1f}, eval {eval_s:.1f})   {steps_done / max(train_s, 1e-9):,.0f} steps/s")
+    write(metrics, rows, finished=not interrupted, wall_seconds=wall, train_seconds=train_s,
+          eval_seconds=eval_s, interrupted=interrupted, stopped_early=stopped_early)
     if args.out is not None and lead:
-        out = {
-            "env": config.env, "seeds": args.seeds, "root_seed": args.seed,
-            "axes": {n: lists[n] for n in order}, "points": rows,
-            "eval_episodes": args.eval_episodes, "eval_greedy": args.greedy_eval,
-            "wall_seconds": wall, "compile_seconds": compile_s, "train_seconds": train_s,
-            "eval_seconds": eval_s, "env_steps": steps_done, "updates_done": updates_done,
-            "interrupted": interrupted, "stopped_early": stopped_early,
-            "runs": sweep.num_runs, "padded_runs": sweep.padded_runs, "devices": n_dev,
-            "processes": jax.process_count(), "config": dataclasses.asdict(config),
-            "backend": jax.default_backend(), "jax_version": jax.__version__,
-            "python": platform.python_version(),
-        }
-        if metrics is not None:
-            _atomic_write(args.out / "metrics.csv", _sweep_metrics_csv(metrics, points, updates_done))
-        _atomic_write(args.out / "sweep.json", json.dumps(out, indent=2) + "\n")
         print(f"wrote {args.out / 'sweep.json'} and {args.out / 'metrics.csv'}")
     return 130 if interrupted else 0
 

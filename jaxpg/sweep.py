@@ -184,7 +184,10 @@ class Sweep:
         self._hparams = jax.tree.map(lambda v: np.asarray(v)[run_point], self.hparams_points)
 
         trainer = self.trainer
-        self._init = jax.jit(jax.vmap(lambda kd, hp: trainer.init(jax.random.wrap_key_data(kd), hp)))
+        # lax.map in batches of 64, not one vmap over every run: on the XLA CPU backend a jitted
+        # vmap of `init` over more than 128 runs hangs (jax 0.10.2; found with 192 runs).
+        self._init = jax.jit(lambda kd, hp: jax.lax.map(
+            lambda a: trainer.init(jax.random.wrap_key_data(a[0]), a[1]), (kd, hp), batch_size=64))
         self._wrap = jax.jit(self._per_device(jax.random.wrap_key_data))
         self._run = jax.jit(
             lambda state, hp, n: self._per_device(jax.vmap(partial(trainer.run, num_updates=n)))(state, hp),
