@@ -207,6 +207,17 @@ def _divisor_near(n: int, target: int) -> int:
     return min(divisors, key=lambda d: (abs(d - target), d))
 
 
+def _dispatch_ahead(run_c, state, hparams, num_chunks: int):
+    """Yields ``(i, state, metrics)`` of each compiled chunk, chunk i+1 dispatched before chunk i
+    is handed over, so the device never waits for the host to read metrics back."""
+    pending = run_c(state, hparams)
+    for i in range(num_chunks):
+        state, m = pending
+        if i + 1 < num_chunks:
+            pending = run_c(state, hparams)
+        yield i, state, m
+
+
 def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
     import numpy as np
 
@@ -294,11 +305,8 @@ def cmd_train(args, t_start: float | None = None) -> int:
     interrupted = False
     t_train = time.perf_counter()
     try:
-        pending = run_c(state, hparams)
-        for i in range(chunks_total):
-            state, m = pending
-            if i + 1 < chunks_total:
-                pending = run_c(state, hparams)  # dispatch before reading back
+        for i, latest, m in _dispatch_ahead(run_c, state, hparams, chunks_total):
+            state = latest  # what evaluation uses: the last chunk read back
             m = jax.tree.map(np.asarray, m)
             collected.append(m)
             steps_done += int(m.env_steps.sum())
@@ -535,11 +543,8 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
     interrupted = stopped_early = False
     t_train = time.perf_counter()
     try:
-        pending = run_c(state, hp)
-        for i in range(chunks_total):
-            state, m = pending
-            if i + 1 < chunks_total:
-                pending = run_c(state, hp)  # dispatch before reading back
+        for i, latest, m in _dispatch_ahead(run_c, state, hp, chunks_total):
+            state = latest  # what evaluation uses: the last chunk read back
             m = sweep.gather(m)
             collected.append(m)
             steps_done += int(m.env_steps.astype(np.int64).sum())
