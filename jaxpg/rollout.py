@@ -31,8 +31,11 @@ class RolloutStats(NamedTuple):
     """What the rollout loop did (scalars).
 
     Attributes:
-      sim_steps: environment steps simulated, masked ones included.
-      loop_steps: iterations of the time loop (sim_steps / N).
+      sim_steps: environment steps simulated, masked ones included (N × the steps the
+        loop ran; under a named vmap axis, the loop is shared by the whole batch).
+      loop_steps: the steps this batch of N episodes needed: its last episode ends
+        within the first ``loop_steps`` steps (a multiple of ``chunk``); training
+        works on that prefix only.
     """
 
     sim_steps: jax.Array
@@ -48,6 +51,7 @@ def rollout(
     max_steps: int,
     chunk: int = 16,
     early_exit: bool = True,
+    axis_name: str | None = None,
 ) -> tuple[Trajectory, RolloutStats]:
     """Plays one episode in each of ``num_envs`` environments.
 
@@ -65,6 +69,14 @@ def rollout(
       chunk: steps per early-exit check (static).
       early_exit: stop once every episode has ended (static; ``False`` always
         runs ``max_steps`` steps — same trajectory, for testing).
+      axis_name: when this rollout runs under ``jax.vmap(..., axis_name=axis_name)``
+        (e.g. over seeds), the exit test is taken over the whole vmapped batch (stop
+        when every episode of every member has ended). The loop's condition is then
+        unbatched, so vmap does not have to select between the old and new loop
+        carry (the ``[T, N]`` buffers included) at every iteration, which costs
+        O(T²/chunk) memory traffic per rollout. Members that finish early keep
+        stepping, masked: ``traj`` and ``loop_steps`` are exactly what the member
+        gives alone; ``sim_steps`` counts every step simulated.
 
     Returns:
       ``(traj, stats)``; ``traj`` has ``[T, N, ...]`` fields; ``valid[t, n]`` is
@@ -114,7 +126,8 @@ def rollout(
         return (key, next_state, next_obs, done, t + 1), record
 
     def run_chunk(loop):
-        c, key, state, obs, done, buffers = loop
+        c, own_c, key, state, obs, done, buffers = loop
+        own_c = jnp.where(jnp.all(done), own_c, c + 1)  # this member's own loop count
         (key, state, obs, done, _), records = jax.lax.scan(
             one_step, (key, state, obs, done, c * chunk), None, length=chunk
         )
@@ -123,19 +136,23 @@ def rollout(
             buffers,
             records,
         )
-        return c + 1, key, state, obs, done, buffers
+        return c + 1, own_c, key, state, obs, done, buffers
 
     def keep_going(loop):
-        c, _, _, _, done, _ = loop
+        c, _, _, _, _, done, _ = loop
         more = c < num_chunks
-        return jnp.logical_and(more, jnp.logical_not(jnp.all(done))) if early_exit else more
+        if not early_exit:
+            return more
+        all_done = jnp.all(done)
+        if axis_name is not None:
+            all_done = jax.lax.pmin(all_done.astype(jnp.int32), axis_name) > 0
+        return jnp.logical_and(more, jnp.logical_not(all_done))
 
     example = jax.eval_shape(
         lambda: one_step((key, state0, obs0, jnp.zeros(num_envs, bool), jnp.int32(0)), None)[1]
     )
     buffers = jax.tree.map(lambda s: jnp.zeros((buf_len, *s.shape), s.dtype), example)
-    loop0 = (jnp.int32(0), key, state0, obs0, jnp.zeros(num_envs, bool), buffers)
-    c, *_, buffers = jax.lax.while_loop(keep_going, run_chunk, loop0)
+    loop0 = (jnp.int32(0), jnp.int32(0), key, state0, obs0, jnp.zeros(num_envs, bool), buffers)
+    c, own_c, *_, buffers = jax.lax.while_loop(keep_going, run_chunk, loop0)
     traj = jax.tree.map(lambda b: b[:max_steps], buffers)
-    loop_steps = c * chunk
-    return traj, RolloutStats(sim_steps=loop_steps * num_envs, loop_steps=loop_steps)
+    return traj, RolloutStats(sim_steps=c * chunk * num_envs, loop_steps=own_c * chunk)

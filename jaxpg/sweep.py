@@ -172,7 +172,7 @@ class Sweep:
             raise ValueError(f"the mesh must have one axis named 'runs', got {self.mesh.axis_names}")
         n_dev = self.mesh.devices.size
         self.padded_runs = math.ceil(self.num_runs / n_dev) * n_dev
-        self.trainer = make_trainer(config)
+        self.trainer = make_trainer(config, seed_axis="runs_local")
         self.sharding = NamedSharding(self.mesh, PartitionSpec("runs"))
         self._replicated = NamedSharding(self.mesh, PartitionSpec())
 
@@ -190,7 +190,8 @@ class Sweep:
             lambda a: trainer.init(jax.random.wrap_key_data(a[0]), a[1]), (kd, hp), batch_size=64))
         self._wrap = jax.jit(self._per_device(jax.random.wrap_key_data))
         self._run = jax.jit(
-            lambda state, hp, n: self._per_device(jax.vmap(partial(trainer.run, num_updates=n)))(state, hp),
+            lambda state, hp, n: self._per_device(
+                jax.vmap(partial(trainer.run, num_updates=n), axis_name=trainer.seed_axis))(state, hp),
             static_argnums=2,
         )
         self._cache_key = (config, self.mesh, self.padded_runs)

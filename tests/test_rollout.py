@@ -53,9 +53,43 @@ def test_early_exit_equals_full_length_and_stops_early(cartpole):
     early, s_early = run(key, True)
     full, s_full = run(key, False)
     jax.tree.map(np.testing.assert_array_equal, early, full)
-    assert int(s_full.loop_steps) == 512
+    assert int(s_full.sim_steps) == 512 * 16  # 32 chunks of 16 steps, 16 envs
     longest = int(np.asarray(early.valid).sum(0).max())
-    assert int(s_early.loop_steps) == -(-longest // 16) * 16 < 512
+    # loop_steps: the chunk-rounded prefix every episode fits in, whether or not the loop stopped there
+    assert int(s_early.loop_steps) == int(s_full.loop_steps) == -(-longest // 16) * 16 < 512
+    assert int(s_early.sim_steps) == int(s_early.loop_steps) * 16
+
+
+def test_named_axis_exit_matches_each_member_alone_without_buffer_selects(cartpole):
+    """Under vmap(axis_name=...) the loop stops when every member is done; each member's
+    trajectory and loop_steps are exactly its own, sim_steps counts the shared loop, and
+    the loop carries no per-iteration select over the [T, N] buffers."""
+    env, p = cartpole
+    keys = jax.random.split(jax.random.key(5), 3)
+
+    def one(k, axis_name=None):
+        return jaxpg.rollout(k, env, p, _random_act, 16, 500, 16, axis_name=axis_name)
+
+    named = jax.jit(jax.vmap(lambda k: one(k, "members"), axis_name="members"))
+    traj, stats = named(keys)
+    loops = []
+    for i in range(3):
+        alone, s_alone = jax.jit(one)(keys[i])
+        jax.tree.map(np.testing.assert_array_equal, jax.tree.map(lambda x, i=i: x[i], traj), alone)
+        assert int(stats.loop_steps[i]) == int(s_alone.loop_steps)
+        loops.append(int(s_alone.loop_steps))
+    assert len(set(loops)) > 1, "the members should need different loop lengths for this test to bite"
+    np.testing.assert_array_equal(np.asarray(stats.sim_steps), max(loops) * 16)
+
+    def batched_write_offsets(fn):
+        # The chunk offset of the buffer writes: with a batched exit test the loop counter is
+        # per member (i32[3]), so every write is a scatter at per-member offsets inside a loop
+        # whose carries are all selected; with the named axis it is one scalar (i32[]).
+        text = str(jax.make_jaxpr(fn)(keys))
+        return sum(":i32[3] = add" in line and " 512:i32[]" in line for line in text.splitlines())
+
+    assert batched_write_offsets(jax.vmap(lambda k: one(k, "members"), axis_name="members")) == 0
+    assert batched_write_offsets(jax.vmap(one)) > 0  # plain vmap: the check can see the difference
 
 
 def test_chunk_size_does_not_change_the_trajectory(cartpole):
