@@ -68,9 +68,10 @@ def env_only(name: str, num_envs: int, steps: int) -> dict:
 
 def training(name: str, seeds: int, updates: int) -> dict:
     config, hp = recommended(name, num_updates=updates)
-    trainer = make_trainer(config)
+    trainer = make_trainer(config, seed_axis="seeds")
     keys = jax.random.split(jax.random.key(0), seeds)
-    (_, m), compile_s, run_s = _timed(jax.vmap(trainer.train, in_axes=(0, None)), keys, hp)
+    (_, m), compile_s, run_s = _timed(
+        jax.vmap(trainer.train, in_axes=(0, None), axis_name=trainer.seed_axis), keys, hp)
     valid, sim = int(m.env_steps.sum()), int(m.sim_steps.sum())
     return {"kind": "train", "env": name, "seeds": seeds, "num_envs": config.num_envs,
             "updates": updates, "compile_s": compile_s, "run_s": run_s,

@@ -169,7 +169,70 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--connect-timeout", type=_positive_int, default=60,
                    help="seconds to wait for every process to join")
     sub.add_parser("envs", help="list environment names (* = tuned defaults)")
+    b = sub.add_parser("bench", help="training throughput over an N x S grid, the hardware ceiling, and "
+                                     "the alternatives (textbook loop, gymnasium vector env, plain JAX scan)",
+                       formatter_class=_HelpFormatter)
+    b.add_argument("--env", default="CartPole-v1", help="discrete environment to train")
+    b.add_argument("--updates", type=_positive_int, default=100, help="updates per grid point")
+    b.add_argument("--grid", type=_grid, default=None,
+                   help="NxS points, comma-separated, e.g. 256x8,1024x4 (default: sized for the device)")
+    b.add_argument("--policies", type=_policy_kinds, default=("course", "default"),
+                   help="course (4-16-2 ReLU) and/or default (64-64 tanh), comma-separated")
+    b.add_argument("--no-alternatives", action="store_true", help="skip timing the alternatives")
+    b.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (a check that it runs)")
+    b.add_argument("--out", type=Path, default=Path("experiments/results"),
+                   help="directory for bench-<device>-<date>.json")
     return parser
+
+
+def _grid(text: str) -> list[tuple[int, int]]:
+    points = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+            raise argparse.ArgumentTypeError(
+                f"grid point {item!r} is not NxS with positive integers (e.g. 256x8)")
+        points.append((int(parts[0]), int(parts[1])))
+    return points
+
+
+def _policy_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(","))
+    bad = [k for k in kinds if k not in ("course", "default")]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(
+            f"unknown policy {bad[0] if bad else text!r}: use course and/or default")
+    return kinds
+
+
+def cmd_bench(args) -> int:
+    """Runs ``jaxpg bench`` (see ``jaxpg.bench``)."""
+    _check_out_dir(args.out)
+    from jaxpg import envs
+
+    try:
+        env, env_params = envs.make(args.env)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not envs.is_discrete(env, env_params):
+        raise UsageError(f"{args.env} has a continuous action space; jaxpg bench needs a discrete one")
+    if args.env != "CartPole-v1" and not args.no_alternatives:
+        raise UsageError("the alternatives are CartPole-v1 only; add --no-alternatives for other envs")
+    if not args.no_alternatives:
+        try:
+            import gymnasium  # noqa: F401
+        except ImportError:
+            raise UsageError('the alternatives need gymnasium: pip install "jaxpg[bench]", '
+                             "or add --no-alternatives") from None
+    from jaxpg.bench import run_benchmark
+
+    try:
+        run_benchmark(args.env, args.updates, args.grid, args.policies, not args.no_alternatives,
+                      args.smoke, args.out, say=lambda *a: print(*a, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted: the JSON keeps the points finished so far (complete: false)", file=sys.stderr)
+        return 130
+    return 0
 
 
 def _fail(message: str) -> int:
@@ -277,7 +340,7 @@ def cmd_train(args, t_start: float | None = None) -> int:
         raise UsageError(f"{config.env} has a continuous action space; jaxpg train needs a discrete one")
 
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
-    trainer = make_trainer(config)
+    trainer = make_trainer(config, seed_axis="seeds")
     chunk = args.progress_every or _divisor_near(config.num_updates, max(1, config.num_updates // 10))
     if config.num_updates % chunk:
         raise UsageError(
@@ -289,7 +352,8 @@ def cmd_train(args, t_start: float | None = None) -> int:
     # XLA CPU backend (jax 0.10.2).
     init = jax.jit(lambda ks, hp: jax.lax.map(lambda k: trainer.init(k, hp), ks, batch_size=64))
     run = jax.jit(
-        jax.vmap(trainer.run, in_axes=(0, None, None)), static_argnums=2, donate_argnums=0
+        jax.vmap(trainer.run, in_axes=(0, None, None), axis_name=trainer.seed_axis),
+        static_argnums=2, donate_argnums=0
     )
     say(f"jaxpg train: {config.env}, {args.seeds} seeds x {config.num_envs} envs, "
         f"{config.num_updates} updates, backend {jax.default_backend()}")
@@ -608,6 +672,8 @@ def main(argv=None) -> int:
             for name in envs.names():
                 print(f"{name} *" if name in TUNED else name)
             return 0
+        if args.command == "bench":
+            return cmd_bench(args)
         if args.command == "sweep":
             return cmd_sweep(args, list(sys.argv[1:] if argv is None else argv), t_start)
         return cmd_train(args, t_start)

@@ -101,3 +101,36 @@ def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
     per_seed_last = [int(r["env_steps"]) for r in rows if r["update"] == "4"]
     assert sum(per_seed_last) == summary["env_steps"]
     assert not list(out.glob(".*.tmp")), "no temporary files left behind"
+
+
+def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
+    """SIGINT after the first progress line: exit 130, the finished updates are saved,
+    summary.json says interrupted, and there is no evaluation."""
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jaxpg", "train", "--seeds", "2", "--num-envs", "8", "--hidden", "8",
+         "--updates", "4000", "--progress-every", "20", "--out", str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        for line in proc.stdout:
+            if line.lstrip().startswith("update"):
+                break
+            assert time.monotonic() < deadline, "no progress line in time"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["interrupted"] is True
+    assert summary["eval_mean"] is None
+    done = summary["updates_done"]
+    assert 20 <= done < 4000 and done % 20 == 0
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * done
