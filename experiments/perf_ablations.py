@@ -1,13 +1,14 @@
 """Before/after measurements behind ``experiments/PERF.md``: each optimisation switched off.
 
-Every row trains CartPole-v1 from the same key for the same updates (the 4-16-2 course
-policy, 256 envs x 8 seeds, and jaxpg's 64-64 default at 64 x 8), so the learning is
-identical and only the speed differs:
+Every row of a setup trains from the same key for the same updates (CartPole-v1 with the
+4-16-2 course policy at 256 envs x 8 seeds and with jaxpg's 64-64 default at 64 x 8, best
+of 3 timed runs each; Pixelcopter-v0 with its recommended 8 x 32 and 10,000-step limit, 20
+updates, one run), so the learning is identical and only the speed differs:
 
-- ``early exit off``: ``rollout_chunk = 500`` makes the rollout one fixed 500-step scan
-  per update (the check "has every episode ended?" never fires before the end);
-- ``loss prefix off``: ``loss_chunk = 500`` makes the returns and the gradient run over
-  all 500 steps instead of the prefix every episode fits in;
+- ``early exit off``: ``rollout_chunk = T`` makes the rollout one fixed T-step scan per
+  update (the check "has every episode ended?" never fires before the end);
+- ``loss prefix off``: ``loss_chunk = T`` makes the returns and the gradient run over
+  all T steps instead of the prefix every episode fits in;
 - ``no donation``: the train state is not donated between compiled chunks;
 - ``per-seed exit``: the rollout's early-exit test is batched over seeds (plain
   ``jax.vmap``), as before ``make_trainer(seed_axis=...)``: the loop counter and every
@@ -69,31 +70,39 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--repeats", type=int, default=3, help="timed runs per variant; the fastest is kept")
     args = ap.parse_args()
-    updates = 4 if args.smoke else 60
+    smoke = args.smoke
+    # label: (env, N, S, policy spec, updates, episode limit T)
     setups = {
-        "course 4-16-2": (256 if not args.smoke else 16, 8 if not args.smoke else 2,
-                          dict(bench.POLICIES["course"])),
-        "default 64-64": (64 if not args.smoke else 16, 8 if not args.smoke else 2,
-                          dict(bench.POLICIES["default"])),
-    }
-    variants = {
-        "jaxpg (all on)": {},
-        "early exit off": {"rollout_chunk": 500},
-        "loss prefix off": {"loss_chunk": 500},
-        "no donation": {"donate": False},
-        "per-seed exit": {"shared_exit": False},
+        "course 4-16-2": ("CartPole-v1", 16 if smoke else 256, 2 if smoke else 8,
+                          dict(bench.POLICIES["course"]), 4 if smoke else 60, 500),
+        "default 64-64": ("CartPole-v1", 16 if smoke else 64, 2 if smoke else 8,
+                          dict(bench.POLICIES["default"]), 4 if smoke else 60, 500),
+        "pixelcopter": ("Pixelcopter-v0", 8 if smoke else 32, 2 if smoke else 8,
+                        {"hidden": (64, 64), "activation": "tanh"}, 2 if smoke else 20, 10_000),
     }
     rows = []
-    print(f"{'policy':<14} {'variant':<16} {'run s':>7} {'valid M/s':>9} {'sim M/s':>8} {'return':>7}")
-    for label, (n, s, spec) in setups.items():
+    print(f"{'setup':<14} {'variant':<16} {'run s':>7} {'valid M/s':>9} {'sim M/s':>8} {'return':>7}")
+    for label, (env, n, s, spec, updates, horizon) in setups.items():
         hidden, activation = spec.pop("hidden"), spec.pop("activation")
+        variants = {
+            "jaxpg (all on)": {},
+            "early exit off": {"rollout_chunk": horizon},
+            "loss prefix off": {"loss_chunk": horizon},
+            "no donation": {"donate": False},
+            "per-seed exit": {"shared_exit": False},
+        }
         for vname, over in variants.items():
-            r = bench.train_point("CartPole-v1", n, s, hidden, activation, updates, chunks=2, **spec, **over)
-            r.update(setup=label, variant=vname)
+            runs = [bench.train_point(env, n, s, hidden, activation, updates, chunks=2, **spec, **over)
+                    for _ in range(1 if env != "CartPole-v1" else args.repeats)]
+            r = min(runs, key=lambda x: x["run_s"])
+            r.update(setup=label, variant=vname, repeats=len(runs), run_s_all=[x["run_s"] for x in runs])
             rows.append(r)
-            print(f"{label:<14} {vname:<16} {r['run_s']:7.2f} {r['valid_steps_per_s'] / 1e6:9.2f} "
-                  f"{r['simulated_steps_per_s'] / 1e6:8.2f} {r['final_return']:7.1f}", flush=True)
+            print(f"{label:<14} {vname:<16} {r['run_s']:7.2f} {r['valid_steps_per_s'] / 1e6:9.3f} "
+                  f"{r['simulated_steps_per_s'] / 1e6:8.3f} {r['final_return']:7.1f}", flush=True)
+        if env != "CartPole-v1":
+            continue
         share = loss_share(n, s, hidden, activation, **spec)
         share["setup"] = label
         rows.append(share)
@@ -102,7 +111,7 @@ def main() -> None:
               f"{100 * share['loss_and_optimizer_share']:.0f}%")
     info = bench.machine_info()
     name = f"perf-ablations-{info['device']['platform']}-{info['date']}{'-smoke' if args.smoke else ''}.json"
-    record = {"benchmark": "perf_ablations", "updates": updates, "rows": rows, **info}
+    record = {"benchmark": "perf_ablations", "repeats": args.repeats, "rows": rows, **info}
     bench.write_json(record, args.out / name)
     print(f"wrote {args.out / name}")
 
