@@ -147,6 +147,12 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
                    help="directory for " + ("sweep.json" if sweep else "summary.json")
                         + " and metrics.csv (default: write nothing)")
     t.add_argument("--quiet", action="store_true", help="print only the final table")
+    if not sweep:
+        t.add_argument("--save-every", type=_positive_int, default=None,
+                       help="also checkpoint every K updates (a multiple of --progress-every); with --out "
+                            "a checkpoint is always saved at the end and on Ctrl-C")
+        t.add_argument("--resume", type=Path, default=None, metavar="DIR",
+                       help="continue the run saved in DIR (its settings; --updates N = total updates)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +175,37 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--connect-timeout", type=_positive_int, default=60,
                    help="seconds to wait for every process to join")
     sub.add_parser("envs", help="list environment names (* = tuned defaults)")
+    e = sub.add_parser("eval", help="evaluate the checkpoint of a run directory, per seed",
+                       formatter_class=_HelpFormatter)
+    e.add_argument("run_dir", type=Path, metavar="DIR", help="a `jaxpg train --out` directory")
+    e.add_argument("--episodes", type=_positive_int, default=10, help="episodes per seed, played in parallel")
+    e.add_argument("--greedy", action="store_true", help="argmax actions (sampled otherwise, as the course)")
+    e.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
+    e.add_argument("--max-steps", type=_positive_int, default=None,
+                   help="episode step limit (default: the run's)")
+    r = sub.add_parser("render", help="play one episode with a saved policy and write an animated GIF",
+                       formatter_class=_HelpFormatter)
+    r.add_argument("run_dir", type=Path, metavar="DIR", help="a `jaxpg train --out` directory")
+    r.add_argument("--out", type=Path, required=True, help="replay.gif (or .mp4, needs imageio[ffmpeg])")
+    r.add_argument("--seed", type=int, default=0, help="which trained seed of the run plays")
+    r.add_argument("--episode-seed", type=int, default=0, help="seed of the episode's randomness")
+    r.add_argument("--greedy", action="store_true", help="argmax actions (sampled otherwise)")
+    r.add_argument("--max-steps", type=_positive_int, default=None,
+                   help="frames at most (default: the run's episode limit, capped at 1000)")
+    r.add_argument("--fps", type=_positive_int, default=30, help="frames per second of the animation")
+    pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95% bootstrap CI) of run directories, "
+                                     "or final-score distributions", formatter_class=_HelpFormatter)
+    pl.add_argument("run_dirs", type=Path, nargs="+", metavar="DIR",
+                    help="`jaxpg train`/`sweep` --out directories")
+    pl.add_argument("--out", type=Path, required=True, help="image file (.png, .svg, .pdf)")
+    pl.add_argument("--labels", type=lambda t: t.split(","), default=None,
+                    help="comma-separated, one per DIR")
+    pl.add_argument("--x", choices=("env_steps", "update"), default="env_steps", help="horizontal axis")
+    pl.add_argument("--final-scores", action="store_true",
+                    help="plot each run's (or sweep point's) per-seed final score (mean - std): dots + box")
+    pl.add_argument("--pass-line", type=_float, action="append", default=[], metavar="Y",
+                    help="draw a dashed horizontal line at Y (e.g. the course's pass score); repeatable")
+    pl.add_argument("--title", default=None, help="plot title")
     b = sub.add_parser("bench", help="training throughput over an N x S grid, the hardware ceiling, and "
                                      "the alternatives (textbook loop, gymnasium vector env, plain JAX scan)",
                        formatter_class=_HelpFormatter)
@@ -203,6 +240,107 @@ def _policy_kinds(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(
             f"unknown policy {bad[0] if bad else text!r}: use course and/or default")
     return kinds
+
+
+def cmd_eval(args) -> int:
+    """Runs ``jaxpg eval DIR``: K episodes per seed of the saved policies."""
+    from jaxpg import checkpoint
+
+    try:
+        ck = checkpoint.load(args.run_dir)
+    except checkpoint.CheckpointError as e:
+        raise UsageError(str(e)) from None
+    import jax
+    import numpy as np
+
+    from jaxpg.evaluate import evaluate, summarize
+    from jaxpg.train import make_trainer
+
+    trainer = make_trainer(ck.config)
+    max_steps = args.max_steps or trainer.max_steps
+    keys = jax.random.split(jax.random.key(args.seed), ck.seeds)
+    returns = np.asarray(jax.jit(jax.vmap(lambda k, p: evaluate(
+        k, trainer.env, trainer.env_params, trainer.policy.apply, p, args.episodes, max_steps,
+        greedy=args.greedy)))(keys, ck.state.params))
+    mode = "greedy" if args.greedy else "sampled"
+    print(f"{ck.config.env}, {args.run_dir}: {ck.updates_done} updates; "
+          f"{args.episodes} {mode} episodes per seed (score = mean - std)")
+    print(" seed |      mean |     std |    score")
+    for s, r in enumerate(returns):
+        m = summarize(r)
+        print(f" {s:>4} | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f}")
+    m = summarize(returns.reshape(-1))
+    scores = [summarize(r).score for r in returns]
+    print(f"  all | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f}   "
+          f"(per-seed score: median {np.median(scores):.2f}, worst {min(scores):.2f})")
+    return 0
+
+
+def cmd_render(args) -> int:
+    """Runs ``jaxpg render DIR --out FILE``."""
+    from jaxpg import checkpoint, render
+
+    suffix = args.out.suffix.lower()
+    if suffix not in (".gif", ".mp4"):
+        raise UsageError(f"--out must end in .gif or .mp4, got {str(args.out)!r}")
+    if not args.out.parent.is_dir() or not os.access(args.out.parent, os.W_OK):
+        raise UsageError(f"cannot write --out {str(args.out)!r}: "
+                         "its directory does not exist or is not writable")
+    try:
+        ck = checkpoint.load(args.run_dir)
+    except checkpoint.CheckpointError as e:
+        raise UsageError(str(e)) from None
+    if not 0 <= args.seed < ck.seeds:
+        raise UsageError(f"--seed {args.seed} is out of range: the run has seeds 0..{ck.seeds - 1}")
+    try:
+        render.renderer(ck.config.env)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    import jax
+
+    from jaxpg.train import make_trainer
+
+    trainer = make_trainer(ck.config)
+    max_steps = args.max_steps or min(trainer.max_steps, 1000)
+    params = jax.tree.map(lambda x: x[args.seed], ck.state.params)
+    states, length = render.play_episode(jax.random.key(args.episode_seed), ck.config.env,
+                                         trainer.policy.apply, params, max_steps, args.greedy)
+    states = jax.tree.map(lambda a: a[: length + 1], states)
+    images = render.frames(ck.config.env, states)
+    try:
+        (render.write_mp4 if suffix == ".mp4" else render.write_gif)(images, args.out, fps=args.fps)
+    except RuntimeError as e:
+        raise UsageError(str(e)) from None
+    except OSError as e:
+        raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
+    print(f"wrote {args.out}: seed {args.seed}, {length} steps, {len(images)} frames "
+          f"({images.shape[2]}x{images.shape[1]})")
+    return 0
+
+
+def cmd_plot(args) -> int:
+    """Runs ``jaxpg plot DIR ... --out FILE``."""
+    from jaxpg import plotting
+
+    if args.labels is not None and len(args.labels) != len(args.run_dirs):
+        raise UsageError(f"--labels has {len(args.labels)} names for {len(args.run_dirs)} directories")
+    if not args.out.parent.is_dir() or not os.access(args.out.parent, os.W_OK):
+        raise UsageError(f"cannot write --out {str(args.out)!r}: "
+                         "its directory does not exist or is not writable")
+    hlines = {f"pass line {y:g}": y for y in args.pass_line} or None
+    try:
+        if args.final_scores:
+            path = plotting.final_scores(args.run_dirs, args.out, labels=args.labels, hlines=hlines,
+                                         title=args.title)
+        else:
+            path = plotting.learning_curves(args.run_dirs, args.out, labels=args.labels, x=args.x,
+                                            hlines=hlines, title=args.title)
+    except ValueError as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    except OSError as e:
+        raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
+    print(f"wrote {path}")
+    return 0
 
 
 def cmd_bench(args) -> int:
@@ -270,15 +408,64 @@ def _divisor_near(n: int, target: int) -> int:
     return min(divisors, key=lambda d: (abs(d - target), d))
 
 
-def _dispatch_ahead(run_c, state, hparams, num_chunks: int):
+def _dispatch_ahead(run_c, state, hparams, num_chunks: int, hold=None, stop=None):
     """Yields ``(i, state, metrics)`` of each compiled chunk, chunk i+1 dispatched before chunk i
-    is handed over, so the device never waits for the host to read metrics back."""
+    is handed over, so the device never waits for the host to read metrics back.
+
+    ``hold(i)``: chunk i's state is needed intact (e.g. to save it): chunk i+1 is dispatched
+    only after the caller has used it (the train state is donated to each chunk).
+    ``stop()``: once true, nothing more is dispatched; a chunk already running is still
+    yielded, so the last state yielded is always intact.
+    """
     pending = run_c(state, hparams)
     for i in range(num_chunks):
         state, m = pending
-        if i + 1 < num_chunks:
+        last = i + 1 >= num_chunks or (stop is not None and stop())
+        ahead = not last and not (hold is not None and hold(i))
+        if ahead:
             pending = run_c(state, hparams)
         yield i, state, m
+        if last:
+            return
+        if not ahead:
+            if stop is not None and stop():
+                return
+            pending = run_c(state, hparams)
+
+
+class _GracefulStop:
+    """While active, the first Ctrl-C only sets ``requested`` (the run stops after the chunk
+    that is running); a second one raises KeyboardInterrupt as usual."""
+
+    def __init__(self, message: str):
+        self.requested = False
+        self._message = message
+        self._old = None
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handler(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print(self._message, file=sys.stderr, flush=True)
+
+    def __enter__(self):
+        import signal
+
+        try:
+            self._old = signal.signal(signal.SIGINT, self._handler)
+        except ValueError:  # not the main thread: plain KeyboardInterrupt semantics
+            self._old = None
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+        return False
 
 
 def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
@@ -317,14 +504,38 @@ def resolve_settings(args) -> tuple[Config, HParams]:
     return config, hparams
 
 
-def cmd_train(args, t_start: float | None = None) -> int:
+_RUN_FLAGS = ("--env", "--seeds", "--seed", "--num-envs", "--max-steps", "--lr", "--lr-schedule", "--gamma",
+              "--entropy-coef", "--max-grad-norm", "--advantage", "--hidden", "--activation", "--out")
+
+
+def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None) -> int:
     """Runs ``jaxpg train``; ``t_start`` (perf_counter) is when the command began."""
     t_start = time.perf_counter() if t_start is None else t_start
     # Validate everything before importing/compiling anything heavy.
-    try:
-        config, hparams = resolve_settings(args)
-    except ValueError as e:
-        raise UsageError(str(e)) from None
+    resumed = None
+    if args.resume is not None:
+        given = [f for f in _RUN_FLAGS if any(a == f or a.startswith(f + "=") for a in (argv or []))]
+        if given:
+            raise UsageError(f"--resume continues a run with its saved settings; drop {', '.join(given)}")
+        from jaxpg import checkpoint
+
+        try:
+            resumed = checkpoint.load(args.resume)
+        except checkpoint.CheckpointError as e:
+            raise UsageError(str(e)) from None
+        config, hparams = resumed.config, resumed.hparams
+        args.seed, args.seeds, args.out = resumed.root_seed, resumed.seeds, Path(args.resume)
+        target = args.updates if args.updates is not None else config.num_updates
+        if target < resumed.updates_done:
+            raise UsageError(f"--updates {target} is below the {resumed.updates_done} updates already done")
+    else:
+        try:
+            config, hparams = resolve_settings(args)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        target = config.num_updates
+    if args.save_every is not None and args.out is None:
+        raise UsageError("--save-every needs --out (the directory the checkpoints go to)")
     if args.out is not None:
         _check_out_dir(args.out)
 
@@ -341,12 +552,20 @@ def cmd_train(args, t_start: float | None = None) -> int:
 
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     trainer = make_trainer(config, seed_axis="seeds")
-    chunk = args.progress_every or _divisor_near(config.num_updates, max(1, config.num_updates // 10))
-    if config.num_updates % chunk:
+    base = 0 if resumed is None else resumed.updates_done
+    remaining = target - base
+    chunk = args.progress_every or _divisor_near(max(remaining, 1), max(1, remaining // 10))
+    if remaining % chunk:
         raise UsageError(
-            f"--progress-every {chunk} must divide --updates {config.num_updates} "
+            f"--progress-every {chunk} must divide the {remaining} updates to run "
             "(every compiled chunk has the same length)"
         )
+    if args.save_every is not None and args.save_every % chunk:
+        raise UsageError(f"--save-every {args.save_every} must be a multiple of the chunk of {chunk} updates "
+                         "(--progress-every)")
+    if resumed is not None and target > config.num_updates and config.lr_schedule == "linear":
+        print(f"note: the linear learning-rate schedule of this run ends at update {config.num_updates}; "
+              "the updates past it run at learning rate 0", file=sys.stderr)
     keys = jax.random.split(jax.random.key(args.seed), args.seeds)
     # lax.map in batches of 64: a jitted vmap of `init` over more than 128 seeds hangs on the
     # XLA CPU backend (jax 0.10.2).
@@ -355,38 +574,66 @@ def cmd_train(args, t_start: float | None = None) -> int:
         jax.vmap(trainer.run, in_axes=(0, None, None), axis_name=trainer.seed_axis),
         static_argnums=2, donate_argnums=0
     )
-    say(f"jaxpg train: {config.env}, {args.seeds} seeds x {config.num_envs} envs, "
-        f"{config.num_updates} updates, backend {jax.default_backend()}")
+    from jaxpg import checkpoint
+    from jaxpg.types import Metrics
+
+    verb = f"resuming {args.out} at update {base}: " if resumed is not None else ""
+    say(f"jaxpg train: {verb}{config.env}, {args.seeds} seeds x {config.num_envs} envs, "
+        f"{target} updates, backend {jax.default_backend()}")
     t0 = time.perf_counter()
-    state = init(keys, hparams)
+    state = init(keys, hparams) if resumed is None else resumed.state
     run_c = run.lower(state, hparams, chunk).compile()
     compile_s = time.perf_counter() - t0
     say(f"compiled in {compile_s:.1f} s")
 
-    chunks_total = config.num_updates // chunk
-    collected: list = []
-    steps_done = 0
-    interrupted = False
-    t_train = time.perf_counter()
-    try:
-        for i, latest, m in _dispatch_ahead(run_c, state, hparams, chunks_total):
-            state = latest  # what evaluation uses: the last chunk read back
-            m = jax.tree.map(np.asarray, m)
-            collected.append(m)
-            steps_done += int(m.env_steps.sum())
-            elapsed = time.perf_counter() - t_train
-            say(f"  update {(i + 1) * chunk:>5}/{config.num_updates}  "
-                f"return {m.mean_return[:, -1].mean():8.2f}  "
-                f"env steps {steps_done:>11,}  {steps_done / elapsed:,.0f} steps/s")
-    except KeyboardInterrupt:
-        interrupted = True
-        print("interrupted: keeping the finished updates", file=sys.stderr)
-    train_s = time.perf_counter() - t_train
+    chunks_total = remaining // chunk
+    collected: list = [] if resumed is None else [Metrics(**resumed.metrics)]
+    steps_done = 0 if resumed is None else int(resumed.metrics["env_steps"].astype(np.int64).sum())
+    steps_before = steps_done
+    saved_at = None
 
-    metrics = (
-        {f: np.concatenate([getattr(m, f) for m in collected], axis=1) for f in collected[0]._fields}
-        if collected else None
-    )
+    def save(st):
+        nonlocal saved_at
+        metrics_so_far = checkpoint.metrics_dict(collected) if collected else None
+        # the state and the metrics must describe the same update (an abort can split them)
+        if args.out is not None and metrics_so_far is not None and \
+                metrics_so_far["loss"].shape[1] == int(np.asarray(st.update)[0]):
+            checkpoint.save(args.out, st, metrics_so_far, config, hparams, args.seed)
+            saved_at = int(np.asarray(st.update)[0])
+
+    def hold(i):  # a periodic save after chunk i needs its state before the next chunk takes it
+        return args.save_every is not None and (base + (i + 1) * chunk) % args.save_every == 0
+
+    t_train = time.perf_counter()
+    graceful = _GracefulStop("interrupted: finishing the running chunk, then keeping the finished updates"
+                             + (" and saving a checkpoint" if args.out else "") + " (Ctrl-C again to abort)")
+    aborted = False
+    with graceful:
+        try:
+            for i, latest, m in _dispatch_ahead(run_c, state, hparams, chunks_total, hold, graceful):
+                state = latest  # what evaluation uses: the last chunk read back
+                m = jax.tree.map(np.asarray, m)
+                collected.append(m)
+                steps_done += int(m.env_steps.sum())
+                elapsed = time.perf_counter() - t_train
+                say(f"  update {base + (i + 1) * chunk:>5}/{target}  "
+                    f"return {m.mean_return[:, -1].mean():8.2f}  "
+                    f"env steps {steps_done:>11,}  {(steps_done - steps_before) / elapsed:,.0f} steps/s")
+                if hold(i) and i + 1 < chunks_total and not graceful.requested:
+                    save(state)
+        except KeyboardInterrupt:  # a second Ctrl-C: stop now; a chunk may have taken the state
+            aborted = True
+            print("aborted: keeping the updates read back so far", file=sys.stderr)
+    interrupted = graceful.requested or aborted
+    train_s = time.perf_counter() - t_train
+    leaves = jax.tree.leaves(state)
+    intact = not any(getattr(x, "is_deleted", lambda: False)() for x in leaves)
+    if collected and intact and saved_at != int(np.asarray(state.update)[0]):
+        save(state)
+    elif collected and not intact:
+        print("no checkpoint saved: the last state was handed to a chunk that was aborted", file=sys.stderr)
+
+    metrics = checkpoint.metrics_dict(collected) if collected else None
     updates_done = 0 if metrics is None else metrics["loss"].shape[1]
 
     eval_mean = eval_std = eval_score = other_mean = None
@@ -674,9 +921,15 @@ def main(argv=None) -> int:
             return 0
         if args.command == "bench":
             return cmd_bench(args)
+        if args.command == "eval":
+            return cmd_eval(args)
+        if args.command == "render":
+            return cmd_render(args)
+        if args.command == "plot":
+            return cmd_plot(args)
         if args.command == "sweep":
             return cmd_sweep(args, list(sys.argv[1:] if argv is None else argv), t_start)
-        return cmd_train(args, t_start)
+        return cmd_train(args, t_start, list(sys.argv[1:] if argv is None else argv))
     except UsageError as e:
         return _fail(str(e))
 

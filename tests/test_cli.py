@@ -104,8 +104,9 @@ def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
 
 
 def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
-    """SIGINT after the first progress line: exit 130, the finished updates are saved,
-    summary.json says interrupted, and there is no evaluation."""
+    """SIGINT after the first progress line: exit 130, the finished updates (and the chunk
+    that was running) are saved with a checkpoint, summary.json says interrupted, and there
+    is no evaluation."""
     import signal
     import time
 
@@ -134,3 +135,6 @@ def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
     assert 20 <= done < 4000 and done % 20 == 0
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * done
+    from jaxpg import checkpoint
+
+    assert checkpoint.load(out).updates_done == done  # Ctrl-C saved a last checkpoint

@@ -1,0 +1,157 @@
+"""Checkpoints: save/load round trip, resume == uninterrupted, bad checkpoints, `jaxpg eval`."""
+
+import csv
+import shutil
+
+import jax
+import numpy as np
+import pytest
+
+from jaxpg import Config, HParams, checkpoint
+from jaxpg.cli import main
+from jaxpg.train import make_trainer
+
+TRAIN = ["train", "--seeds", "2", "--num-envs", "4", "--hidden", "8", "--max-steps", "50",
+         "--eval-episodes", "2", "--progress-every", "2"]
+
+
+def _leaves_equal(a, b) -> bool:
+    fix = lambda s: s._replace(key=jax.random.key_data(s.key))  # noqa: E731
+    same = jax.tree.map(lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)), fix(a), fix(b))
+    return jax.tree.all(same)
+
+
+def test_save_load_round_trip_is_bitwise(tmp_path):
+    cfg, hp = Config(env="CartPole-v1", num_envs=4, hidden=(8,), num_updates=6), HParams(gamma=0.97)
+    tr = make_trainer(cfg)
+    state = jax.vmap(tr.init, in_axes=(0, None))(jax.random.split(jax.random.key(3), 3), hp)
+    state, m = jax.vmap(tr.run, in_axes=(0, None, None))(state, hp, 2)
+    metrics = checkpoint.metrics_dict([jax.tree.map(np.asarray, m)])
+    checkpoint.save(tmp_path, state, metrics, cfg, hp, root_seed=3)
+    ck = checkpoint.load(tmp_path)
+    assert _leaves_equal(ck.state, state)
+    assert ck.config == cfg and ck.hparams == hp and ck.root_seed == 3 and ck.seeds == 3
+    assert ck.updates_done == 2
+    for k, v in metrics.items():
+        np.testing.assert_array_equal(ck.metrics[k], v)
+
+
+def test_resume_equals_uninterrupted(tmp_path, capsys):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    assert main([*TRAIN, "--updates", "6", "--out", str(whole)]) == 0
+    # the same run stopped after 2 of its 6 updates (as Ctrl-C or --save-every would leave it) ...
+    cfg = checkpoint.load(whole).config
+    hp = checkpoint.load(whole).hparams
+    tr = make_trainer(cfg)
+    keys = jax.random.split(jax.random.key(0), 2)
+    state = jax.vmap(tr.init, in_axes=(0, None))(keys, hp)
+    state, m = jax.vmap(tr.run, in_axes=(0, None, None))(state, hp, 2)
+    checkpoint.save(split, state, checkpoint.metrics_dict([jax.tree.map(np.asarray, m)]), cfg, hp, 0)
+    # ... then resumed: 4 more updates, the same final parameters, bit for bit
+    assert main(["train", "--resume", str(split), "--eval-episodes", "2", "--progress-every", "2"]) == 0
+    a, b = checkpoint.load(whole), checkpoint.load(split)
+    assert a.updates_done == b.updates_done == 6
+    assert _leaves_equal(a.state, b.state)
+    rows_a = list(csv.DictReader((whole / "metrics.csv").open()))
+    rows_b = list(csv.DictReader((split / "metrics.csv").open()))
+    assert rows_a == rows_b and len(rows_a) == 2 * 6
+
+
+def test_save_every_and_extension_with_updates(tmp_path):
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--updates", "4", "--save-every", "2", "--lr-schedule", "constant",
+                 "--out", str(out)]) == 0
+    assert checkpoint.load(out).updates_done == 4
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["2", "4"]  # the 2 newest kept
+    assert main(["train", "--resume", str(out), "--updates", "6", "--eval-episodes", "2"]) == 0
+    assert checkpoint.load(out).updates_done == 6
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["4", "6"]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("nothing", "no checkpoint in"),
+    ("truncate", "is corrupted or truncated"),
+    ("remove_step", "is missing (truncated run directory)"),
+    ("bad_json", "checkpoint.json is corrupted"),
+])
+def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--updates", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    if damage == "nothing":
+        out = tmp_path / "empty"
+        out.mkdir()
+    elif damage == "truncate":
+        data = [p for p in (out / "checkpoints" / "2").rglob("*") if p.is_file() and p.stat().st_size > 64
+                and "metadata" not in p.name.lower() and p.parent.name == "d"]
+        assert data, "expected orbax data files"
+        for p in data:
+            p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
+    elif damage == "remove_step":
+        shutil.rmtree(out / "checkpoints" / "2")
+    else:
+        (out / "checkpoint.json").write_text("{not json")
+    for argv in (["eval", str(out)], ["train", "--resume", str(out)]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("jaxpg: error: ") and message in err, err
+    if damage == "nothing":
+        assert not list(out.iterdir()), "an empty directory stays empty"
+    elif damage != "remove_step":
+        assert sorted(p.relative_to(out) for p in out.rglob("*")) == before, "files left untouched"
+
+
+def test_resume_refuses_run_flags(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path), "--lr", "0.1"]) == 2
+    assert "drop --lr" in capsys.readouterr().err
+
+
+def test_eval_of_a_trained_bandit_gives_the_best_arm(tmp_path, capsys):
+    """TwoArmedBandit-probe pays 0 or 1 for one step: a trained greedy policy returns exactly 1."""
+    out = tmp_path / "bandit"
+    assert main(["train", "--env", "TwoArmedBandit-probe", "--seeds", "2", "--num-envs", "16",
+                 "--updates", "60", "--lr", "0.1", "--eval-episodes", "4", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--episodes", "8", "--greedy"]) == 0
+    printed = capsys.readouterr().out
+    assert "60 updates; 8 greedy episodes per seed" in printed
+    rows = [line.split("|") for line in printed.splitlines() if line.strip()[:1].isdigit()]
+    assert len(rows) == 2
+    for row in rows:  # seed | mean | std | score
+        assert float(row[1]) == 1.0 and float(row[2]) == 0.0 and float(row[3]) == 1.0
+
+
+def test_render_writes_a_gif_of_the_episode(tmp_path, capsys):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--updates", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+    gif = tmp_path / "replay.gif"
+    assert main(["render", str(run), "--out", str(gif), "--seed", "1", "--max-steps", "40"]) == 0
+    printed = capsys.readouterr().out
+    length = int(printed.split(" steps,")[0].rsplit(" ", 1)[1])
+    assert 1 <= length <= 40
+    with Image.open(gif) as im:
+        assert im.size == (600, 400)
+        # one frame per state (reset + each step); Pillow merges identical consecutive frames
+        assert 2 <= im.n_frames <= length + 1
+        im.seek(im.n_frames - 1)
+        assert len(im.convert("RGB").getcolors(maxcolors=1 << 16)) >= 3, "the frame shows something"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--seed", "5"], "--seed 5 is out of range: the run has seeds 0..1"),
+    (["--out", "x.png"], "--out must end in .gif or .mp4"),
+    (["--out", "/nonexistent-dir/x.gif"], "cannot write --out"),
+])
+def test_render_bad_input(tmp_path, capsys, argv, message):
+    run = tmp_path / "run"
+    assert main([*TRAIN, "--updates", "2", "--out", str(run)]) == 0
+    capsys.readouterr()
+    base = ["render", str(run), "--out", str(tmp_path / "r.gif")]
+    assert main([*base, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+    assert not (tmp_path / "r.gif").exists()
