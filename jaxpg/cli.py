@@ -151,6 +151,9 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
         t.add_argument("--save-every", type=_positive_int, default=None,
                        help="also checkpoint every K updates (a multiple of --progress-every); with --out "
                             "a checkpoint is always saved at the end and on Ctrl-C")
+        t.add_argument("--tensorboard", action="store_true",
+                       help="also log the per-update metrics to DIR/tensorboard (needs --out and "
+                            "`pip install tensorboardX`); metrics.csv stays the record")
         t.add_argument("--resume", type=Path, default=None, metavar="DIR",
                        help="continue the run saved in DIR (its settings; --updates N = total updates)")
 
@@ -433,6 +436,15 @@ def _dispatch_ahead(run_c, state, hparams, num_chunks: int, hold=None, stop=None
             pending = run_c(state, hparams)
 
 
+def _eta(elapsed: float, done: int, total: int) -> str:
+    """``"[#####-----] eta 1m05s"``: a progress bar and the time left at the rate so far."""
+    width = 20
+    filled = round(width * done / max(total, 1))
+    left = elapsed / max(done, 1) * (total - done)
+    m, sec = divmod(int(round(left)), 60)
+    return f"[{'#' * filled}{'-' * (width - filled)}] eta {f'{m}m{sec:02d}s' if m else f'{sec}s'}"
+
+
 class _GracefulStop:
     """While active, the first Ctrl-C only sets ``requested`` (the run stops after the chunk
     that is running); a second one raises KeyboardInterrupt as usual."""
@@ -536,6 +548,14 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
         target = config.num_updates
     if args.save_every is not None and args.out is None:
         raise UsageError("--save-every needs --out (the directory the checkpoints go to)")
+    tb_writer = None
+    if args.tensorboard:
+        if args.out is None:
+            raise UsageError("--tensorboard needs --out (the logs go to OUT/tensorboard)")
+        try:
+            from tensorboardX import SummaryWriter
+        except ImportError:
+            raise UsageError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
     if args.out is not None:
         _check_out_dir(args.out)
 
@@ -604,6 +624,20 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
     def hold(i):  # a periodic save after chunk i needs its state before the next chunk takes it
         return args.save_every is not None and (base + (i + 1) * chunk) % args.save_every == 0
 
+    if args.tensorboard:
+        tb_writer = SummaryWriter(str(args.out / "tensorboard"))
+
+    def log_tb(m, first_update):
+        if tb_writer is None:
+            return
+        for u in range(m.loss.shape[1]):
+            step = first_update + u + 1
+            for field in ("mean_return", "loss", "entropy", "grad_norm", "mean_length"):
+                vals = np.asarray(getattr(m, field))[:, u]
+                tb_writer.add_scalar(f"all/{field}", float(vals.mean()), step)
+                for s in range(vals.shape[0]):
+                    tb_writer.add_scalar(f"seed{s}/{field}", float(vals[s]), step)
+
     t_train = time.perf_counter()
     graceful = _GracefulStop("interrupted: finishing the running chunk, then keeping the finished updates"
                              + (" and saving a checkpoint" if args.out else "") + " (Ctrl-C again to abort)")
@@ -614,17 +648,21 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
                 state = latest  # what evaluation uses: the last chunk read back
                 m = jax.tree.map(np.asarray, m)
                 collected.append(m)
+                log_tb(m, base + i * chunk)
                 steps_done += int(m.env_steps.sum())
                 elapsed = time.perf_counter() - t_train
                 say(f"  update {base + (i + 1) * chunk:>5}/{target}  "
                     f"return {m.mean_return[:, -1].mean():8.2f}  "
-                    f"env steps {steps_done:>11,}  {(steps_done - steps_before) / elapsed:,.0f} steps/s")
+                    f"env steps {steps_done:>11,}  {(steps_done - steps_before) / elapsed:,.0f} steps/s  "
+                    f"{_eta(elapsed, i + 1, chunks_total)}")
                 if hold(i) and i + 1 < chunks_total and not graceful.requested:
                     save(state)
         except KeyboardInterrupt:  # a second Ctrl-C: stop now; a chunk may have taken the state
             aborted = True
             print("aborted: keeping the updates read back so far", file=sys.stderr)
     interrupted = graceful.requested or aborted
+    if tb_writer is not None:
+        tb_writer.close()
     train_s = time.perf_counter() - t_train
     leaves = jax.tree.leaves(state)
     intact = not any(getattr(x, "is_deleted", lambda: False)() for x in leaves)
@@ -864,7 +902,8 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
             last = m.mean_return[:, :, -1]
             elapsed = time.perf_counter() - t_train
             say(f"  update {(i + 1) * chunk:>5}/{config.num_updates}  return mean {last.mean():8.2f} "
-                f"min {last.min():8.2f}  env steps {steps_done:>12,}  {steps_done / elapsed:,.0f} steps/s")
+                f"min {last.min():8.2f}  env steps {steps_done:>12,}  {steps_done / elapsed:,.0f} steps/s  "
+                f"{_eta(elapsed, i + 1, chunks_total)}")
             if args.target is not None and np.all(last >= args.target):
                 stopped_early = i + 1 < chunks_total
                 if stopped_early:  # the chunk already dispatched is dropped: state matches metrics

@@ -138,3 +138,34 @@ def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
     from jaxpg import checkpoint
 
     assert checkpoint.load(out).updates_done == done  # Ctrl-C saved a last checkpoint
+
+
+def test_progress_bar_and_eta_arithmetic():
+    from jaxpg.cli import _eta
+
+    # 1 of 4 chunks in 10 s -> 3 left at 10 s each = 30 s; 5 of 20 bar cells
+    assert _eta(10.0, 1, 4) == "[#####---------------] eta 30s"
+    # 1 of 4 in 30 s -> 90 s = 1m30s
+    assert _eta(30.0, 1, 4) == "[#####---------------] eta 1m30s"
+    assert _eta(5.0, 4, 4) == "[####################] eta 0s"
+
+
+def test_tensorboard_logs_every_update(tmp_path):
+    pytest.importorskip("tensorboardX")
+    out = tmp_path / "run"
+    assert main(["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",
+                 "--eval-episodes", "2", "--max-steps", "50", "--tensorboard", "--out", str(out)]) == 0
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(events) == 1
+    data = events[0].read_bytes()
+    for tag in (b"all/mean_return", b"seed0/loss", b"seed1/entropy"):
+        assert tag in data
+
+
+def test_tensorboard_without_the_package_is_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # import fails as if not installed
+    assert main(["train", "--tensorboard", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "jaxpg: error: --tensorboard needs tensorboardX: pip install tensorboardX"
+    assert main(["train", "--tensorboard"]) == 2
+    assert "--tensorboard needs --out" in capsys.readouterr().err
