@@ -160,7 +160,8 @@ def load(run_dir: str | os.PathLike) -> Checkpoint:
             tree = ckptr.restore(step_dir, abstract)
     except Exception as e:  # noqa: BLE001 - orbax/tensorstore raise many types for bad files
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"checkpoint {step_dir} is corrupted or truncated: {first[:300]}") from None
+        raise CheckpointError(f"checkpoint {step_dir} is corrupted or truncated, or does not fit "
+                              f"{_META} (another env or policy shape): {first[:200]}") from None
     state = tree["state"]
     state = state._replace(key=jax.random.wrap_key_data(state.key))
     if int(np.asarray(state.update).reshape(-1)[0]) != updates_done:

@@ -73,6 +73,7 @@ def test_save_every_and_extension_with_updates(tmp_path):
     ("truncate", "is corrupted or truncated"),
     ("remove_step", "is missing (truncated run directory)"),
     ("bad_json", "checkpoint.json is corrupted"),
+    ("other_shape", "is corrupted or truncated"),
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
     out = tmp_path / "run"
@@ -90,6 +91,13 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
             p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
     elif damage == "remove_step":
         shutil.rmtree(out / "checkpoints" / "2")
+    elif damage == "other_shape":  # a checkpoint.json of another policy shape than the arrays
+        import json
+
+        meta = json.loads((out / "checkpoint.json").read_text())
+        meta["config"]["hidden"] = [16]
+        (out / "checkpoint.json").write_text(json.dumps(meta))
+        before = sorted(p.relative_to(out) for p in out.rglob("*"))
     else:
         (out / "checkpoint.json").write_text("{not json")
     for argv in (["eval", str(out)], ["train", "--resume", str(out)]):
