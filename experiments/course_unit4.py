@@ -11,7 +11,7 @@ For each environment, two settings over 32 seeds each, trained in one compiled p
 
 Each seed's final policy is evaluated like the course (10 sampled episodes, score =
 mean - std). Writes, under ``experiments/results/course-unit4/``:
-``curves.csv`` (env, setting, seed, update, episodes, env_steps, mean_return),
+``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return),
 ``scores.csv`` (env, setting, seed, eval_mean, eval_std, score), one PNG per env
 (training return vs episodes played: IQM over seeds with a 95% stratified-bootstrap
 band, and the course's pass line: 350 for CartPole -- the course's leaderboard line --
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import time
 from pathlib import Path
@@ -155,7 +156,8 @@ def main() -> None:
                 "passed": int(sum(s >= PASS[env] for s in sc)),
             }
         plot(env, results, args.out / f"{env}.png")
-    (args.out / "curves.csv").write_text(curves.getvalue())
+    with gzip.open(args.out / "curves.csv.gz", "wt", compresslevel=9) as f:  # ~200k rows
+        f.write(curves.getvalue())
     (args.out / "scores.csv").write_text(scores.getvalue())
     bench.write_json(summary, args.out / "summary.json")
     print(f"wrote {args.out}")

@@ -169,3 +169,12 @@ def test_tensorboard_without_the_package_is_one_line(tmp_path, capsys, monkeypat
     assert err.strip() == "jaxpg: error: --tensorboard needs tensorboardX: pip install tensorboardX"
     assert main(["train", "--tensorboard"]) == 2
     assert "--tensorboard needs --out" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["sweep"], ["eval"], ["render"], ["plot"], ["bench"],
+                                     ["envs"]])
+def test_every_help_page_renders(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage: jaxpg" in capsys.readouterr().out
