@@ -196,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-steps", type=_positive_int, default=None,
                    help="frames at most (default: the run's episode limit, capped at 1000)")
     r.add_argument("--fps", type=_positive_int, default=30, help="frames per second of the animation")
-    pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95%% bootstrap CI) of run directories, "
-                                     "or final-score distributions", formatter_class=_HelpFormatter)
+    pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95%% bootstrap CI) of run "
+                                     "directories, or final-score distributions",
+                        formatter_class=_HelpFormatter)
     pl.add_argument("run_dirs", type=Path, nargs="+", metavar="DIR",
                     help="`jaxpg train`/`sweep` --out directories")
     pl.add_argument("--out", type=Path, required=True, help="image file (.png, .svg, .pdf)")
