@@ -60,8 +60,7 @@ def exists(run_dir: str | os.PathLike) -> bool:
 
 
 def _config_from_dict(d: dict) -> Config:
-    d = dict(d)
-    d["hidden"] = tuple(d["hidden"])
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return Config(**d)
 
 
@@ -152,7 +151,8 @@ def load(run_dir: str | os.PathLike) -> Checkpoint:
     one = jax.eval_shape(trainer.init, jax.random.key(0), hparams)
     abstract_state = jax.tree.map(lambda s: jax.ShapeDtypeStruct((seeds, *s.shape), s.dtype),
                                   one._replace(key=jax.eval_shape(jax.random.key_data, one.key)))
-    dtypes = {f: (np.int32 if f in ("env_steps", "sim_steps") else np.float32) for f in fields}
+    ints = ("env_steps", "sim_steps", "nonfinite_obs")
+    dtypes = {f: (np.int32 if f in ints else np.float32) for f in fields}
     abstract = {"state": abstract_state,
                 "metrics": {f: jax.ShapeDtypeStruct((seeds, updates_done), dtypes[f]) for f in fields}}
     try:

@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jaxpg.types import ADVANTAGES, LR_SCHEDULES, Config, HParams
+from jaxpg.types import ADVANTAGES, LOG_STD_MODES, LR_SCHEDULES, SQUASHES, Config, HParams
 
 EXIT_USAGE = 2
 
@@ -105,6 +105,14 @@ def _is_float(text: str) -> bool:
         return False
 
 
+def _float_pair(text: str) -> tuple[float, float]:
+    """Two comma-separated numbers, e.g. ``-5,2``."""
+    values = _float_list(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated numbers LO,HI, got {text!r}")
+    return values[0], values[1]
+
+
 def _config_defaults():
     """``Config``'s field defaults without building one (that would import gymnax, which
     starts a JAX backend before ``jax.distributed`` could be initialised)."""
@@ -137,6 +145,31 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
     _per_env(t.add_argument("--hidden", type=_hidden, help="hidden layer sizes, comma-separated"),
              ",".join(map(str, c.hidden)))
     _per_env(t.add_argument("--activation", help="tanh, relu, gelu or silu"), c.activation)
+    _per_env(t.add_argument("--obs-norm", action=argparse.BooleanOptionalAction, default=None,
+                            help="standardise observations with running mean/std kept in the policy"),
+             c.obs_norm)
+    _per_env(t.add_argument("--value-lr", type=num,
+                            help="Adam learning rate of the value baseline (--advantage value)" + many),
+             h.value_learning_rate)
+    _per_env(t.add_argument("--value-hidden", type=_hidden,
+                            help="value network hidden sizes (--advantage value; default: --hidden)"),
+             "--hidden")
+    _per_env(t.add_argument("--value-steps", type=_positive_int,
+                            help="value-network gradient steps per update (--advantage value)"),
+             c.value_steps)
+    _per_env(t.add_argument("--bootstrap-truncated", action=argparse.BooleanOptionalAction, default=None,
+                            help="with --advantage value, end a truncated episode's return with "
+                                 "gamma*V(next obs)"), c.bootstrap_truncated)
+    _per_env(t.add_argument("--log-std", choices=LOG_STD_MODES,
+                            help="continuous actions: state-independent (param) or state-dependent log-std"),
+             "param")
+    _per_env(t.add_argument("--log-std-init", type=_float, help="continuous actions: initial log-std"), 0.0)
+    _per_env(t.add_argument("--log-std-bounds", type=_float_pair,
+                            help="continuous actions: LO,HI the log-std is clipped into"), "-5,2")
+    _per_env(t.add_argument("--squash", choices=SQUASHES,
+                            help="continuous actions: clip the Gaussian sample to the bounds, "
+                                 "or tanh-squash it"),
+             "clip")
     t.add_argument("--eval-episodes", type=_positive_int, default=32,
                    help="evaluation episodes per seed after training")
     t.add_argument("--greedy-eval", action="store_true",
@@ -265,7 +298,7 @@ def cmd_eval(args) -> int:
     keys = jax.random.split(jax.random.key(args.seed), ck.seeds)
     returns = np.asarray(jax.jit(jax.vmap(lambda k, p: evaluate(
         k, trainer.env, trainer.env_params, trainer.policy.apply, p, args.episodes, max_steps,
-        greedy=args.greedy)))(keys, ck.state.params))
+        greedy=args.greedy, dist=trainer.policy.dist)))(keys, ck.state.params))
     mode = "greedy" if args.greedy else "sampled"
     print(f"{ck.config.env}, {args.run_dir}: {ck.updates_done} updates; "
           f"{args.episodes} {mode} episodes per seed (score = mean - std)")
@@ -500,25 +533,37 @@ def _metrics_csv(metrics, seeds: int, updates_done: int) -> str:
     return buf.getvalue()
 
 
+def _config_flags(args) -> dict:
+    """The ``Config`` fields the command line set."""
+    kv = dict(
+        num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden, num_updates=args.updates,
+        advantage=args.advantage, activation=args.activation, lr_schedule=args.lr_schedule,
+        obs_norm=args.obs_norm, value_hidden=args.value_hidden, value_steps=args.value_steps,
+        bootstrap_truncated=args.bootstrap_truncated, log_std=args.log_std, log_std_init=args.log_std_init,
+        log_std_bounds=args.log_std_bounds, squash=args.squash,
+    )
+    return {k: v for k, v in kv.items() if v is not None}
+
+
 def resolve_settings(args) -> tuple[Config, HParams]:
     """The env's recommended settings, overridden by every flag that was given."""
     from jaxpg.defaults import recommended
 
     config, hparams = recommended(args.env)
     given = lambda **kv: {k: v for k, v in kv.items() if v is not None}  # noqa: E731
-    config = config.replace(**given(
-        num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden, num_updates=args.updates,
-        advantage=args.advantage, activation=args.activation, lr_schedule=args.lr_schedule,
-    ))
+    config = config.replace(**_config_flags(args))
     hparams = hparams.replace(**given(
         learning_rate=args.lr, gamma=args.gamma, entropy_coef=args.entropy_coef,
-        max_grad_norm=args.max_grad_norm,
+        max_grad_norm=args.max_grad_norm, value_learning_rate=args.value_lr,
     ))
     return config, hparams
 
 
 _RUN_FLAGS = ("--env", "--seeds", "--seed", "--num-envs", "--max-steps", "--lr", "--lr-schedule", "--gamma",
-              "--entropy-coef", "--max-grad-norm", "--advantage", "--hidden", "--activation", "--out")
+              "--entropy-coef", "--max-grad-norm", "--advantage", "--hidden", "--activation", "--out",
+              "--obs-norm", "--no-obs-norm", "--value-lr", "--value-hidden", "--value-steps",
+              "--bootstrap-truncated", "--no-bootstrap-truncated", "--log-std", "--log-std-init",
+              "--log-std-bounds", "--squash")
 
 
 def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None) -> int:
@@ -563,13 +608,8 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
     import jax
     import numpy as np
 
-    from jaxpg import envs
     from jaxpg.evaluate import evaluate, summarize
-    from jaxpg.train import make_trainer
-
-    env_probe, env_params_probe = envs.make(config.env)
-    if not envs.is_discrete(env_probe, env_params_probe):
-        raise UsageError(f"{config.env} has a continuous action space; jaxpg train needs a discrete one")
+    from jaxpg.train import DivergedError, check_finite, make_trainer
 
     say = (lambda *a, **k: None) if args.quiet else (lambda *a, **k: print(*a, **k, flush=True))
     trainer = make_trainer(config, seed_axis="seeds")
@@ -643,11 +683,17 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
     graceful = _GracefulStop("interrupted: finishing the running chunk, then keeping the finished updates"
                              + (" and saving a checkpoint" if args.out else "") + " (Ctrl-C again to abort)")
     aborted = False
+    diverged = None
     with graceful:
         try:
             for i, latest, m in _dispatch_ahead(run_c, state, hparams, chunks_total, hold, graceful):
-                state = latest  # what evaluation uses: the last chunk read back
                 m = jax.tree.map(np.asarray, m)
+                try:
+                    check_finite(m, base + i * chunk)
+                except DivergedError as e:
+                    diverged = str(e)  # keep the last finite state and checkpoint; stop here
+                    break
+                state = latest  # what evaluation uses: the last chunk read back
                 collected.append(m)
                 log_tb(m, base + i * chunk)
                 steps_done += int(m.env_steps.sum())
@@ -661,7 +707,7 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
         except KeyboardInterrupt:  # a second Ctrl-C: stop now; a chunk may have taken the state
             aborted = True
             print("aborted: keeping the updates read back so far", file=sys.stderr)
-    interrupted = graceful.requested or aborted
+    interrupted = graceful.requested or aborted or diverged is not None
     if tb_writer is not None:
         tb_writer.close()
     train_s = time.perf_counter() - t_train
@@ -683,7 +729,8 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
         def both(k, p):  # the reported mode and the other one, in one compiled call
             k1, k2 = jax.random.split(k)
             run = lambda kk, g: evaluate(kk, trainer.env, trainer.env_params, trainer.policy.apply,  # noqa: E731
-                                          p, args.eval_episodes, trainer.max_steps, greedy=g)
+                                          p, args.eval_episodes, trainer.max_steps, greedy=g,
+                                          dist=trainer.policy.dist)
             return run(k1, args.greedy_eval), run(k2, not args.greedy_eval)
 
         eval_keys = jax.random.split(jax.random.fold_in(jax.random.key(args.seed), 1), args.seeds)
@@ -732,6 +779,7 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
             "env_steps": steps_done,
             "updates_done": updates_done,
             "interrupted": interrupted,
+            "diverged": diverged,
             "config": dataclasses.asdict(config),
             "hparams": hparams.to_dict(),
             "backend": jax.default_backend(),
@@ -742,11 +790,13 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
             _atomic_write(args.out / "metrics.csv", _metrics_csv(metrics, args.seeds, updates_done))
         _atomic_write(args.out / "summary.json", json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.out / 'summary.json'} and {args.out / 'metrics.csv'}")
+    if diverged is not None:
+        raise UsageError(diverged)
     return 130 if interrupted else 0
 
 
 _SWEEP_FLAGS = {"--lr": "learning_rate", "--gamma": "gamma", "--entropy-coef": "entropy_coef",
-                "--max-grad-norm": "max_grad_norm"}
+                "--max-grad-norm": "max_grad_norm", "--value-lr": "value_learning_rate"}
 
 
 def _axis_order(argv: list[str]) -> list[str]:
@@ -791,7 +841,8 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
 
         try:
             for name, values in (("learning_rate", args.lr), ("gamma", args.gamma),
-                                 ("entropy_coef", args.entropy_coef), ("max_grad_norm", args.max_grad_norm)):
+                                 ("entropy_coef", args.entropy_coef), ("max_grad_norm", args.max_grad_norm),
+                                 ("value_learning_rate", args.value_lr)):
                 for v in values or ():
                     HParams(**{name: v})  # range checks first: a bad value never waits on peers
             initialize_distributed(args.coordinator, args.num_processes, args.process_id,
@@ -802,15 +853,10 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
     from jaxpg.defaults import recommended
 
     config, base = recommended(args.env)
-    given = lambda **kv: {k: v for k, v in kv.items() if v is not None}  # noqa: E731
     try:
-        config = config.replace(**given(
-            num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden,
-            num_updates=args.updates, advantage=args.advantage, activation=args.activation,
-            lr_schedule=args.lr_schedule,
-        ))
+        config = config.replace(**_config_flags(args))
         lists = {"learning_rate": args.lr, "gamma": args.gamma, "entropy_coef": args.entropy_coef,
-                 "max_grad_norm": args.max_grad_norm}
+                 "max_grad_norm": args.max_grad_norm, "value_learning_rate": args.value_lr}
         order = [n for n in _axis_order(argv) if lists[n] is not None]
         from jaxpg.sweep import grid
 

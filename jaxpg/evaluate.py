@@ -37,28 +37,32 @@ def evaluate(
     max_steps: int,
     greedy: bool = False,
     chunk: int = 16,
+    dist=policies.CATEGORICAL,
 ) -> jax.Array:
     """Undiscounted returns of ``num_episodes`` episodes played in parallel.
 
     Args:
       key: PRNG key.
       env, env_params: a gymnax environment and its parameters.
-      apply_fn: ``apply(params, obs) -> logits``.
+      apply_fn: ``apply(params, obs) -> out`` (the head's input, e.g. logits).
       params: policy parameters.
       num_episodes: K (static).
       max_steps: episode step limit (static).
-      greedy: act by ``argmax`` instead of sampling (static).
+      greedy: act by the head's mode (``argmax``; a Gaussian's mean) instead of
+        sampling (static).
       chunk: rollout chunk (static).
+      dist: the policy's head (``policy.dist``; categorical by default).
 
     Returns:
       [K] float32 returns. Pure: ``jax.vmap`` over ``params`` evaluates many seeds.
     """
 
     def act(k, obs):
-        logits = apply_fn(params, obs)
-        return policies.greedy(logits) if greedy else policies.sample(k, logits)
+        out = apply_fn(params, obs)
+        return dist.mode(out) if greedy else dist.sample(k, out)
 
-    traj, _ = rollout(key, env, env_params, act, num_episodes, max_steps, chunk)
+    traj, _ = rollout(key, env, env_params, act, num_episodes, max_steps, chunk,
+                      env_action_fn=None if dist.discrete else dist.to_env)
     return traj.rewards.sum(axis=0)
 
 

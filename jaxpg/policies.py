@@ -1,14 +1,31 @@
-"""Policies as ``(init, apply)`` pairs of pure functions, and the categorical head.
+"""Policies as ``(init, apply)`` pairs of pure functions, and their action heads.
 
-A policy maps a batch of observations to the logits of a categorical
-distribution over actions::
+A policy maps a batch of observations to the parameters of a distribution over
+actions, and carries that distribution (``policy.dist``)::
 
     policy = mlp_policy((64, 64), num_actions=2)
     params = policy.init(key, obs)          # obs: [*batch, *obs_shape]
     logits = policy.apply(params, obs)      # [*batch, num_actions]
+    a = policy.dist.sample(key, logits)     # [*batch] int32
 
-``sample``, ``log_prob`` and ``entropy`` act on logits, so they work with any
-network that produces them.
+Two heads:
+
+- ``Categorical`` (discrete actions): ``apply`` returns logits ``[*batch, A]``.
+  The module-level ``sample``, ``greedy``, ``log_prob`` and ``entropy`` act on
+  logits, so they work with any network that produces them.
+- ``Gaussian`` (continuous ``Box`` actions of ``D`` dimensions): ``apply``
+  returns ``[*batch, 2D]``, the mean then the log standard deviation of a
+  diagonal Gaussian over the *pre-squash* action ``u``. ``u`` is what the
+  trajectory stores and what the loss scores; the environment receives
+  ``dist.to_env(u)``: ``clip(u, low, high)`` (``squash="clip"``) or
+  ``low + (tanh(u) + 1)/2 · (high − low)`` (``squash="tanh"``). See
+  ``Gaussian`` for why the log-probabilities are the right ones in both cases.
+
+Observation normalisation (``mlp_policy(..., obs_norm=True)``) keeps a running
+mean and variance of the observations in the ``"obs_norm"`` collection of the
+policy's variables, beside ``"params"``; the policy standardises its input with
+them, so a saved policy is self-contained. The optimizer only sees
+``variables["params"]``; ``update_obs_norm`` folds a batch into the statistics.
 """
 
 from __future__ import annotations
@@ -21,7 +38,26 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Policy", "mlp_policy", "sample", "greedy", "log_prob", "entropy"]
+from jaxpg.types import LOG_STD_MODES, SQUASHES
+
+__all__ = [
+    "Policy",
+    "Categorical",
+    "Gaussian",
+    "CATEGORICAL",
+    "mlp_policy",
+    "value_network",
+    "update_obs_norm",
+    "sample",
+    "greedy",
+    "log_prob",
+    "entropy",
+    "LOG_STD_MODES",
+    "SQUASHES",
+]
+
+OBS_NORM_CLIP = 10.0
+_LOG_2PI = float(np.log(2.0 * np.pi))
 
 _ACTIVATIONS: dict[str, Callable] = {
     "tanh": jnp.tanh,
@@ -31,17 +67,120 @@ _ACTIVATIONS: dict[str, Callable] = {
 }
 
 
-class Policy(NamedTuple):
-    """A pair of pure functions, like an optax ``GradientTransformation``.
+class Categorical(NamedTuple):
+    """The categorical head over ``num_actions`` discrete actions; acts on logits ``[*batch, A]``."""
+
+    num_actions: int = 2
+
+    @property
+    def discrete(self) -> bool:
+        return True
+
+    def sample(self, key: jax.Array, out: jax.Array) -> jax.Array:
+        return sample(key, out)
+
+    def mode(self, out: jax.Array) -> jax.Array:
+        return greedy(out)
+
+    def log_prob(self, out: jax.Array, actions: jax.Array) -> jax.Array:
+        return log_prob(out, actions)
+
+    def entropy(self, out: jax.Array) -> jax.Array:
+        return entropy(out)
+
+    def to_env(self, actions: jax.Array) -> jax.Array:
+        return actions
+
+
+CATEGORICAL = Categorical()
+
+
+class Gaussian(NamedTuple):
+    """A diagonal Gaussian head over ``D``-dimensional actions in ``[low, high]``.
+
+    ``out = [mean (D), log_std (D)]`` along the last axis; ``log_std`` already lies
+    within the policy's bounds. The trajectory stores the Gaussian sample ``u``;
+    the environment gets ``to_env(u)``:
+
+    - ``squash="clip"``: ``clip(u, low, high)``. The loss scores ``log N(u; μ, σ)``
+      of the unclipped sample. Clipping is then part of the environment's
+      dynamics (as in most PPO/REINFORCE code, e.g. Stable-Baselines3), and the
+      REINFORCE estimator ``∇ log N(u) · A`` is unbiased for the policy that was
+      actually run. ``entropy`` is the Gaussian's closed form.
+    - ``squash="tanh"``: ``low + (tanh(u) + 1)/2 · (high − low)``, a bijection onto
+      the open box. ``log_prob`` is the density of the squashed action,
+      ``log N(u) − Σ log(½(high − low)(1 − tanh²u))``; the Jacobian term does
+      not depend on the policy's parameters, so its gradient equals that of
+      ``log N(u)``. The squashed density has no closed-form entropy, so
+      ``entropy`` (the bonus and the reported metric) is that of the
+      pre-squash Gaussian.
+
+    ``mode`` (what ``greedy`` evaluation plays) is the mean ``μ``.
 
     Attributes:
-      init: ``init(key, obs) -> params``.
-      apply: ``apply(params, obs) -> logits`` with ``obs: [*batch, *obs_shape]``
-        and ``logits: [*batch, num_actions]``.
+      action_dim: D.
+      low, high: the env's bounds, tuples of D floats.
+      squash: ``"clip"`` or ``"tanh"``.
+    """
+
+    action_dim: int
+    low: tuple[float, ...]
+    high: tuple[float, ...]
+    squash: str = "clip"
+
+    @property
+    def discrete(self) -> bool:
+        return False
+
+    def _split(self, out):
+        return out[..., : self.action_dim], out[..., self.action_dim :]
+
+    def sample(self, key: jax.Array, out: jax.Array) -> jax.Array:
+        mean, log_std = self._split(out)
+        return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
+
+    def mode(self, out: jax.Array) -> jax.Array:
+        return self._split(out)[0]
+
+    def log_prob(self, out: jax.Array, actions: jax.Array) -> jax.Array:
+        mean, log_std = self._split(out)
+        z = (actions - mean) * jnp.exp(-log_std)
+        logp = jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
+        if self.squash == "tanh":
+            half = 0.5 * (jnp.asarray(self.high, jnp.float32) - jnp.asarray(self.low, jnp.float32))
+            # log(1 − tanh²u) = 2 (log 2 − u − softplus(−2u)), stable for large |u|
+            log_dtanh = 2.0 * (jnp.log(2.0) - actions - jax.nn.softplus(-2.0 * actions))
+            logp = logp - jnp.sum(jnp.log(jnp.broadcast_to(half, actions.shape)) + log_dtanh, axis=-1)
+        return logp
+
+    def entropy(self, out: jax.Array) -> jax.Array:
+        _, log_std = self._split(out)
+        return jnp.sum(log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
+
+    def to_env(self, actions: jax.Array) -> jax.Array:
+        low = jnp.broadcast_to(jnp.asarray(self.low, jnp.float32), actions.shape)
+        high = jnp.broadcast_to(jnp.asarray(self.high, jnp.float32), actions.shape)
+        if self.squash == "tanh":
+            return low + 0.5 * (jnp.tanh(actions) + 1.0) * (high - low)
+        return jnp.clip(actions, low, high)
+
+
+class Policy(NamedTuple):
+    """A pair of pure functions, like an optax ``GradientTransformation``, and its head.
+
+    Attributes:
+      init: ``init(key, obs) -> variables`` (``{"params": ...}``, plus
+        ``"obs_norm"`` statistics when the policy normalises observations).
+      apply: ``apply(variables, obs) -> out`` with ``obs: [*batch, *obs_shape]``:
+        logits ``[*batch, num_actions]`` for a categorical head, ``[*batch, 2D]``
+        (mean, log-std) for a Gaussian one.
+      dist: the head (``Categorical`` or ``Gaussian``): ``sample``, ``mode``,
+        ``log_prob``, ``entropy`` and ``to_env`` act on ``apply``'s output.
     """
 
     init: Callable[[jax.Array, jax.Array], Any]
     apply: Callable[[Any, jax.Array], jax.Array]
+    dist: Any = CATEGORICAL
 
 
 class _MLP(nn.Module):
@@ -50,6 +189,12 @@ class _MLP(nn.Module):
     activation: str
     obs_ndim: int
     obs_scale: float
+    obs_norm: bool = False
+    out_gain: float = 0.01
+    gaussian: bool = False
+    log_std: str = "param"
+    log_std_init: float = 0.0
+    log_std_bounds: tuple[float, float] = (-5.0, 2.0)
 
     @nn.compact
     def __call__(self, x):
@@ -58,39 +203,81 @@ class _MLP(nn.Module):
             x = x * jnp.float32(self.obs_scale)
         if self.obs_ndim != 1:  # flatten image-like observations: [*batch, *obs_shape]
             x = x.reshape(*x.shape[: x.ndim - self.obs_ndim], -1)
+        if self.obs_norm:
+            size = x.shape[-1]
+            mean = self.variable("obs_norm", "mean", lambda: jnp.zeros(size, jnp.float32)).value
+            var = self.variable("obs_norm", "var", lambda: jnp.ones(size, jnp.float32)).value
+            self.variable("obs_norm", "count", lambda: jnp.zeros((), jnp.float32))
+            mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
+            mean, var = jnp.broadcast_to(mean, x.shape), jnp.broadcast_to(var, x.shape)
+            x = jnp.clip((x - mean) * jax.lax.rsqrt(var + 1e-8), -OBS_NORM_CLIP, OBS_NORM_CLIP)
+        features = x
         for width in self.hidden:
-            x = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(x))
+            features = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(features))
         # A small last layer starts the policy close to uniform (the usual PG init).
-        return nn.Dense(self.num_outputs, kernel_init=nn.initializers.orthogonal(0.01))(x)
+        out = nn.Dense(self.num_outputs, kernel_init=nn.initializers.orthogonal(self.out_gain))(features)
+        if not self.gaussian:
+            return out
+        lo, hi = self.log_std_bounds
+        if self.log_std == "param":
+            raw = self.param("log_std", lambda _: jnp.full(self.num_outputs, self.log_std_init, jnp.float32))
+            raw = jnp.broadcast_to(raw, out.shape)
+        else:
+            raw = self.log_std_init + nn.Dense(
+                self.num_outputs, kernel_init=nn.initializers.orthogonal(0.01), name="log_std_head"
+            )(features)
+        return jnp.concatenate([out, jnp.clip(raw, lo, hi)], axis=-1)
 
 
 def mlp_policy(
     hidden: Sequence[int],
-    num_actions: int,
+    num_actions: int | None = None,
     activation: str = "tanh",
     obs_ndim: int = 1,
     obs_scale: float = 1.0,
+    *,
+    obs_norm: bool = False,
+    action_space=None,
+    log_std: str = "param",
+    log_std_init: float = 0.0,
+    log_std_bounds: tuple[float, float] = (-5.0, 2.0),
+    squash: str = "clip",
 ) -> Policy:
-    """A multilayer-perceptron categorical policy.
+    """A multilayer-perceptron policy with a categorical or a Gaussian head.
 
-    ``logits = W_L · act(... act(W_1 · obs + b_1) ...) + b_L``; hidden layers are
+    ``out = W_L · act(... act(W_1 · obs + b_1) ...) + b_L``; hidden layers are
     orthogonally initialised with gain √2, the output layer with gain 0.01 so the
-    initial policy is nearly uniform.
+    initial policy is nearly uniform (categorical) or has mean ≈ 0 (Gaussian).
 
     Args:
       hidden: hidden layer widths, e.g. ``(64, 64)``; ``()`` gives a linear policy.
-      num_actions: number of discrete actions (> 0).
+      num_actions: number of discrete actions (> 0); leave ``None`` when
+        ``action_space`` is a ``Box``.
       activation: ``"tanh"``, ``"relu"``, ``"gelu"`` or ``"silu"``.
       obs_ndim: number of axes of one observation (1 for a vector; 3 for a
         ``[H, W, C]`` image, which is flattened).
       obs_scale: observations are multiplied by it before the first layer
         (part of the policy, so evaluation and replays see the same inputs);
         e.g. 1/24 brings Pixelcopter's pixel units to O(1).
+      obs_norm: standardise (scaled) observations with running statistics kept
+        in the ``"obs_norm"`` collection, clipped to ±10 (see ``update_obs_norm``).
+      action_space: a gymnax ``Discrete`` (same as ``num_actions=n``) or ``Box``
+        space (a Gaussian head over its shape, bounded by its low/high).
+      log_std: Gaussian only: ``"param"`` (a state-independent learned vector)
+        or ``"state"`` (a second linear head on the last hidden layer).
+      log_std_init: Gaussian only: the initial log standard deviation.
+      log_std_bounds: Gaussian only: ``(lo, hi)``, ``lo < hi``; the log-std is
+        clipped into it (the gradient stops outside).
+      squash: Gaussian only: ``"clip"`` or ``"tanh"`` (see ``Gaussian``).
 
     Returns:
       A ``Policy``. ``init(key, obs)`` takes one observation ``[*obs_shape]`` or a
-      batch; ``apply(params, obs)`` maps ``[*batch, *obs_shape]`` to
-      ``[*batch, num_actions]``.
+      batch; ``apply(variables, obs)`` maps ``[*batch, *obs_shape]`` to the head's
+      output.
+
+    Raises:
+      ValueError: for a bad size, activation, log-std mode, inverted bounds or
+        squash, or both/neither of ``num_actions`` and ``action_space``.
 
     Example:
       >>> policy = mlp_policy((16,), 2)
@@ -98,12 +285,34 @@ def mlp_policy(
       >>> policy.apply(params, jnp.zeros((8, 4))).shape
       (8, 2)
     """
-    if int(num_actions) <= 0:
-        raise ValueError(f"num_actions must be a positive integer, got {num_actions!r}")
+    dist: Any
+    if action_space is not None:
+        if num_actions is not None:
+            raise ValueError("give num_actions or action_space, not both")
+        if hasattr(action_space, "n"):
+            num_actions = int(action_space.n)
+        else:
+            dist = _gaussian_dist(action_space, squash)
+    if action_space is None or hasattr(action_space, "n"):
+        if num_actions is None or int(num_actions) <= 0:
+            raise ValueError(f"num_actions must be a positive integer, got {num_actions!r}")
+        dist = Categorical(int(num_actions))
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
+    gaussian = isinstance(dist, Gaussian)
+    if gaussian:
+        check_gaussian_options(log_std, log_std_init, log_std_bounds, squash)
     module = _MLP(
-        tuple(int(h) for h in hidden), int(num_actions), activation, int(obs_ndim), float(obs_scale)
+        tuple(int(h) for h in hidden),
+        dist.action_dim if gaussian else dist.num_actions,
+        activation,
+        int(obs_ndim),
+        float(obs_scale),
+        obs_norm=bool(obs_norm),
+        gaussian=gaussian,
+        log_std=log_std,
+        log_std_init=float(log_std_init),
+        log_std_bounds=(float(log_std_bounds[0]), float(log_std_bounds[1])),
     )
 
     def init(key: jax.Array, obs: jax.Array):
@@ -112,7 +321,95 @@ def mlp_policy(
     def apply(params, obs: jax.Array) -> jax.Array:
         return module.apply(params, obs.astype(jnp.float32))
 
-    return Policy(init, apply)
+    return Policy(init, apply, dist)
+
+
+def check_gaussian_options(log_std, log_std_init, log_std_bounds, squash) -> None:
+    """Raises ``ValueError`` for a bad Gaussian-head option (in Python, before tracing)."""
+    if log_std not in LOG_STD_MODES:
+        raise ValueError(f"log_std must be one of {', '.join(LOG_STD_MODES)}; got {log_std!r}")
+    if squash not in SQUASHES:
+        raise ValueError(f"squash must be one of {', '.join(SQUASHES)}; got {squash!r}")
+    try:
+        lo, hi = (float(b) for b in log_std_bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"log_std_bounds must be two numbers (lo, hi), got {log_std_bounds!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise ValueError(f"log_std_bounds must be finite with lo < hi, got ({lo}, {hi}) (inverted or empty)")
+    if not (isinstance(log_std_init, int | float) and lo <= float(log_std_init) <= hi):
+        raise ValueError(f"log_std_init must lie within log_std_bounds ({lo}, {hi}), got {log_std_init!r}")
+
+
+def _gaussian_dist(space, squash: str) -> Gaussian:
+    shape = tuple(space.shape)
+    if len(shape) != 1:
+        raise ValueError(f"a Gaussian head needs a 1-D Box action space, got shape {shape}")
+    dim = shape[0]
+    low = np.broadcast_to(np.asarray(space.low, np.float64), (dim,))
+    high = np.broadcast_to(np.asarray(space.high, np.float64), (dim,))
+    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
+        raise ValueError(f"the action space needs finite bounds low < high, got {low} and {high}")
+    return Gaussian(dim, tuple(float(v) for v in low), tuple(float(v) for v in high), squash)
+
+
+def value_network(hidden: Sequence[int], activation: str = "tanh", obs_ndim: int = 1,
+                  obs_scale: float = 1.0, obs_norm: bool = False) -> Policy:
+    """A state-value MLP ``V(s)``: ``apply(variables, obs[*batch, ...]) -> [*batch]``.
+
+    Same body as ``mlp_policy`` (and the same ``"obs_norm"`` collection when
+    ``obs_norm``), with one output initialised at gain 1.
+    """
+    module = _MLP(tuple(int(h) for h in hidden), 1, activation, int(obs_ndim), float(obs_scale),
+                  obs_norm=bool(obs_norm), out_gain=1.0)
+
+    def init(key: jax.Array, obs: jax.Array):
+        return module.init(key, jnp.asarray(obs, jnp.float32))
+
+    def apply(params, obs: jax.Array) -> jax.Array:
+        return module.apply(params, obs.astype(jnp.float32))[..., 0]
+
+    return Policy(init, apply, None)
+
+
+def update_obs_norm(stats: dict, obs: jax.Array, valid: jax.Array, obs_scale: float = 1.0,
+                    obs_ndim: int = 1) -> dict:
+    """Folds the valid observations of a batch into running ``{mean, var, count}``.
+
+    Chan et al.'s parallel update: with batch count ``n_b``, mean ``m_b`` and
+    (population) variance ``v_b``, ``count' = n + n_b``,
+    ``mean' = mean + (m_b − mean)·n_b/count'``,
+    ``var' = (n·var + n_b·v_b + (m_b − mean)²·n·n_b/count') / count'``.
+    The first batch replaces the initial (0, 1) statistics. Pure and vmappable.
+
+    Args:
+      stats: ``{"mean": [F], "var": [F], "count": []}`` (the ``"obs_norm"`` collection).
+      obs: [T, N, *obs_shape] raw observations.
+      valid: [T, N] bool; only valid rows count.
+      obs_scale: the policy's ``obs_scale`` (statistics are of the scaled inputs).
+      obs_ndim: axes of one observation.
+
+    Returns:
+      The new statistics (unchanged when no row is valid).
+    """
+    x = obs.astype(jnp.float32) * jnp.float32(obs_scale)
+    x = x.reshape(-1, int(np.prod(x.shape[x.ndim - obs_ndim:])))
+    w = valid.reshape(-1).astype(jnp.float32)
+    n_b = w.sum()
+    safe = jnp.maximum(n_b, 1.0)
+    m_b = (x * w[:, None]).sum(0) / safe
+    v_b = (jnp.square(x - m_b[None, :]) * w[:, None]).sum(0) / safe
+    n, mean, var = stats["count"], stats["mean"], stats["var"]
+    total = n + n_b
+    safe_total = jnp.maximum(total, 1.0)
+    delta = m_b - mean
+    new_mean = mean + delta * n_b / safe_total
+    new_var = (n * var + n_b * v_b + jnp.square(delta) * n * n_b / safe_total) / safe_total
+    keep = n_b == 0
+    return {
+        "mean": jnp.where(keep, mean, new_mean),
+        "var": jnp.where(keep, var, new_var),
+        "count": jnp.where(keep, n, total),
+    }
 
 
 def sample(key: jax.Array, logits: jax.Array) -> jax.Array:

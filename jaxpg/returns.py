@@ -19,6 +19,8 @@ __all__ = [
     "discounted_returns_prefix",
     "normalize",
     "mean_baseline",
+    "value_advantages",
+    "bootstrap_rewards",
     "advantages",
     "masked_mean",
 ]
@@ -181,17 +183,70 @@ def mean_baseline(returns: jax.Array, valid: jax.Array) -> jax.Array:
     return jnp.where(valid, returns - baseline, 0.0)
 
 
-def advantages(returns: jax.Array, valid: jax.Array, mode: str) -> jax.Array:
+def bootstrap_rewards(rewards: jax.Array, truncated: jax.Array, final_values: jax.Array, gamma) -> jax.Array:
+    """Rewards with ``gamma · V(s_{k+1})`` added at each truncation step ``k``.
+
+    A truncated episode did not end in the MDP: its true return continues past
+    the cut. Adding ``gamma · V(s_{k+1})`` (the value of the observation that
+    followed the cut) to the last reward and then running the ordinary
+    reward-to-go (with the episode's discount 0 at ``k``, as always) gives
+    ``G_t = Σ_{j=t}^{k} γ^{j−t} r_j + γ^{k+1−t} V(s_{k+1})``. Terminated
+    episodes are unchanged (their future is worth 0).
+
+    Args:
+      rewards: [T, N] float.
+      truncated: [T, N] bool.
+      final_values: [N] float, ``V`` of each episode's observation after its last step.
+      gamma: scalar discount (may be traced).
+
+    Returns:
+      [T, N] rewards to feed to ``discounted_returns``.
+
+    Example (3 steps, γ = 0.5, rewards 1, truncated at the last step, V = 4):
+      G_2 = 1 + 0.5·4 = 3, G_1 = 1 + 0.5·3 = 2.5, G_0 = 1 + 0.5·2.5 = 2.25
+      (terminated instead: 1, 1.5, 1.75).
+    """
+    chex.assert_rank(rewards, 2)
+    chex.assert_equal_shape((rewards, truncated))
+    chex.assert_shape(final_values, rewards.shape[1:])
+    boot = jnp.asarray(gamma, rewards.dtype) * final_values.astype(rewards.dtype)
+    return rewards + jnp.where(truncated, boot[None, :], 0.0)
+
+
+def value_advantages(returns: jax.Array, values: jax.Array, valid: jax.Array) -> jax.Array:
+    """``A_t = G_t − V(s_t)``, then standardised over the batch's valid steps; 0 elsewhere.
+
+    Subtracting a state-value baseline removes the part of ``G_t`` the state
+    already predicts (REINFORCE with baseline, Williams 1992 / Sutton & Barto
+    §13.4); the standardisation (as ``normalize``) keeps the step size
+    independent of the return scale.
+
+    Args:
+      returns: [T, N] float.
+      values: [T, N] float, ``V(s_t)`` (treated as a constant).
+      valid: [T, N] bool.
+    """
+    chex.assert_equal_shape((returns, values, valid))
+    return normalize(returns - jax.lax.stop_gradient(values), valid)
+
+
+def advantages(returns: jax.Array, valid: jax.Array, mode: str, values: jax.Array | None = None) -> jax.Array:
     """Applies the variance reduction named by ``mode`` (static).
 
     Args:
       returns: [T, N] float reward-to-go.
       valid: [T, N] bool.
-      mode: ``"none"`` (G itself, masked), ``"normalize"`` or ``"mean"``.
+      mode: ``"none"`` (G itself, masked), ``"normalize"``, ``"mean"`` or
+        ``"value"`` (``value_advantages``; needs ``values``).
+      values: [T, N] float baseline ``V(s_t)``, for ``"value"``.
 
     Returns:
       [T, N] advantages, 0 on invalid steps.
     """
+    if mode == "value":
+        if values is None:
+            raise ValueError('advantage "value" needs the baseline values')
+        return value_advantages(returns, values, valid)
     if mode == "none":
         chex.assert_equal_shape((returns, valid))
         return jnp.where(valid, returns, 0.0)

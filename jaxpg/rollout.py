@@ -36,10 +36,14 @@ class RolloutStats(NamedTuple):
       loop_steps: the steps this batch of N episodes needed: its last episode ends
         within the first ``loop_steps`` steps (a multiple of ``chunk``); training
         works on that prefix only.
+      final_obs: [N, *obs_shape] the observation that followed each episode's last
+        step (what a value baseline bootstraps from when the episode was
+        truncated); zeros for an episode that has not ended.
     """
 
     sim_steps: jax.Array
     loop_steps: jax.Array
+    final_obs: jax.Array
 
 
 def rollout(
@@ -52,6 +56,7 @@ def rollout(
     chunk: int = 16,
     early_exit: bool = True,
     axis_name: str | None = None,
+    env_action_fn: Callable[[jax.Array], jax.Array] | None = None,
 ) -> tuple[Trajectory, RolloutStats]:
     """Plays one episode in each of ``num_envs`` environments.
 
@@ -61,8 +66,9 @@ def rollout(
       env: a gymnax ``Environment`` (its ``reset_env``/``step_env`` are used:
         no auto-reset).
       env_params: the env's parameters.
-      act_fn: ``act_fn(key, obs[N, *obs_shape]) -> actions[N]``, e.g.
-        ``lambda k, o: policies.sample(k, policy.apply(params, o))``.
+      act_fn: ``act_fn(key, obs[N, *obs_shape]) -> actions[N, ...]``, e.g.
+        ``lambda k, o: policies.sample(k, policy.apply(params, o))``. Integer
+        actions are stored as int32, others (continuous) as returned.
       num_envs: N (static).
       max_steps: T (static); an episode still running after T steps is
         truncated at its T-th step.
@@ -77,6 +83,8 @@ def rollout(
         O(T²/chunk) memory traffic per rollout. Members that finish early keep
         stepping, masked: ``traj`` and ``loop_steps`` are exactly what the member
         gives alone; ``sim_steps`` counts every step simulated.
+      env_action_fn: maps the stored actions to what the env receives (e.g. a
+        Gaussian head's clip or squash to the action bounds); ``None``: the same.
 
     Returns:
       ``(traj, stats)``; ``traj`` has ``[T, N, ...]`` fields; ``valid[t, n]`` is
@@ -103,43 +111,49 @@ def rollout(
     is_truncated = jax.vmap(env.is_truncated, in_axes=(0, None))
 
     def one_step(carry, _):
-        key, state, obs, done, t = carry
+        key, state, obs, done, t, final_obs = carry
         key, act_key, step_key = jax.random.split(key, 3)
-        action = act_fn(act_key, obs).astype(jnp.int32)
+        action = act_fn(act_key, obs)
+        if jnp.issubdtype(action.dtype, jnp.integer):
+            action = action.astype(jnp.int32)
+        env_action = action if env_action_fn is None else env_action_fn(action)
         next_obs, next_state, reward, terminated, _ = step_env(
-            jax.random.split(step_key, num_envs), state, action, env_params
+            jax.random.split(step_key, num_envs), state, env_action, env_params
         )
         valid = jnp.logical_not(done)
         terminated = jnp.logical_and(valid, terminated.astype(bool))
         at_limit = jnp.logical_or(is_truncated(next_state, env_params), t + 1 >= max_steps)
         truncated = valid & ~terminated & at_limit
         vmask = valid.reshape(valid.shape + (1,) * (obs.ndim - 1))
+        amask = valid.reshape(valid.shape + (1,) * (action.ndim - 1))
+        ends = (terminated | truncated).reshape(valid.shape + (1,) * (obs.ndim - 1))
+        final_obs = jnp.where(ends, next_obs, final_obs).astype(obs.dtype)
         record = Trajectory(
             obs=jnp.where(vmask, obs, 0).astype(obs.dtype),
-            actions=jnp.where(valid, action, 0),
+            actions=jnp.where(amask, action, 0).astype(action.dtype),
             rewards=jnp.where(valid, reward, 0.0).astype(jnp.float32),
             terminated=terminated,
             truncated=truncated,
             valid=valid,
         )
         done = done | terminated | truncated
-        return (key, next_state, next_obs, done, t + 1), record
+        return (key, next_state, next_obs, done, t + 1, final_obs), record
 
     def run_chunk(loop):
-        c, own_c, key, state, obs, done, buffers = loop
+        c, own_c, key, state, obs, done, final_obs, buffers = loop
         own_c = jnp.where(jnp.all(done), own_c, c + 1)  # this member's own loop count
-        (key, state, obs, done, _), records = jax.lax.scan(
-            one_step, (key, state, obs, done, c * chunk), None, length=chunk
+        (key, state, obs, done, _, final_obs), records = jax.lax.scan(
+            one_step, (key, state, obs, done, c * chunk, final_obs), None, length=chunk
         )
         buffers = jax.tree.map(
             lambda buf, rec: jax.lax.dynamic_update_slice_in_dim(buf, rec, c * chunk, axis=0),
             buffers,
             records,
         )
-        return c + 1, own_c, key, state, obs, done, buffers
+        return c + 1, own_c, key, state, obs, done, final_obs, buffers
 
     def keep_going(loop):
-        c, _, _, _, _, done, _ = loop
+        c, _, _, _, _, done, _, _ = loop
         more = c < num_chunks
         if not early_exit:
             return more
@@ -149,10 +163,13 @@ def rollout(
         return jnp.logical_and(more, jnp.logical_not(all_done))
 
     example = jax.eval_shape(
-        lambda: one_step((key, state0, obs0, jnp.zeros(num_envs, bool), jnp.int32(0)), None)[1]
+        lambda: one_step(
+            (key, state0, obs0, jnp.zeros(num_envs, bool), jnp.int32(0), jnp.zeros_like(obs0)), None
+        )[1]
     )
     buffers = jax.tree.map(lambda s: jnp.zeros((buf_len, *s.shape), s.dtype), example)
-    loop0 = (jnp.int32(0), jnp.int32(0), key, state0, obs0, jnp.zeros(num_envs, bool), buffers)
-    c, own_c, *_, buffers = jax.lax.while_loop(keep_going, run_chunk, loop0)
+    loop0 = (jnp.int32(0), jnp.int32(0), key, state0, obs0, jnp.zeros(num_envs, bool),
+             jnp.zeros_like(obs0), buffers)
+    c, own_c, *_, final_obs, buffers = jax.lax.while_loop(keep_going, run_chunk, loop0)
     traj = jax.tree.map(lambda b: b[:max_steps], buffers)
-    return traj, RolloutStats(sim_steps=c * chunk * num_envs, loop_steps=own_c * chunk)
+    return traj, RolloutStats(sim_steps=c * chunk * num_envs, loop_steps=own_c * chunk, final_obs=final_obs)

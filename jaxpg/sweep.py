@@ -265,7 +265,7 @@ class Sweep:
 
         def one(kd, params):
             return evaluate(jax.random.wrap_key_data(kd), tr.env, tr.env_params, tr.policy.apply, params,
-                            episodes, tr.max_steps, greedy=greedy)
+                            episodes, tr.max_steps, greedy=greedy, dist=tr.policy.dist)
 
         fn = jax.jit(self._per_device(jax.vmap(one)))
         return self.unpad(_gather(fn(self._put(keys[run_seed]), state.params)))

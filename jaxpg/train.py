@@ -18,12 +18,12 @@ import jax.numpy as jnp
 import optax
 
 from jaxpg import envs, policies
-from jaxpg.losses import reinforce_value_and_grad
-from jaxpg.returns import advantages, discounted_returns_prefix, episode_discounts
+from jaxpg.losses import predict_prefix, reinforce_value_and_grad, value_loss_and_grad
+from jaxpg.returns import advantages, bootstrap_rewards, discounted_returns_prefix, episode_discounts
 from jaxpg.rollout import rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState
 
-__all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer"]
+__all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "check_finite", "DivergedError"]
 
 
 def make_optimizer(
@@ -71,6 +71,22 @@ class Trainer(NamedTuple):
 def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     """Builds ``init``/``run``/``train`` for a static ``Config`` (validated already).
 
+    The head follows the env's action space: categorical for ``Discrete``, a
+    diagonal Gaussian (``policies.Gaussian``) for ``Box``.
+
+    With ``advantage="value"`` a separate value network ``V_φ`` (its own Adam at
+    ``hparams.value_learning_rate``, no clipping or schedule) predicts the
+    *standardised* return ``(G − μ_R)/σ_R``, where ``μ_R, σ_R`` are running
+    statistics of the targets kept in ``TrainState.return_stats``; the baseline
+    is ``V(s) = μ_R + σ_R · V_φ(s)``. One update: roll out; compute
+    ``V`` on the batch (and on each truncated episode's next observation, which
+    ``bootstrap_truncated`` adds to the return as ``γ·V(s_{k+1})``); the
+    advantage is ``G − V`` standardised over the batch; one policy step; then
+    ``value_steps`` full-batch regression steps of ``V_φ``; then the return
+    statistics and (``obs_norm``) the observation statistics absorb the batch.
+    The baseline at update ``u`` depends only on earlier batches, so it adds
+    no bias to the policy gradient.
+
     Args:
       config: the static configuration.
       seed_axis: the ``axis_name`` of the ``jax.vmap`` over seeds (or runs) that the
@@ -83,47 +99,114 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         ``None`` (default): plain functions, vmappable without an axis name.
 
     Raises:
-      ValueError: if the env's action space is not discrete.
+      ValueError: if ``config`` is not a ``Config``.
     """
     if not isinstance(config, Config):
         raise ValueError(f"config must be a jaxpg.Config, got {type(config).__name__}")
     env, env_params = envs.make(config.env)
-    num_actions = envs.num_actions(env, env_params)
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
+    space = env.action_space(env_params)
+    log_std, log_std_init, log_std_bounds, squash = config.gaussian_options()
     policy = policies.mlp_policy(
-        config.hidden, num_actions, config.activation, len(obs_shape), config.obs_scale
+        config.hidden, None, config.activation, len(obs_shape), config.obs_scale,
+        obs_norm=config.obs_norm, action_space=space, log_std=log_std, log_std_init=log_std_init,
+        log_std_bounds=log_std_bounds, squash=squash,
+    )
+    dist = policy.dist
+    use_value = config.advantage == "value"
+    value_net = policies.value_network(
+        config.value_hidden if config.value_hidden is not None else config.hidden,
+        config.activation, len(obs_shape), config.obs_scale, obs_norm=config.obs_norm,
     )
     n = config.num_envs
+    obs_ndim = len(obs_shape)
+
+    def value_optimizer(hparams):
+        return optax.adam(hparams.value_learning_rate)
 
     def init(key: jax.Array, hparams: HParams) -> TrainState:
-        key, init_key = jax.random.split(key)
+        key, init_key, value_key = jax.random.split(key, 3)
         params = policy.init(init_key, jnp.zeros(obs_shape, jnp.float32))
-        opt_state = make_optimizer(hparams, config.lr_schedule, config.num_updates).init(params)
-        return TrainState(params, opt_state, key, jnp.int32(0))
+        opt_state = make_optimizer(hparams, config.lr_schedule, config.num_updates).init(params["params"])
+        vparams, vopt, rstats = {}, {}, {}
+        if use_value:
+            vparams = {"params": value_net.init(value_key, jnp.zeros(obs_shape, jnp.float32))["params"]}
+            vopt = value_optimizer(hparams).init(vparams["params"])
+            rstats = {"mean": jnp.zeros((1,), jnp.float32), "var": jnp.ones((1,), jnp.float32),
+                      "count": jnp.zeros((), jnp.float32)}
+        return TrainState(params, opt_state, key, jnp.int32(0), vparams, vopt, rstats)
 
     def update(state: TrainState, hparams: HParams) -> tuple[TrainState, Metrics]:
         key, rollout_key = jax.random.split(state.key)
+        variables = state.params
 
         def act(k, obs):
-            return policies.sample(k, policy.apply(state.params, obs))
+            return dist.sample(k, policy.apply(variables, obs))
 
         traj, stats = rollout(
-            rollout_key, env, env_params, act, n, max_steps, config.rollout_chunk, axis_name=seed_axis
+            rollout_key, env, env_params, act, n, max_steps, config.rollout_chunk, axis_name=seed_axis,
+            env_action_fn=None if dist.discrete else dist.to_env,
         )
         # Every episode has ended by step `loop_steps`: work on that prefix only.
         length = jnp.minimum(stats.loop_steps, max_steps)
         discounts = episode_discounts(hparams.gamma, traj.terminated, traj.truncated)
-        returns = discounted_returns_prefix(traj.rewards, discounts, length, config.loss_chunk)
-        adv = advantages(returns, traj.valid, config.advantage)
+        obs_norm_vars = {k: v for k, v in variables.items() if k != "params"}
+        value_loss = jnp.float32(0.0)
+        if use_value:
+            rs = state.return_stats
+            r_mean, r_std = rs["mean"][0], jnp.sqrt(rs["var"][0] + 1e-8)
+
+            def v_apply(vp, obs):
+                return value_net.apply({"params": vp, **obs_norm_vars}, obs)
+
+            vp0 = state.value_params["params"]
+            v_norm = predict_prefix(v_apply, vp0, traj.obs, length, config.loss_chunk)
+            values = r_mean + r_std * v_norm
+            rewards = traj.rewards
+            if config.bootstrap_truncated:
+                v_final = r_mean + r_std * v_apply(state.value_params["params"], stats.final_obs)
+                rewards = bootstrap_rewards(rewards, traj.truncated, v_final, hparams.gamma)
+            returns = discounted_returns_prefix(rewards, discounts, length, config.loss_chunk)
+            adv = advantages(returns, traj.valid, "value", values)
+        else:
+            returns = discounted_returns_prefix(traj.rewards, discounts, length, config.loss_chunk)
+            adv = advantages(returns, traj.valid, config.advantage)
+
+        def apply_net(net, obs):
+            return policy.apply({**variables, "params": net}, obs)
+
         (loss, (_, ent)), grads = reinforce_value_and_grad(
-            state.params, policy.apply, traj.obs, traj.actions, adv, traj.valid,
-            hparams.entropy_coef, length, config.loss_chunk,
+            variables["params"], apply_net, traj.obs, traj.actions, adv, traj.valid,
+            hparams.entropy_coef, length, config.loss_chunk, dist=dist,
         )
         optimizer = make_optimizer(hparams, config.lr_schedule, config.num_updates)
-        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-        params = optax.apply_updates(state.params, updates)
+        updates, opt_state = optimizer.update(grads, state.opt_state, variables["params"])
+        new_vars = {**variables, "params": optax.apply_updates(variables["params"], updates)}
+
+        vparams, vopt, rstats = state.value_params, state.value_opt_state, state.return_stats
+        if use_value:
+            # Targets standardised with the statistics including this batch.
+            rstats = policies.update_obs_norm(rstats, returns[..., None], traj.valid)
+            r_mean, r_std = rstats["mean"][0], jnp.sqrt(rstats["var"][0] + 1e-8)
+            targets = (returns - r_mean) / r_std
+            vopt_fn = value_optimizer(hparams)
+            vp = vparams["params"]
+            for i in range(config.value_steps):
+                vl, vgrads = value_loss_and_grad(vp, v_apply, traj.obs, targets, traj.valid, length,
+                                                 config.loss_chunk)
+                if i == 0:
+                    value_loss = vl
+                vupd, vopt = vopt_fn.update(vgrads, vopt, vp)
+                vp = optax.apply_updates(vp, vupd)
+            vparams = {"params": vp}
+        if config.obs_norm:
+            new_vars["obs_norm"] = policies.update_obs_norm(
+                variables["obs_norm"], traj.obs, traj.valid, config.obs_scale, obs_ndim
+            )
         valid_steps = traj.valid.sum()
+        flat_obs = traj.obs.reshape(*traj.obs.shape[:2], -1)
+        bad_obs = jnp.sum(traj.valid & ~jnp.all(jnp.isfinite(flat_obs), axis=-1))
         metrics = Metrics(
             loss=loss,
             mean_return=traj.rewards.sum(0).mean(),
@@ -132,8 +215,11 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             sim_steps=stats.sim_steps.astype(jnp.int32),
             entropy=ent,
             grad_norm=optax.tree.norm(grads),
+            value_loss=value_loss,
+            nonfinite_obs=bad_obs.astype(jnp.int32),
         )
-        return TrainState(params, opt_state, key, state.update + 1), metrics
+        new_state = TrainState(new_vars, opt_state, key, state.update + 1, vparams, vopt, rstats)
+        return new_state, metrics
 
     def run(state: TrainState, hparams: HParams, num_updates: int):
         return jax.lax.scan(lambda s, _: update(s, hparams), state, None, length=int(num_updates))
@@ -143,6 +229,49 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         return run(init(key, hparams), hparams, config.num_updates)
 
     return Trainer(init, run, train, policy, env, env_params, max_steps, config, seed_axis)
+
+
+class DivergedError(FloatingPointError):
+    """Training produced a non-finite loss or gradient, or the env a non-finite observation."""
+
+
+def check_finite(metrics: Metrics, first_update: int = 0) -> None:
+    """Raises ``DivergedError`` naming the first update and seed that went non-finite.
+
+    ``train`` is pure and cannot stop itself; drivers call this on every chunk of
+    metrics they read back (``jaxpg train`` and ``sweep`` do) and stop there.
+
+    Args:
+      metrics: ``Metrics`` with ``[num_updates]`` or ``[seeds, num_updates]`` fields
+        (numpy or JAX arrays).
+      first_update: updates done before this chunk (so messages count from 1 over the run).
+
+    Raises:
+      DivergedError: e.g. "the loss is nan at update 37 of seed 2 (...)".
+    """
+    import numpy as np
+
+    checks = (
+        ("nonfinite_obs", lambda v: v > 0, "the environment returned a non-finite observation"),
+        ("loss", lambda v: ~np.isfinite(v), "the loss is {value}"),
+        ("grad_norm", lambda v: ~np.isfinite(v), "the gradient norm is {value}"),
+        ("value_loss", lambda v: ~np.isfinite(v), "the value-baseline loss is {value}"),
+    )
+    found = []
+    for field, bad_fn, text in checks:
+        values = np.atleast_2d(np.asarray(getattr(metrics, field)))
+        bad = bad_fn(values)
+        if bad.any():
+            seeds, updates = np.nonzero(bad)
+            u = updates.min()
+            s_ = seeds[updates == u].min()
+            found.append((u, s_, text.format(value=values[s_, u])))
+    if found:
+        u, s_, text = min(found, key=lambda f: (f[0], f[1]))
+        raise DivergedError(
+            f"{text} at update {first_update + int(u) + 1} of seed {int(s_)}; training stopped "
+            "(lower --lr, or check the environment's observations)"
+        )
 
 
 def make_train(config: Config) -> Callable[[jax.Array, HParams], tuple[TrainState, Metrics]]:

@@ -23,9 +23,11 @@ import numpy as np
 
 __all__ = ["Trajectory", "TrainState", "Metrics", "Config", "HParams", "ADVANTAGES"]
 
-ADVANTAGES = ("none", "normalize", "mean")
+ADVANTAGES = ("none", "normalize", "mean", "value")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu")
 LR_SCHEDULES = ("constant", "linear")
+LOG_STD_MODES = ("param", "state")
+SQUASHES = ("clip", "tanh")
 
 
 class Trajectory(NamedTuple):
@@ -33,7 +35,8 @@ class Trajectory(NamedTuple):
 
     Attributes:
       obs: [T, N, *obs_shape] observation the action was chosen from.
-      actions: [T, N] int32.
+      actions: [T, N] int32 (discrete), or [T, N, D] float32 (continuous: the
+        Gaussian sample before it is clipped or squashed for the env).
       rewards: [T, N] float32 (0 on invalid steps).
       terminated: [T, N] bool, the episode reached a terminal state at t.
       truncated: [T, N] bool, the episode was cut by the step limit at t
@@ -50,12 +53,28 @@ class Trajectory(NamedTuple):
 
 
 class TrainState(NamedTuple):
-    """Everything ``train`` carries from one update to the next."""
+    """Everything ``train`` carries from one update to the next.
+
+    Attributes:
+      params: the policy's variables (``{"params": ...}``, plus ``"obs_norm"``
+        running statistics when ``Config.obs_norm``).
+      opt_state: the policy optimizer's state (of ``params["params"]``).
+      key: PRNG key.
+      update: int32 scalar, updates done so far.
+      value_params: the value network's ``{"params": ...}`` (``advantage="value"``),
+        else an empty dict.
+      value_opt_state: its own optimizer's state, else an empty dict.
+      return_stats: ``{"mean", "var", "count"}`` running statistics of the value
+        targets (the value network predicts standardised returns), else empty.
+    """
 
     params: Any
     opt_state: Any
     key: jax.Array
-    update: jax.Array  # int32 scalar: updates done so far
+    update: jax.Array
+    value_params: Any = None
+    value_opt_state: Any = None
+    return_stats: Any = None
 
 
 class Metrics(NamedTuple):
@@ -67,8 +86,13 @@ class Metrics(NamedTuple):
       mean_length: mean length of those episodes (valid steps per episode).
       env_steps: valid (unmasked) environment steps of the update.
       sim_steps: steps simulated, masked ones included (N x loop iterations).
-      entropy: mean policy entropy over valid steps.
+      entropy: mean policy entropy over valid steps (a Gaussian head's is a
+        differential entropy and may be negative).
       grad_norm: global norm of the gradient before clipping.
+      value_loss: mean squared error of the value baseline on the update's
+        standardised targets, before its step (0 without ``advantage="value"``).
+      nonfinite_obs: valid steps whose observation had a NaN or infinite entry
+        (drivers stop on it: an env that produces them is broken).
     """
 
     loss: jax.Array
@@ -78,6 +102,8 @@ class Metrics(NamedTuple):
     sim_steps: jax.Array
     entropy: jax.Array
     grad_norm: jax.Array
+    value_loss: jax.Array
+    nonfinite_obs: jax.Array
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -112,6 +138,26 @@ class Config:
         depend on it).
       loss_chunk: steps per iteration of the return and gradient loops, which
         run over the simulated prefix of the buffers only (a speed knob).
+      obs_norm: standardise observations with running mean/variance kept in the
+        policy's variables (``"obs_norm"`` collection; updated from every batch's
+        valid observations after its gradient step; inputs clipped to ±10).
+      value_hidden: hidden sizes of the value network (``advantage="value"``);
+        ``None``: the same as ``hidden``.
+      value_steps: gradient steps of the value network per update, each on the
+        whole batch (``advantage="value"``).
+      bootstrap_truncated: with ``advantage="value"``, a truncated episode's
+        return ends with ``γ·V(s_{k+1})`` instead of 0 (its future is not 0; see
+        ``returns.bootstrap_rewards``). Terminated episodes never bootstrap.
+      log_std: continuous actions only: ``"param"`` (state-independent, the
+        default) or ``"state"`` (a head on the last hidden layer).
+      log_std_init: continuous only: initial log standard deviation (default 0).
+      log_std_bounds: continuous only: ``(lo, hi)`` the log-std is clipped into
+        (default ``(-5, 2)``).
+      squash: continuous only: how the Gaussian sample reaches the env's bounds,
+        ``"clip"`` (default) or ``"tanh"`` (see ``policies.Gaussian``).
+
+    The four continuous-only options default to ``None`` (their defaults apply
+    on a continuous env); setting one on a discrete env is a ``ValueError``.
     """
 
     env: str = "CartPole-v1"
@@ -125,6 +171,14 @@ class Config:
     obs_scale: float = 1.0
     rollout_chunk: int = 16
     loss_chunk: int = 512
+    obs_norm: bool = False
+    value_hidden: tuple[int, ...] | None = None
+    value_steps: int = 1
+    bootstrap_truncated: bool = True
+    log_std: str | None = None
+    log_std_init: float | None = None
+    log_std_bounds: tuple[float, float] | None = None
+    squash: str | None = None
 
     def __post_init__(self):
         from jaxpg import envs  # local: envs imports gymnax, keep types light
@@ -151,6 +205,44 @@ class Config:
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")
+        for name in ("obs_norm", "bootstrap_truncated"):
+            if not isinstance(getattr(self, name), bool | np.bool_):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        _positive_int("value_steps", self.value_steps)
+        if self.value_hidden is not None:
+            vh = tuple(self.value_hidden)
+            for h in vh:
+                _positive_int("every value_hidden size", h)
+            object.__setattr__(self, "value_hidden", tuple(int(h) for h in vh))
+        if self.log_std_bounds is not None:
+            try:
+                object.__setattr__(self, "log_std_bounds", tuple(float(b) for b in self.log_std_bounds))
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"log_std_bounds must be two numbers (lo, hi), got {self.log_std_bounds!r}"
+                ) from None
+        continuous_only = [k for k in ("log_std", "log_std_init", "log_std_bounds", "squash")
+                           if getattr(self, k) is not None]
+        env_obj, env_params = envs.make(self.env)
+        if envs.is_discrete(env_obj, env_params):
+            if continuous_only:
+                raise ValueError(
+                    f"{', '.join(continuous_only)} only applies to continuous action spaces; "
+                    f"{self.env} has {envs.num_actions(env_obj, env_params)} discrete actions"
+                )
+        else:
+            from jaxpg.policies import check_gaussian_options
+
+            check_gaussian_options(*self.gaussian_options())
+
+    def gaussian_options(self) -> tuple[str, float, tuple[float, float], str]:
+        """``(log_std, log_std_init, log_std_bounds, squash)`` with the defaults filled in."""
+        return (
+            "param" if self.log_std is None else self.log_std,
+            0.0 if self.log_std_init is None else self.log_std_init,
+            (-5.0, 2.0) if self.log_std_bounds is None else self.log_std_bounds,
+            "clip" if self.squash is None else self.squash,
+        )
 
     def replace(self, **changes) -> Config:
         return dataclasses.replace(self, **changes)
@@ -183,12 +275,17 @@ class HParams:
       gamma: discount, in (0, 1] (1 is allowed: undiscounted episodic returns).
       entropy_coef: weight of the entropy bonus, >= 0.
       max_grad_norm: global-norm gradient clip, > 0 (``inf`` disables it).
+      value_learning_rate: Adam step size of the value network's own optimizer
+        (``advantage="value"``), > 0. The value network does not share the
+        policy's optimizer, clip or schedule: its regression loss never mixes
+        into the policy gradient.
     """
 
     learning_rate: Any = 1e-2
     gamma: Any = 0.99
     entropy_coef: Any = 0.0
     max_grad_norm: Any = 1.0
+    value_learning_rate: Any = 1e-3
 
     def __post_init__(self):
         checks = {
@@ -196,6 +293,7 @@ class HParams:
             "gamma": (lambda v: (v > 0) & (v <= 1), "must be in (0, 1]"),
             "entropy_coef": (lambda v: v >= 0, "must be >= 0"),
             "max_grad_norm": (lambda v: v > 0, "must be > 0 (inf disables clipping)"),
+            "value_learning_rate": (lambda v: v > 0, "must be > 0"),
         }
         for name, (ok, rule) in checks.items():
             value = _concrete(getattr(self, name))

@@ -25,7 +25,12 @@ BAD = [
     (["train", "--advantage", "gae"], "--advantage: invalid choice: 'gae'"),
     (["train", "--hidden", "64,x"], "--hidden: expected comma-separated positive integers"),
     (["train", "--hidden", "64,0"], "--hidden: hidden sizes must be positive"),
-    (["train", "--env", "Pendulum-v1"], "Pendulum-v1 has a continuous action space"),
+    (["train", "--squash", "tanh"], "squash only applies to continuous action spaces; CartPole-v1 has 2"),
+    (["train", "--env", "Acrobot-v1", "--log-std", "state"], "log_std only applies to continuous action"),
+    (["train", "--env", "Pendulum-v1", "--log-std-bounds", "2,-5"], "lo < hi, got (2.0, -5.0) (inverted"),
+    (["train", "--env", "Pendulum-v1", "--log-std-bounds", "2"], "expected two comma-separated numbers"),
+    (["train", "--env", "Pendulum-v1", "--log-std-init", "5"], "log_std_init must lie within log_std_bounds"),
+    (["train", "--value-lr", "0"], "value_learning_rate must be > 0, got 0.0"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["fly"], "invalid choice: 'fly'"),
 ]

@@ -22,6 +22,8 @@ __all__ = ["make", "names", "is_discrete", "num_actions", "obs_shape"]
 _OWN: dict[str, Callable[[], tuple[Any, Any]]] = {
     "TwoArmedBandit-probe": lambda: (probes.TwoArmedBandit(), probes.TwoArmedBandit().default_params),
     "DelayedReward-probe": lambda: (probes.DelayedReward(), probes.DelayedReward().default_params),
+    "TargetAction-probe": lambda: (probes.TargetAction(), probes.TargetAction().default_params),
+    "StateOffset-probe": lambda: (probes.StateOffset(), probes.StateOffset().default_params),
 }
 _ALIASES: dict[str, str] = {}
 
@@ -91,7 +93,8 @@ def num_actions(env, env_params) -> int:
     space = env.action_space(env_params)
     if not hasattr(space, "n"):
         raise ValueError(
-            f"{env.name} has a continuous action space; jaxpg's categorical policy needs a discrete one"
+            f"{env.name} has a continuous action space (use the Gaussian head: policies.mlp_policy("
+            "..., action_space=env.action_space(params)))"
         )
     return int(space.n)
 
