@@ -10,15 +10,15 @@ from typing import TYPE_CHECKING
 from jaxpg import losses, policies, returns
 from jaxpg.evaluate import EvalSummary, evaluate, summarize
 from jaxpg.losses import entropy_loss, policy_gradient_loss, reinforce_loss
-from jaxpg.policies import Policy, mlp_policy
-from jaxpg.returns import advantages, discounted_returns, episode_discounts
+from jaxpg.policies import Categorical, Gaussian, Policy, mlp_policy, value_network
+from jaxpg.returns import advantages, bootstrap_rewards, discounted_returns, episode_discounts
 from jaxpg.rollout import RolloutStats, rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState, Trajectory
 
 _LAZY = {
     "envs": "jaxpg.envs", "sweep": "jaxpg.sweep",
     "Trainer": "jaxpg.train", "make_optimizer": "jaxpg.train", "make_train": "jaxpg.train",
-    "make_trainer": "jaxpg.train",
+    "make_trainer": "jaxpg.train", "check_finite": "jaxpg.train", "DivergedError": "jaxpg.train",
 }
 
 
@@ -38,12 +38,22 @@ def __dir__():
 
 if TYPE_CHECKING:  # pragma: no cover
     from jaxpg import envs, sweep  # noqa: F401
-    from jaxpg.train import Trainer, make_optimizer, make_train, make_trainer  # noqa: F401
+    from jaxpg.train import (  # noqa: F401
+        DivergedError,
+        Trainer,
+        check_finite,
+        make_optimizer,
+        make_train,
+        make_trainer,
+    )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Categorical",
     "Config",
+    "DivergedError",
+    "Gaussian",
     "EvalSummary",
     "HParams",
     "Metrics",
@@ -53,6 +63,8 @@ __all__ = [
     "Trainer",
     "Trajectory",
     "advantages",
+    "bootstrap_rewards",
+    "check_finite",
     "discounted_returns",
     "entropy_loss",
     "envs",
@@ -70,4 +82,5 @@ __all__ = [
     "sweep",
     "rollout",
     "summarize",
+    "value_network",
 ]

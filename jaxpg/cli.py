@@ -170,6 +170,10 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
                             help="continuous actions: clip the Gaussian sample to the bounds, "
                                  "or tanh-squash it"),
              "clip")
+    if not sweep:
+        t.add_argument("--eval-max-steps", type=_positive_int, default=None,
+                       help="step limit of the evaluation episodes (default: the env's own limit, even "
+                            "when --max-steps cuts the training episodes shorter)")
     t.add_argument("--eval-episodes", type=_positive_int, default=32,
                    help="evaluation episodes per seed after training")
     t.add_argument("--greedy-eval", action="store_true",
@@ -726,10 +730,12 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
     if not interrupted:
         t0 = time.perf_counter()
 
+        eval_max_steps = args.eval_max_steps or int(trainer.env_params.max_steps_in_episode)
+
         def both(k, p):  # the reported mode and the other one, in one compiled call
             k1, k2 = jax.random.split(k)
             run = lambda kk, g: evaluate(kk, trainer.env, trainer.env_params, trainer.policy.apply,  # noqa: E731
-                                          p, args.eval_episodes, trainer.max_steps, greedy=g,
+                                          p, args.eval_episodes, eval_max_steps, greedy=g,
                                           dist=trainer.policy.dist)
             return run(k1, args.greedy_eval), run(k2, not args.greedy_eval)
 
@@ -770,6 +776,7 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
             "eval_std": eval_std,
             "eval_score": eval_score,
             "eval_episodes": args.eval_episodes,
+            "eval_max_steps": args.eval_max_steps or int(trainer.env_params.max_steps_in_episode),
             "eval_greedy": args.greedy_eval,
             "eval_mean_other_mode": other_mean,
             "wall_seconds": wall,

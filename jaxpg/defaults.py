@@ -29,6 +29,37 @@ TUNED: dict[str, tuple[dict, dict, str]] = {
         "the gradient estimate stable while the slowest episode sets the update's cost.",
     ),
 }
+TUNED["Acrobot-v1"] = (
+    {"num_envs": 16, "num_updates": 300, "advantage": "value", "obs_norm": True},
+    {"learning_rate": 1e-2},
+    "value baseline + observation normalisation: 8 seeds, 20 sampled eval episodes each, mean -82.8, "
+    "worst seed -87.6 (3.9 M env steps, 24 s on one CPU core; experiments/classic_control.py); "
+    "advantage 'normalize' left 1 of 8 seeds at -500 after 200 updates",
+)
+TUNED["MountainCar-v0"] = (
+    {"num_envs": 16, "num_updates": 300, "advantage": "value", "obs_norm": True},
+    {"learning_rate": 1e-2},
+    "the Acrobot settings: 8 of 8 seeds reach the flag; 20 sampled eval episodes each, mean -115.7, "
+    "worst seed -133.2 (5.2 M env steps, 8 s; experiments/classic_control.py). The value baseline "
+    "is what makes the rare early successes count: their states stand out against V",
+)
+TUNED["MountainCarContinuous-v0"] = (
+    {"num_envs": 16, "num_updates": 300, "advantage": "value", "obs_norm": True},
+    {"learning_rate": 3e-3},
+    "Gaussian head (state-independent log-std from 0, actions clipped): the unit-variance start "
+    "explores enough to find the goal; value baseline with bootstrapping at the 999-step limit. "
+    "8 seeds: greedy eval 92.5, worst 89.8 (rl-baselines3-zoo PPO: 88.3); 4.8 M env steps, 27 s",
+)
+TUNED["Pendulum-v1"] = (
+    {"num_envs": 64, "num_updates": 1000, "advantage": "value", "obs_norm": True, "value_steps": 4},
+    {"learning_rate": 3e-3, "value_learning_rate": 3e-3},
+    "Gaussian head, clipped actions; every episode is cut at 200 steps, so the value baseline's "
+    "bootstrap at the cut is what makes late steps count. Tuning on 4 seeds x 25-51 M steps: "
+    "gamma 0.95/0.9, an entropy bonus, a state-dependent log-std and 256 envs were all worse; "
+    "in those runs about 1 seed in 4 stayed at ~-700. These settings, 8 seeds "
+    "(experiments/continuous_control.py): greedy eval mean -138.9, worst seed -152.5; sampled -153.2 "
+    "(PPO reference -172); 102 M env steps, 260 s on one core",
+)
 TUNED["Pixelcopter-PLE-v0"] = TUNED["Pixelcopter-v0"]
 
 
