@@ -2,8 +2,8 @@
 
 Both use jaxpg's CartPole defaults (16 envs, 64-64 tanh, Adam 1e-2 with linear decay,
 gamma 0.99) except the advantage, over 8 seeds; both also run with observation
-normalisation (``obs_norm``), which turns out to be what matters. For each seed: the valid env steps played until the first update whose
-16-episode mean training return is >= 475 (``inf`` if never, within --updates). Reports the
+normalisation (``obs_norm``). For each seed: the valid env steps played until the first
+update whose 16-episode mean training return is >= 475 (``inf`` if never, within --updates). Reports the
 median over seeds, and each seed's 20-episode evaluation. Writes
 ``experiments/results/cartpole-value-vs-normalize-<backend>-<date>.json``.
 
@@ -44,7 +44,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     date = datetime.date.today().isoformat()
-    out = args.out or Path(__file__).parent / "results" / f"cartpole-value-vs-normalize-{jax.default_backend()}-{date}.json"
+    name = f"cartpole-value-vs-normalize-{jax.default_backend()}-{date}.json"
+    out = args.out or Path(__file__).parent / "results" / name
     base, hp = recommended("CartPole-v1", num_updates=args.updates)
     settings = {
         "normalize": base.replace(advantage="normalize"),
@@ -54,7 +55,8 @@ def main() -> None:
     }
     doc = {"description": __doc__.strip(), "target": args.target, "settings": {}, "complete": False,
            **bench.machine_info()}
-    print(f"{'setting':<16} {'root':>5} {'median steps to 475':>20} {'reached':>8} {'eval mean':>10} {'worst':>7}")
+    print(f"{'setting':<18} {'root':>5} {'median steps to 475':>20} {'reached':>8} {'eval mean':>10} "
+          f"{'worst':>7}")
     for name, cfg in settings.items():
         doc["settings"][name] = []
         for root in (int(s) for s in args.root_seeds.split(",")):
@@ -64,8 +66,9 @@ def main() -> None:
                    "median_steps_to_target": float(np.median(st))}
             doc["settings"][name].append(rec)
             reached = int(np.isfinite(st).sum())
-            print(f"{name:<16} {root:>5} {np.median(st):>20,.0f} {reached:>5}/{len(st)} "
-                  f"{np.mean(r['eval_sampled_mean']):>10.1f} {np.min(r['eval_sampled_mean']):>7.1f}", flush=True)
+            print(f"{name:<18} {root:>5} {np.median(st):>20,.0f} {reached:>5}/{len(st)} "
+                  f"{np.mean(r['eval_sampled_mean']):>10.1f} {np.min(r['eval_sampled_mean']):>7.1f}",
+                  flush=True)
             bench.write_json(doc, out)
     doc["complete"] = True
     bench.write_json(doc, out)
