@@ -214,3 +214,16 @@ def test_checkpoint_round_trip_with_value_and_obs_norm(tmp_path, env):
     assert jax.tree.all(same)
     obs_dim = ck.state.params["obs_norm"]["mean"].shape[1]
     assert ck.state.value_params["params"]["Dense_0"]["kernel"].shape == (2, obs_dim, 6)
+
+
+@pytest.mark.parametrize("env", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1",
+                                 "MountainCarContinuous-v0"])
+def test_every_classic_control_task_trains_with_its_recommended_settings(env):
+    from jaxpg.defaults import recommended
+
+    config, hp = recommended(env, num_envs=2, num_updates=2, max_steps=30)
+    assert env in envs.names()
+    keys = jax.random.split(jax.random.key(0), 2)
+    state, m = jax.jit(jax.vmap(make_trainer(config).train, (0, None)))(keys, hp)
+    check_finite(jax.tree.map(np.asarray, m))
+    assert m.mean_return.shape == (2, 2) and int(m.env_steps.sum()) > 0
