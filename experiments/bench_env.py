@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import faulthandler
 import json
 import os
 import platform
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -84,12 +86,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes (CI)")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    ap.add_argument("--watchdog", type=float, default=None,
+                    help="seconds after which to dump every thread's stack to stderr and exit (diagnoses a "
+                         "hang instead of waiting on it)")
     args = ap.parse_args()
+    if args.watchdog:
+        faulthandler.dump_traceback_later(args.watchdog, exit=True)
     sizes = [64] if args.smoke else [256, 4096]
     steps = 50 if args.smoke else 500
-    rows = [env_only(name, n, steps) for name in ("CartPole-v1", "Pixelcopter-v0") for n in sizes]
+    rows = []
+    for name in ("CartPole-v1", "Pixelcopter-v0"):
+        for n in sizes:
+            rows.append(env_only(name, n, steps))
+            print(f"done: env {name} {n} envs", file=sys.stderr, flush=True)
     train_updates = {"CartPole-v1": 3 if args.smoke else 40, "Pixelcopter-v0": 3 if args.smoke else 100}
-    rows += [training(name, 2 if args.smoke else 8, u) for name, u in train_updates.items()]
+    for name, u in train_updates.items():
+        rows.append(training(name, 2 if args.smoke else 8, u))
+        print(f"done: train {name}", file=sys.stderr, flush=True)
 
     print(f"{'what':<6} {'env':<15} {'size':>10} {'compile s':>9} {'run s':>7} {'valid steps/s':>14} "
           f"{'simulated/s':>12}")

@@ -8,7 +8,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_env_benchmark_smoke_writes_every_field(tmp_path):
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "experiments/bench_env.py"), "--smoke", "--out", str(tmp_path)],
+        # Usually ~20 s. Once (CI, 2026-11-25) it never finished; the watchdog dumps every thread's
+        # stack to stderr (shown below on failure) instead of the test waiting out its timeout.
+        [sys.executable, str(ROOT / "experiments/bench_env.py"), "--smoke", "--out", str(tmp_path),
+         "--watchdog", "300"],
         capture_output=True, text=True, timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]

@@ -5,6 +5,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats as scipy_stats
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,8 +13,6 @@ import jaxpg
 from jaxpg import envs, policies
 from jaxpg.evaluate import evaluate
 from jaxpg.train import make_trainer
-
-scipy_stats = pytest.importorskip("scipy.stats")
 
 
 def _gauss(dim=1, squash="clip", low=-2.0, high=2.0):
