@@ -30,8 +30,9 @@ TUNED: dict[str, tuple[dict, dict, str]] = {
         "--advantage value at the same settings, 8 seeds x 16 eval episodes: eval mean 19.4 vs 16.9, "
         "median course score 2.3 vs 1.8 (experiments/results/pixelcopter-value-cpu/ vs "
         "pixelcopter-default-cpu/); 618 s of training on one core. It is not the default: twice in CI "
-        "its first execution (2 seeds x 32 envs, in bench_env.py --smoke) never finished, which 20 "
-        "direct runs did not reproduce (a suspected XLA CPU hang). More data per update buys more: "
+        "its first execution (2 seeds x 32 envs, in bench_env.py --smoke) never finished: jitting init "
+        "and the updates as one program (make_train) hangs in ~1 of 4 processes on XLA CPU (README, "
+        "known hang). More data per update buys more: "
         "128 envs, lr 3e-3, entropy 0.01, obs_norm reached training return 70 after 1,400 updates "
         "(69 M steps, 2 seeds, ~50 min on one core), eval means 193 and 32 over 10 episodes.",
     ),
