@@ -191,14 +191,19 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             r_mean, r_std = rstats["mean"][0], jnp.sqrt(rstats["var"][0] + 1e-8)
             targets = (returns - r_mean) / r_std
             vopt_fn = value_optimizer(hparams)
-            vp = vparams["params"]
-            for i in range(config.value_steps):
+
+            def value_step(vp, vopt):
                 vl, vgrads = value_loss_and_grad(vp, v_apply, traj.obs, targets, traj.valid, length,
                                                  config.loss_chunk)
-                if i == 0:
-                    value_loss = vl
                 vupd, vopt = vopt_fn.update(vgrads, vopt, vp)
-                vp = optax.apply_updates(vp, vupd)
+                return optax.apply_updates(vp, vupd), vopt, vl
+
+            # the first step reports the loss; the rest loop (one compiled body, not value_steps copies)
+            vp, vopt, value_loss = value_step(vparams["params"], vopt)
+            if config.value_steps > 1:
+                vp, vopt = jax.lax.fori_loop(
+                    1, config.value_steps, lambda _, c: value_step(*c)[:2], (vp, vopt)
+                )
             vparams = {"params": vp}
         if config.obs_norm:
             new_vars["obs_norm"] = policies.update_obs_norm(
