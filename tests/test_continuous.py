@@ -116,7 +116,9 @@ def test_continuous_probe_learns_in_seconds():
                        advantage="value", lr_schedule="constant")
     tr = make_trainer(cfg)
     hp = jaxpg.HParams(learning_rate=1e-2, value_learning_rate=1e-2)
-    state, m = jax.jit(jax.vmap(tr.train, (0, None)))(jax.random.split(jax.random.key(0), 2), hp)
+    from tests.test_value import train_apart
+
+    state, m = train_apart(tr, jax.random.split(jax.random.key(0), 2), hp)
     assert float(m.mean_return[:, :5].mean()) < -0.8
     assert float(m.mean_return[:, -10:].mean()) > -0.25  # σ has shrunk
     greedy = jax.vmap(lambda k, p: evaluate(k, tr.env, tr.env_params, tr.policy.apply, p, 200, 1,
