@@ -151,6 +151,9 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
     _per_env(t.add_argument("--value-lr", type=num,
                             help="Adam learning rate of the value baseline (--advantage value)" + many),
              h.value_learning_rate)
+    _per_env(t.add_argument("--gae-lambda", type=num,
+                            help="GAE lambda in [0, 1] of --advantage value (1: Monte-Carlo G - V)" + many),
+             h.gae_lambda)
     _per_env(t.add_argument("--value-hidden", type=_hidden,
                             help="value network hidden sizes (--advantage value; default: --hidden)"),
              "--hidden")
@@ -559,13 +562,14 @@ def resolve_settings(args) -> tuple[Config, HParams]:
     hparams = hparams.replace(**given(
         learning_rate=args.lr, gamma=args.gamma, entropy_coef=args.entropy_coef,
         max_grad_norm=args.max_grad_norm, value_learning_rate=args.value_lr,
+        gae_lambda=args.gae_lambda,
     ))
     return config, hparams
 
 
 _RUN_FLAGS = ("--env", "--seeds", "--seed", "--num-envs", "--max-steps", "--lr", "--lr-schedule", "--gamma",
               "--entropy-coef", "--max-grad-norm", "--advantage", "--hidden", "--activation", "--out",
-              "--obs-norm", "--no-obs-norm", "--value-lr", "--value-hidden", "--value-steps",
+              "--obs-norm", "--no-obs-norm", "--value-lr", "--gae-lambda", "--value-hidden", "--value-steps",
               "--bootstrap-truncated", "--no-bootstrap-truncated", "--log-std", "--log-std-init",
               "--log-std-bounds", "--squash")
 
@@ -803,7 +807,8 @@ def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None)
 
 
 _SWEEP_FLAGS = {"--lr": "learning_rate", "--gamma": "gamma", "--entropy-coef": "entropy_coef",
-                "--max-grad-norm": "max_grad_norm", "--value-lr": "value_learning_rate"}
+                "--max-grad-norm": "max_grad_norm", "--value-lr": "value_learning_rate",
+                "--gae-lambda": "gae_lambda"}
 
 
 def _axis_order(argv: list[str]) -> list[str]:
@@ -849,7 +854,7 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
         try:
             for name, values in (("learning_rate", args.lr), ("gamma", args.gamma),
                                  ("entropy_coef", args.entropy_coef), ("max_grad_norm", args.max_grad_norm),
-                                 ("value_learning_rate", args.value_lr)):
+                                 ("value_learning_rate", args.value_lr), ("gae_lambda", args.gae_lambda)):
                 for v in values or ():
                     HParams(**{name: v})  # range checks first: a bad value never waits on peers
             initialize_distributed(args.coordinator, args.num_processes, args.process_id,
@@ -863,7 +868,8 @@ def cmd_sweep(args, argv: list[str], t_start: float) -> int:
     try:
         config = config.replace(**_config_flags(args))
         lists = {"learning_rate": args.lr, "gamma": args.gamma, "entropy_coef": args.entropy_coef,
-                 "max_grad_norm": args.max_grad_norm, "value_learning_rate": args.value_lr}
+                 "max_grad_norm": args.max_grad_norm, "value_learning_rate": args.value_lr,
+                 "gae_lambda": args.gae_lambda}
         order = [n for n in _axis_order(argv) if lists[n] is not None]
         from jaxpg.sweep import grid
 

@@ -20,6 +20,7 @@ __all__ = [
     "normalize",
     "mean_baseline",
     "value_advantages",
+    "gae_advantages",
     "bootstrap_rewards",
     "advantages",
     "masked_mean",
@@ -228,6 +229,53 @@ def value_advantages(returns: jax.Array, values: jax.Array, valid: jax.Array) ->
     """
     chex.assert_equal_shape((returns, values, valid))
     return normalize(returns - jax.lax.stop_gradient(values), valid)
+
+
+def gae_advantages(
+    rewards: jax.Array,
+    values: jax.Array,
+    discounts: jax.Array,
+    lam,
+    length: jax.Array | None = None,
+    chunk: int = 512,
+) -> jax.Array:
+    """Generalised advantage estimates ``A_t = δ_t + discount_t · λ · A_{t+1}`` (Schulman et al. 2016).
+
+    ``δ_t = r_t + discount_t · V(s_{t+1}) − V(s_t)``. At an episode's last step
+    ``discount_t = 0``, so nothing after it flows back (a truncated episode's
+    ``γ·V(s_{k+1})`` is added to its last reward beforehand, see
+    ``bootstrap_rewards``). ``λ = 1`` gives ``G_t − V(s_t)`` exactly (the
+    Monte-Carlo REINFORCE-with-baseline advantage): the ``V`` terms telescope.
+    ``λ < 1`` trades that unbiasedness for variance: a step is credited mostly
+    with what happened within about ``1/(1 − γλ)`` steps of it, the rest being
+    predicted by ``V``. ``A_t + V(s_t)`` is the λ-return, the value target.
+
+    Args:
+      rewards: [T, N] float (bootstrapped at truncations if wanted).
+      values: [T, N] float, ``V(s_t)`` (treated as a constant).
+      discounts: [T, N] float, ``gamma`` within an episode, 0 at its last step.
+      lam: scalar λ in [0, 1] (may be traced).
+      length: int scalar (may be traced): work on the first ``length`` steps
+        only (every episode must have ended by then); ``None``: all T.
+      chunk: steps per loop iteration when ``length`` is given (static).
+
+    Returns:
+      [T, N] advantages (not standardised).
+
+    Example (one episode of 3 steps, γ = 0.5, λ = 0.5, r = 1, V = 2, then end):
+      δ = (1 + 0.5·2 − 2, 1 + 0.5·2 − 2, 1 + 0 − 2) = (0, 0, −1);
+      A_2 = −1, A_1 = 0 + 0.25·(−1) = −0.25, A_0 = 0 + 0.25·(−0.25) = −0.0625.
+    """
+    chex.assert_rank(rewards, 2)
+    chex.assert_equal_shape((rewards, values, discounts))
+    values = jax.lax.stop_gradient(values).astype(rewards.dtype)
+    discounts = jnp.asarray(discounts, rewards.dtype)
+    next_values = jnp.concatenate([values[1:], jnp.zeros_like(values[:1])], axis=0)
+    deltas = rewards + discounts * next_values - values
+    traces = discounts * jnp.asarray(lam, rewards.dtype)
+    if length is None:
+        return discounted_returns(deltas, traces)
+    return discounted_returns_prefix(deltas, traces, length, chunk)
 
 
 def advantages(returns: jax.Array, valid: jax.Array, mode: str, values: jax.Array | None = None) -> jax.Array:

@@ -19,7 +19,14 @@ import optax
 
 from jaxpg import envs, policies
 from jaxpg.losses import predict_prefix, reinforce_value_and_grad, value_loss_and_grad
-from jaxpg.returns import advantages, bootstrap_rewards, discounted_returns_prefix, episode_discounts
+from jaxpg.returns import (
+    advantages,
+    bootstrap_rewards,
+    discounted_returns_prefix,
+    episode_discounts,
+    gae_advantages,
+    normalize,
+)
 from jaxpg.rollout import rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState
 
@@ -81,7 +88,9 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     is ``V(s) = μ_R + σ_R · V_φ(s)``. One update: roll out; compute
     ``V`` on the batch (and on each truncated episode's next observation, which
     ``bootstrap_truncated`` adds to the return as ``γ·V(s_{k+1})``); the
-    advantage is ``G − V`` standardised over the batch; one policy step; then
+    advantage is GAE(λ) at ``hparams.gae_lambda`` (λ = 1, the default: ``G − V``),
+    standardised over the batch, and the value targets are the λ-returns
+    ``A + V`` (λ = 1: ``G``); one policy step; then
     ``value_steps`` full-batch regression steps of ``V_φ``; then the return
     statistics and (``obs_norm``) the observation statistics absorb the batch.
     The baseline at update ``u`` depends only on earlier batches, so it adds
@@ -167,8 +176,10 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             if config.bootstrap_truncated:
                 v_final = r_mean + r_std * v_apply(state.value_params["params"], stats.final_obs)
                 rewards = bootstrap_rewards(rewards, traj.truncated, v_final, hparams.gamma)
-            returns = discounted_returns_prefix(rewards, discounts, length, config.loss_chunk)
-            adv = advantages(returns, traj.valid, "value", values)
+            # GAE(λ); λ = 1 is G − V. Value targets: the λ-returns A + V.
+            raw_adv = gae_advantages(rewards, values, discounts, hparams.gae_lambda, length, config.loss_chunk)
+            returns = raw_adv + values
+            adv = normalize(raw_adv, traj.valid)
         else:
             returns = discounted_returns_prefix(traj.rewards, discounts, length, config.loss_chunk)
             adv = advantages(returns, traj.valid, config.advantage)

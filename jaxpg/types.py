@@ -279,6 +279,12 @@ class HParams:
         (``advantage="value"``), > 0. The value network does not share the
         policy's optimizer, clip or schedule: its regression loss never mixes
         into the policy gradient.
+      gae_lambda: λ of the generalised advantage estimate with
+        ``advantage="value"``, in [0, 1]. 1 (the default) is Monte-Carlo
+        REINFORCE with a learned baseline, ``G_t − V(s_t)``; below 1 each step is
+        credited mostly with the next ~``1/(1 − γλ)`` steps and ``V`` stands in
+        for the rest (less variance, some bias; the value targets become
+        λ-returns). Ignored by the other advantages.
     """
 
     learning_rate: Any = 1e-2
@@ -286,6 +292,7 @@ class HParams:
     entropy_coef: Any = 0.0
     max_grad_norm: Any = 1.0
     value_learning_rate: Any = 1e-3
+    gae_lambda: Any = 1.0
 
     def __post_init__(self):
         checks = {
@@ -294,6 +301,7 @@ class HParams:
             "entropy_coef": (lambda v: v >= 0, "must be >= 0"),
             "max_grad_norm": (lambda v: v > 0, "must be > 0 (inf disables clipping)"),
             "value_learning_rate": (lambda v: v > 0, "must be > 0"),
+            "gae_lambda": (lambda v: (v >= 0) & (v <= 1), "must be in [0, 1]"),
         }
         for name, (ok, rule) in checks.items():
             value = _concrete(getattr(self, name))

@@ -62,3 +62,18 @@ def pg_loss(log_probs, advantages, valid):
         total += lp[idx] * a[idx]
         count += 1
     return -total / max(count, 1)
+
+
+def gae_advantages(rewards, values, discounts, lam):
+    """A_t = δ_t + d_t·λ·A_{t+1}, δ_t = r_t + d_t·V_{t+1} − V_t, one explicit loop. [T, N]."""
+    r = np.asarray(rewards, np.float64)
+    v = np.asarray(values, np.float64)
+    d = np.asarray(discounts, np.float64)
+    a = np.zeros_like(r)
+    nxt_a = np.zeros_like(r[0])
+    for t in reversed(range(r.shape[0])):
+        nxt_v = v[t + 1] if t + 1 < r.shape[0] else np.zeros_like(r[0])
+        delta = r[t] + d[t] * nxt_v - v[t]
+        nxt_a = delta + d[t] * lam * nxt_a
+        a[t] = nxt_a
+    return a

@@ -31,6 +31,7 @@ BAD = [
     (["train", "--env", "Pendulum-v1", "--log-std-bounds", "2"], "expected two comma-separated numbers"),
     (["train", "--env", "Pendulum-v1", "--log-std-init", "5"], "log_std_init must lie within log_std_bounds"),
     (["train", "--value-lr", "0"], "value_learning_rate must be > 0, got 0.0"),
+    (["train", "--gae-lambda", "1.5"], "gae_lambda must be in [0, 1], got 1.5"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["fly"], "invalid choice: 'fly'"),
 ]

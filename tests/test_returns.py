@@ -165,3 +165,63 @@ def test_prefix_returns_equal_full_returns_when_episodes_end_by_length(data, len
     np.testing.assert_allclose(prefix[:length], full[:length], rtol=1e-5, atol=1e-4)
     computed = -(-length // chunk) * chunk  # whole chunks are computed; nothing past them
     assert not prefix[computed:].any()
+
+
+def test_gae_hand_computed():
+    # one episode of 3 steps, γ = 0.5, λ = 0.5, r = 1, V = 2, ends at t = 2 (d = .5, .5, 0):
+    # δ = (1 + .5·2 − 2, 1 + .5·2 − 2, 1 + 0 − 2) = (0, 0, −1)
+    # A_2 = −1; A_1 = 0 + .5·.5·(−1) = −.25; A_0 = 0 + .25·(−.25) = −.0625
+    a = R.gae_advantages(jnp.ones((3, 1)), jnp.full((3, 1), 2.0), jnp.array([[0.5], [0.5], [0.0]]), 0.5)
+    np.testing.assert_allclose(a[:, 0], [-0.0625, -0.25, -1.0])
+
+
+def test_gae_lambda_zero_is_one_step_td_error():
+    # λ = 0: A_t = δ_t = r_t + d_t V_{t+1} − V_t. r = (1, 2), V = (3, 5), d = (.9, 0):
+    # A_0 = 1 + .9·5 − 3 = 2.5; A_1 = 2 + 0 − 5 = −3
+    a = R.gae_advantages(jnp.array([[1.0], [2.0]]), jnp.array([[3.0], [5.0]]), jnp.array([[0.9], [0.0]]), 0.0)
+    np.testing.assert_allclose(a[:, 0], [2.5, -3.0], rtol=1e-6)
+
+
+gae_cases = st.integers(1, 12).flatmap(
+    lambda t: st.tuples(
+        hnp.arrays(np.float32, (t, 3), elements=st.floats(-10, 10, width=32)),
+        hnp.arrays(np.float32, (t, 3), elements=st.floats(-10, 10, width=32)),
+        hnp.arrays(np.float32, (t, 3), elements=st.sampled_from([0.0, 0.5, 0.9, 1.0])),
+        st.sampled_from([0.0, 0.5, 0.95, 1.0]),
+    )
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(gae_cases)
+def test_gae_matches_numpy_loop(data):
+    rewards, values, discounts, lam = data
+    expected = ref.gae_advantages(rewards, values, discounts, lam)
+    np.testing.assert_allclose(
+        jax.jit(R.gae_advantages)(rewards, values, discounts, lam), expected, rtol=1e-4, atol=1e-3
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(gae_cases)
+def test_gae_at_lambda_one_is_return_minus_value(data):
+    # the V terms telescope within an episode: A_t = G_t − V_t whatever V is
+    rewards, values, discounts, _ = data
+    discounts = discounts.copy()
+    discounts[-1] = 0.0  # every episode ends inside the buffer
+    g = ref.discounted_returns(rewards, discounts)
+    a = R.gae_advantages(rewards, values, discounts, 1.0)
+    np.testing.assert_allclose(a, g - values, rtol=1e-4, atol=1e-3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(gae_cases, st.integers(0, 12), st.sampled_from([1, 3, 64]))
+def test_gae_prefix_equals_full_when_episodes_end_by_length(data, length, chunk):
+    rewards, values, discounts, lam = data
+    length = min(length, rewards.shape[0])
+    discounts = discounts.copy()
+    if length > 0:
+        discounts[length - 1] = 0.0
+    full = np.asarray(R.gae_advantages(rewards, values, discounts, lam))
+    prefix = jax.jit(R.gae_advantages, static_argnums=5)(rewards, values, discounts, lam, length, chunk)
+    np.testing.assert_allclose(np.asarray(prefix)[:length], full[:length], rtol=1e-5, atol=1e-4)

@@ -236,3 +236,26 @@ def test_every_classic_control_task_trains_with_its_recommended_settings(env):
     state, m = train_apart(make_trainer(config), keys, hp)
     check_finite(jax.tree.map(np.asarray, m))
     assert m.mean_return.shape == (2, 2) and int(m.env_steps.sum()) > 0
+
+
+def test_gae_lambda_matters_only_for_multi_step_episodes_and_is_a_traced_sweep_axis():
+    # one-step bandit episodes: A_0 = r_0 − V(s_0) for every λ (the episode's discount is 0)
+    base = dict(env="TwoArmedBandit-probe", num_envs=8, num_updates=5, hidden=(4,), advantage="value")
+    (sa, ma), (sb, mb) = (_train(jaxpg.Config(**base), jaxpg.HParams(gae_lambda=lam)) for lam in (0.0, 1.0))
+    jax.tree.map(np.testing.assert_array_equal, (sa.params, sa.value_params, ma),
+                 (sb.params, sb.value_params, mb))
+    # CartPole: λ changes the advantages, hence the policy; a vmap over λ equals each λ alone
+    cfg = jaxpg.Config(env="CartPole-v1", num_envs=8, num_updates=4, hidden=(4,), advantage="value",
+                       max_steps=30)
+    tr = make_trainer(cfg)
+    key = jax.random.key(4)
+    hps = jax.tree.map(lambda v: jnp.full((2,), v, jnp.float32), jaxpg.HParams()).replace(
+        gae_lambda=jnp.array([0.5, 1.0]))
+    state = jax.jit(jax.vmap(tr.init, in_axes=(None, 0)))(key, hps)
+    _, m = jax.jit(jax.vmap(tr.run, in_axes=(0, 0, None)), static_argnums=2)(state, hps, 4)
+    for i, lam in enumerate((0.5, 1.0)):
+        hp = jaxpg.HParams(gae_lambda=lam)
+        s1 = jax.jit(tr.init)(key, hp)
+        _, m1 = jax.jit(tr.run, static_argnums=2)(s1, hp, 4)
+        np.testing.assert_allclose(m.loss[i], m1.loss, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(m.loss[0, 1:], m.loss[1, 1:])
