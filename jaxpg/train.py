@@ -177,7 +177,8 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
                 v_final = r_mean + r_std * v_apply(state.value_params["params"], stats.final_obs)
                 rewards = bootstrap_rewards(rewards, traj.truncated, v_final, hparams.gamma)
             # GAE(λ); λ = 1 is G − V. Value targets: the λ-returns A + V.
-            raw_adv = gae_advantages(rewards, values, discounts, hparams.gae_lambda, length, config.loss_chunk)
+            raw_adv = gae_advantages(rewards, values, discounts, hparams.gae_lambda, length,
+                                     config.loss_chunk)
             returns = raw_adv + values
             adv = normalize(raw_adv, traj.valid)
         else:
