@@ -225,7 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--greedy", action="store_true", help="argmax actions (sampled otherwise, as the course)")
     e.add_argument("--seed", type=int, default=0, help="seed of the evaluation episodes")
     e.add_argument("--max-steps", type=_positive_int, default=None,
-                   help="episode step limit (default: the run's)")
+                   help="episode step limit (default: the env's own, as train's final evaluation, "
+                        "even when the run's --max-steps cut its training episodes shorter)")
     r = sub.add_parser("render", help="play one episode with a saved policy and write an animated GIF",
                        formatter_class=_HelpFormatter)
     r.add_argument("run_dir", type=Path, metavar="DIR", help="a `jaxpg train --out` directory")
@@ -301,7 +302,7 @@ def cmd_eval(args) -> int:
     from jaxpg.train import make_trainer
 
     trainer = make_trainer(ck.config)
-    max_steps = args.max_steps or trainer.max_steps
+    max_steps = args.max_steps or int(trainer.env_params.max_steps_in_episode)
     keys = jax.random.split(jax.random.key(args.seed), ck.seeds)
     returns = np.asarray(jax.jit(jax.vmap(lambda k, p: evaluate(
         k, trainer.env, trainer.env_params, trainer.policy.apply, p, args.episodes, max_steps,

@@ -163,3 +163,22 @@ def test_render_bad_input(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err, err
     assert not (tmp_path / "r.gif").exists()
+
+
+def test_eval_plays_to_the_envs_own_limit_not_the_training_cut(tmp_path, capsys):
+    """A run trained with --max-steps 3 is evaluated on full CartPole episodes (limit 500), as
+    `train`'s own final evaluation is; --max-steps 3 restores the cut (every return is then 3)."""
+    out = tmp_path / "cut"
+    assert main(["train", "--seeds", "2", "--num-envs", "4", "--hidden", "8", "--max-steps", "3",
+                 "--updates", "1", "--eval-episodes", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    def means(*extra):
+        assert main(["eval", str(out), "--episodes", "8", "--greedy", *extra]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        rows = [line.split("|") for line in lines if line.strip()[:1].isdigit()]
+        return [float(r[1]) for r in rows]
+
+    assert means("--max-steps", "3") == [3.0, 3.0]
+    # an untrained greedy CartPole policy falls after ~8-60 steps, never within 3
+    assert min(means()) > 3.0
