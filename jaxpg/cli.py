@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jaxpg.types import ADVANTAGES, LOG_STD_MODES, LR_SCHEDULES, SQUASHES, Config, HParams
+from jaxpg.types import ADVANTAGES, ENTROPY_SCHEDULES, LOG_STD_MODES, LR_SCHEDULES, SQUASHES, Config, HParams
 
 EXIT_USAGE = 2
 
@@ -136,6 +136,9 @@ def _add_run_flags(t: argparse.ArgumentParser, sweep: bool) -> None:
     _per_env(t.add_argument("--lr", type=num, help="Adam learning rate (> 0)" + many), h.learning_rate)
     _per_env(t.add_argument("--lr-schedule", choices=LR_SCHEDULES,
                             help="constant, or linear decay to 0 over the updates"), c.lr_schedule)
+    _per_env(t.add_argument("--entropy-schedule", choices=ENTROPY_SCHEDULES,
+                            help="constant, or linear decay of the entropy bonus to 0 over the updates"),
+             c.entropy_schedule)
     _per_env(t.add_argument("--gamma", type=num, help="discount, in (0, 1]" + many), h.gamma)
     _per_env(t.add_argument("--entropy-coef", type=num, help="entropy bonus (>= 0)" + many), h.entropy_coef)
     _per_env(t.add_argument("--max-grad-norm", type=num,
@@ -546,6 +549,7 @@ def _config_flags(args) -> dict:
     kv = dict(
         num_envs=args.num_envs, max_steps=args.max_steps, hidden=args.hidden, num_updates=args.updates,
         advantage=args.advantage, activation=args.activation, lr_schedule=args.lr_schedule,
+        entropy_schedule=args.entropy_schedule,
         obs_norm=args.obs_norm, value_hidden=args.value_hidden, value_steps=args.value_steps,
         bootstrap_truncated=args.bootstrap_truncated, log_std=args.log_std, log_std_init=args.log_std_init,
         log_std_bounds=args.log_std_bounds, squash=args.squash,
@@ -568,11 +572,11 @@ def resolve_settings(args) -> tuple[Config, HParams]:
     return config, hparams
 
 
-_RUN_FLAGS = ("--env", "--seeds", "--seed", "--num-envs", "--max-steps", "--lr", "--lr-schedule", "--gamma",
-              "--entropy-coef", "--max-grad-norm", "--advantage", "--hidden", "--activation", "--out",
-              "--obs-norm", "--no-obs-norm", "--value-lr", "--gae-lambda", "--value-hidden", "--value-steps",
-              "--bootstrap-truncated", "--no-bootstrap-truncated", "--log-std", "--log-std-init",
-              "--log-std-bounds", "--squash")
+_RUN_FLAGS = ("--env", "--seeds", "--seed", "--num-envs", "--max-steps", "--lr", "--lr-schedule",
+              "--entropy-schedule", "--gamma", "--entropy-coef", "--max-grad-norm", "--advantage",
+              "--hidden", "--activation", "--out", "--obs-norm", "--no-obs-norm", "--value-lr",
+              "--gae-lambda", "--value-hidden", "--value-steps", "--bootstrap-truncated",
+              "--no-bootstrap-truncated", "--log-std", "--log-std-init", "--log-std-bounds", "--squash")
 
 
 def cmd_train(args, t_start: float | None = None, argv: list[str] | None = None) -> int:

@@ -30,7 +30,8 @@ from jaxpg.returns import (
 from jaxpg.rollout import rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState
 
-__all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "check_finite", "DivergedError"]
+__all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "entropy_coef_at", "check_finite",
+           "DivergedError"]
 
 
 def make_optimizer(
@@ -47,6 +48,25 @@ def make_optimizer(
     if schedule == "linear":
         lr = optax.linear_schedule(hparams.learning_rate, 0.0, int(num_updates))
     return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(lr))
+
+
+def entropy_coef_at(coef, update, schedule: str = "constant", num_updates: int = 1):
+    """The entropy bonus's weight at update ``update`` (counted from 0).
+
+    ``"constant"``: ``coef``. ``"linear"``: ``coef * max(0, 1 - update / num_updates)``,
+    the same decay as the linear learning-rate schedule (0 from ``num_updates`` on,
+    e.g. for updates run past the planned end on resume).
+
+    Args:
+      coef: ``HParams.entropy_coef`` (may be traced).
+      update: int32 scalar, updates done so far (``TrainState.update``).
+      schedule: ``"constant"`` or ``"linear"`` (static).
+      num_updates: length of the linear decay (static).
+    """
+    if schedule == "linear":
+        frac = 1.0 - jnp.asarray(update, jnp.float32) / float(num_updates)
+        return coef * jnp.clip(frac, 0.0, 1.0)
+    return coef
 
 
 class Trainer(NamedTuple):
@@ -190,7 +210,8 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
 
         (loss, (_, ent)), grads = reinforce_value_and_grad(
             variables["params"], apply_net, traj.obs, traj.actions, adv, traj.valid,
-            hparams.entropy_coef, length, config.loss_chunk, dist=dist,
+            entropy_coef_at(hparams.entropy_coef, state.update, config.entropy_schedule, config.num_updates),
+            length, config.loss_chunk, dist=dist,
         )
         optimizer = make_optimizer(hparams, config.lr_schedule, config.num_updates)
         updates, opt_state = optimizer.update(grads, state.opt_state, variables["params"])

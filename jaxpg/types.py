@@ -26,6 +26,7 @@ __all__ = ["Trajectory", "TrainState", "Metrics", "Config", "HParams", "ADVANTAG
 ADVANTAGES = ("none", "normalize", "mean", "value")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu")
 LR_SCHEDULES = ("constant", "linear")
+ENTROPY_SCHEDULES = ("constant", "linear")
 LOG_STD_MODES = ("param", "state")
 SQUASHES = ("clip", "tanh")
 
@@ -131,6 +132,10 @@ class Config:
       activation: hidden activation, one of ``tanh, relu, gelu, silu``.
       lr_schedule: ``"constant"``, or ``"linear"`` (decays the learning rate
         linearly to 0 over ``num_updates``; it settles the policy at the end).
+      entropy_schedule: ``"constant"``, or ``"linear"``: the entropy bonus at
+        update u (counted from 0) is ``entropy_coef * (1 - u / num_updates)``, so
+        the bonus explores early and lets the policy sharpen before it is
+        evaluated with sampled actions.
       obs_scale: observations are multiplied by it inside the policy (static;
         a fixed normalisation, e.g. 1/24 for Pixelcopter's pixel units).
       rollout_chunk: steps simulated between two "has every episode ended?"
@@ -168,6 +173,7 @@ class Config:
     advantage: str = "mean"
     activation: str = "tanh"
     lr_schedule: str = "linear"
+    entropy_schedule: str = "constant"
     obs_scale: float = 1.0
     rollout_chunk: int = 16
     loss_chunk: int = 512
@@ -202,6 +208,11 @@ class Config:
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(
                 f"lr_schedule must be one of {', '.join(LR_SCHEDULES)}; got {self.lr_schedule!r}"
+            )
+        if self.entropy_schedule not in ENTROPY_SCHEDULES:
+            raise ValueError(
+                f"entropy_schedule must be one of {', '.join(ENTROPY_SCHEDULES)}; "
+                f"got {self.entropy_schedule!r}"
             )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(ACTIVATIONS)}; got {self.activation!r}")

@@ -135,6 +135,7 @@ def test_evaluate_and_summarize_on_the_bandit():
         (dict(hidden=(64, 0)), "every hidden size must be a positive integer"),
         (dict(obs_scale=0.0), "obs_scale must be a positive finite number, got 0.0"),
         (dict(lr_schedule="cosine"), "lr_schedule must be one of constant, linear; got 'cosine'"),
+        (dict(entropy_schedule="exp"), "entropy_schedule must be one of constant, linear; got 'exp'"),
     ],
 )
 def test_bad_config_raises_before_compiling(kwargs, match):
@@ -157,6 +158,33 @@ def test_bad_config_raises_before_compiling(kwargs, match):
 def test_bad_hparams_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxpg.HParams(**kwargs)
+
+
+def test_entropy_coef_at_by_hand():
+    from jaxpg.train import entropy_coef_at
+
+    # coef 0.01 over 4 updates: u=0 → 0.01·(1-0/4)=0.01, u=1 → 0.0075, u=2 → 0.005, u=3 → 0.0025,
+    # u=4 → 0; past the end (resume) it stays 0, never negative
+    got = [float(entropy_coef_at(0.01, jnp.int32(u), "linear", 4)) for u in range(6)]
+    np.testing.assert_allclose(got, [0.01, 0.0075, 0.005, 0.0025, 0.0, 0.0], atol=1e-9)
+    assert [float(entropy_coef_at(0.01, jnp.int32(u), "constant", 4)) for u in (0, 3, 9)] == [0.01] * 3
+
+
+def test_linear_entropy_schedule_changes_only_the_bonus_weight():
+    # Same key, same params at update 1 and 2 until the weights differ: update 1 uses 0.05·1 in both
+    # runs (identical), update 2 uses 0.05 vs 0.05·(1 - 1/3) on the same rollout, so the reported
+    # losses (pg − coef·entropy) differ by exactly (0.05 - 0.05·2/3)·entropy = 0.05/3·entropy.
+    hp = jaxpg.HParams(learning_rate=0.05, entropy_coef=0.05)
+    out = {}
+    for sched in ("constant", "linear"):
+        cfg = jaxpg.Config(env="TwoArmedBandit-probe", num_envs=16, hidden=(8,), num_updates=3,
+                           entropy_schedule=sched)
+        out[sched] = jax.jit(make_trainer(cfg).train)(jax.random.key(3), hp)[1]
+    c, lin = out["constant"], out["linear"]
+    np.testing.assert_allclose(lin.loss[0], c.loss[0], rtol=1e-6)
+    np.testing.assert_allclose(lin.entropy[1], c.entropy[1], rtol=1e-6)  # same rollout, same params
+    np.testing.assert_allclose(lin.loss[1] - c.loss[1], 0.05 / 3 * c.entropy[1], rtol=1e-4, atol=1e-7)
+    assert not np.allclose(lin.loss[2], c.loss[2])  # from here on the parameters differ
 
 
 def test_policies_module_exports():
