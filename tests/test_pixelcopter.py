@@ -293,6 +293,74 @@ def test_keyed_step_uses_the_same_core_as_step_with_draws():
         state = state_a
 
 
+def _hand_state(player_y, block_x, block_y, cave_y=24):
+    """A reference-layout state: copter at y, one block, 20 terrain pieces at x = 2, 6, ..., 78."""
+    bx, by, ba = np.zeros(4), np.zeros(4), np.zeros(4, bool)
+    bx[0], by[0], ba[0] = block_x, block_y, True
+    tx, ty, ta = np.zeros(64), np.zeros(64), np.zeros(64, bool)
+    tx[:20], ty[:20], ta[:20] = 2 + 4 * np.arange(20), cave_y, True
+    return dict(player_y=player_y, player_vel=0.0, score=0.0, lives=1.0, block_x=bx, block_y=by,
+                block_alive=ba, terrain_x=tx, terrain_y=ty, terrain_alive=ta)
+
+
+def test_crash_causes_by_hand():
+    none = {"block": False, "ceiling": False, "floor": False, "screen": False}
+
+    def causes(rec, action):
+        _, st, _, done = pc.step_with_draws(pc.state_from_reference(rec), action, pc.sample_draws(
+            jax.random.key(0)))
+        return bool(done), {k: bool(v) for k, v in pc.crash_causes(st).items()}
+
+    # No-op from y=24, v=0: v = 1000/30·0.001728·0.99 = 0.057, y = 24.057. Block centre x 16.64 →
+    # 16.0 after the 0.64 scroll: rect x 14..18, y (24-4)..(24+5) = 20..29 overlaps the copter's
+    # 15..17 × 23..25. Cave 12..36: no wall. Band 6..42: inside.
+    assert causes(_hand_state(24.0, 16.64, 24), 1) == (True, {**none, "block": True})
+    # The same block far ahead (x 40): nothing touched, the game goes on.
+    assert causes(_hand_state(24.0, 40.0, 24), 1) == (False, none)
+    # Cave centred at 30 (ceiling 18): y 20 − 2.4 + 0.057 = 17.66 <= 18 → ceiling only.
+    assert causes(_hand_state(20.0, 40.0, 24, cave_y=30), 1) == (True, {**none, "ceiling": True})
+    # Cave centred at 18 (floor 30): y 30.0 + 0.057 >= 30 → floor only.
+    assert causes(_hand_state(30.0, 40.0, 24, cave_y=18), 1) == (True, {**none, "floor": True})
+    # Cave centred at 30, y 43 + 0.057 > 42 (below the band) and >= 42 (the floor): both.
+    both = {**none, "floor": True, "screen": True}
+    assert causes(_hand_state(43.0, 40.0, 24, cave_y=30), 1) == (True, both)
+
+
+def test_death_census_of_constant_policies():
+    # experiments/pixelcopter_deaths.py's episode loop. Always thrusting from y=24, v=0
+    # (v ← (v − 0.56)·0.99, y ← y + v): y = 23.45, 22.34, 20.70, 18.51, 15.79, 12.55, 8.78, 4.50.
+    # The ceiling test y − 2.4 <= piece.y − 12 with piece.y in 18..30 fires at y <= 8.4 .. 20.4,
+    # so at step 4 to 8, before the band's y < 6 could alone; no block is reached (the first is
+    # at x >= 48, 50+ steps away). Never thrusting (v ← (v + 0.0576)·0.99): y = 24.06, 24.17, ...,
+    # 30.53 at step 15, ..., 42.44 at step 26; the floor test y >= piece.y + 12 (30..42) fires at
+    # step 15 to 26, never after the band's y > 42.
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "experiments/pixelcopter_deaths.py"
+    spec = importlib.util.spec_from_file_location("pixelcopter_deaths", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    from jaxpg import policies
+
+    env = pc.Pixelcopter()
+
+    def constant(p, o):
+        return jnp.broadcast_to(p, o.shape[:-1] + (2,))
+
+    run = jax.jit(lambda k, logits: mod.play(k, env, env.default_params, constant, logits,
+                                             policies.CATEGORICAL, 16, 100, True))
+    # Pieces leave the screen (+1 each) at steps 10, 16, 22 (x = 2, 6, 10 reach <= -4): none
+    # before the ceiling crash, one to three before the floor crash; return -5 + that.
+    for logits, cause, steps, rets in (([5.0, -5.0], "ceiling", (4, 8), (-5, -5)),
+                                       ([-5.0, 5.0], "floor", (15, 26), (-4, -2))):
+        out = {k: np.asarray(v) for k, v in run(jax.random.key(0), jnp.asarray(logits)).items()}
+        assert out["done"].all() and out[cause].all(), (cause, out)
+        others = {"ceiling", "floor", "block"} - {cause}
+        assert not any(out[k].any() for k in others), out
+        assert steps[0] <= out["length"].min() and out["length"].max() <= steps[1], out["length"]
+        assert rets[0] <= out["ret"].min() and out["ret"].max() <= rets[1], out["ret"]
+
+
 def test_reset_distribution():
     env = pc.Pixelcopter()
     keys = jax.random.split(jax.random.key(0), 4096)

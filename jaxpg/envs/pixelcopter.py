@@ -58,6 +58,7 @@ __all__ = [
     "state_to_reference",
     "step_with_draws",
     "sample_draws",
+    "crash_causes",
     "render",
     "SCREEN",
     "BLOCK_CAPACITY",
@@ -408,6 +409,54 @@ def _block_hits(state: EnvState):
     return hit & state.block_alive
 
 
+def _hits(state: EnvState) -> dict[str, jax.Array]:
+    """The collision tests of steps 5, 6 and 9 on a state whose positions are already updated.
+
+    Returns:
+      ``{"block": bool [4], "ceiling": bool [64], "floor": bool [64], "screen": int32 []}``:
+      per-slot hits (each costs a life) and the number of screen-band tests failed (0 or 1).
+    """
+    y_hi, y_lo = state.player_y, state.player_y_lo
+    t_hits = _terrain_hits(state)
+    t_y = state.terrain_y.astype(jnp.float32)
+    h_hi, h_lo = _df_add(y_hi, y_lo, -jnp.float32(_PLAYER_HEIGHT_DF[0]), -_PLAYER_HEIGHT_DF[1])
+    ceil_d, _ = _df_sub_scalar(h_hi, h_lo, t_y - _CAVE_HALF)
+    floor_d, _ = _df_sub_scalar(y_hi, y_lo, t_y + _CAVE_HALF)
+    screen = (_df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MIN))[0] < 0).astype(jnp.int32) + (
+        _df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MAX))[0] > 0
+    ).astype(jnp.int32)
+    return {"block": _block_hits(state), "ceiling": t_hits & (ceil_d <= 0),
+            "floor": t_hits & (floor_d >= 0), "screen": screen}
+
+
+def crash_causes(state: EnvState) -> dict[str, jax.Array]:
+    """What the copter of a state is touching: the collision tests the step applies.
+
+    Apply it to the state a crashing step returned (``step_env`` or
+    :func:`step_with_draws`; a gymnax ``step`` has already reset it) to see what ended the
+    episode. More than one can be true (a block and the floor together).
+
+    Args:
+      state: an :class:`EnvState` (a single one; ``jax.vmap`` it over a batch).
+
+    Returns:
+      ``{"block", "ceiling", "floor", "screen": bool []}``: touching a block; the cave's
+      ceiling (``y - 2.4 <= piece.y - 12`` for a piece it overlaps); its floor
+      (``y >= piece.y + 12``); outside the band 6 <= y <= 42.
+
+    Example:
+      >>> env, params = Pixelcopter(), EnvParams()
+      >>> obs, s = env.reset_env(jax.random.key(0), params)
+      >>> for _ in range(8):  # thrust every step: the copter hits the ceiling
+      ...     obs, s, r, done, _ = env.step_env(jax.random.key(1), s, 0, params)
+      >>> bool(done), bool(crash_causes(s)["ceiling"])
+      (True, True)
+    """
+    h = _hits(state)
+    return {"block": jnp.any(h["block"]), "ceiling": jnp.any(h["ceiling"]),
+            "floor": jnp.any(h["floor"]), "screen": h["screen"] > 0}
+
+
 def _get_obs(state: EnvState) -> jax.Array:
     """The 7-float observation of a state (always finite).
 
@@ -487,16 +536,11 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
         block_xq=block_xq,
         terrain_xq=terrain_xq,
     )
-    # 4-5. Block collisions.
-    lives = state.lives - jnp.sum(_block_hits(state).astype(jnp.int32))
-    # 6. Terrain collisions: ceiling (y - 2.4 <= piece.y - 12) and floor (y >= piece.y + 12).
-    t_hits = _terrain_hits(state)
-    t_y = state.terrain_y.astype(jnp.float32)
-    h_hi, h_lo = _df_add(y_hi, y_lo, -jnp.float32(_PLAYER_HEIGHT_DF[0]), -_PLAYER_HEIGHT_DF[1])
-    ceil_d, _ = _df_sub_scalar(h_hi, h_lo, t_y - _CAVE_HALF)
-    floor_d, _ = _df_sub_scalar(y_hi, y_lo, t_y + _CAVE_HALF)
-    lives = lives - jnp.sum((t_hits & (ceil_d <= 0)).astype(jnp.int32))
-    lives = lives - jnp.sum((t_hits & (floor_d >= 0)).astype(jnp.int32))
+    # 4-6. Block collisions; terrain: ceiling (y - 2.4 <= piece.y - 12), floor (y >= piece.y + 12).
+    hits = _hits(state)
+    lives = state.lives - jnp.sum(hits["block"].astype(jnp.int32))
+    lives = lives - jnp.sum(hits["ceiling"].astype(jnp.int32))
+    lives = lives - jnp.sum(hits["floor"].astype(jnp.int32))
     # 7. Blocks, in creation order over the set at the start of the loop.
     score = score0
     snap = state.block_alive
@@ -531,8 +575,7 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
         state.terrain_alive & ~t_gone, (terrain_xq, state.terrain_y), TERRAIN_CAPACITY
     )
     # 9. Out of the screen's safe band.
-    lives = lives - (_df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MIN))[0] < 0).astype(jnp.int32)
-    lives = lives - (_df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MAX))[0] > 0).astype(jnp.int32)
+    lives = lives - hits["screen"].astype(jnp.int32)
     # 10. Make terrain (48, 240) when 13 or fewer pieces remain: appended after the others.
     n_t = jnp.sum(terrain_alive.astype(jnp.int32))
     regen = n_t <= _TERRAIN_REGEN_AT

@@ -1,0 +1,123 @@
+"""What ends a trained policy's Pixelcopter episodes: blocks, the cave's ceiling or floor, or the screen.
+
+Plays ``--episodes`` sampled (or ``--greedy``) episodes per seed of a ``jaxpg train --out``
+run directory, to the env's step limit, and classifies the crash of every episode that
+ended by one (``jaxpg.envs.pixelcopter.crash_causes`` on the post-crash state: the rules
+of steps 5, 6 and 9 of ``../shared/specs/pixelcopter.md``). Prints a table per seed and
+writes JSON next to the run (``DIR/deaths.json``, atomically; every episode's return too)::
+
+    python experiments/pixelcopter_deaths.py runs/pixelcopter --episodes 256
+
+A cause column counts episodes whose crash step had that collision (a crash can have
+more than one: e.g. a block and the floor together).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxpg import checkpoint
+from jaxpg.envs import pixelcopter as pc
+
+
+def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, greedy: bool):
+    """Runs n episodes to their end (no auto-reset); returns per-episode length, return and cause flags."""
+
+    reset_keys = jax.random.split(jax.random.fold_in(key, 0), n)
+    obs, state = jax.vmap(env.reset_env, (0, None))(reset_keys, env_params)
+    z = jnp.zeros((n,), bool)
+    carry0 = dict(obs=obs, state=state, done=z, length=jnp.zeros((n,), jnp.int32),
+                  ret=jnp.zeros((n,), jnp.float32), block=z, ceiling=z, floor=z, screen=z,
+                  t=jnp.int32(0), key=key)
+
+    def cond(c):
+        return (c["t"] < max_steps) & ~jnp.all(c["done"])
+
+    def body(c):
+        key, k_act, k_env = jax.random.split(c["key"], 3)
+        out = apply_fn(params, c["obs"])
+        action = dist.mode(out) if greedy else dist.sample(k_act, out)
+        obs, st, r, term, _ = jax.vmap(env.step_env, (0, 0, 0, None))(
+            jax.random.split(k_env, n), c["state"], action, env_params)
+        live = ~c["done"]
+        crash = live & term
+        why = jax.vmap(pc.crash_causes)(st)
+
+        def keep(old, new):
+            return jnp.where(live.reshape(live.shape + (1,) * (new.ndim - 1)), new, old)
+
+        return dict(
+            obs=keep(c["obs"], obs), state=jax.tree.map(keep, c["state"], st), done=c["done"] | term,
+            length=c["length"] + live, ret=c["ret"] + jnp.where(live, r, 0.0),
+            block=c["block"] | (crash & why["block"]), ceiling=c["ceiling"] | (crash & why["ceiling"]),
+            floor=c["floor"] | (crash & why["floor"]), screen=c["screen"] | (crash & why["screen"]),
+            t=c["t"] + 1, key=key,
+        )
+
+    c = jax.lax.while_loop(cond, body, carry0)
+    return {k: c[k] for k in ("length", "ret", "done", "block", "ceiling", "floor", "screen")}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run_dir")
+    p.add_argument("--episodes", type=int, default=256)
+    p.add_argument("--greedy", action="store_true")
+    p.add_argument("--seed", type=int, default=12345)
+    args = p.parse_args(argv)
+    try:
+        ck = checkpoint.load(args.run_dir)
+    except checkpoint.CheckpointError as e:
+        print(f"pixelcopter_deaths: {e}", file=sys.stderr)
+        return 2
+    if not ck.config.env.startswith("Pixelcopter"):
+        print(f"pixelcopter_deaths: {args.run_dir} trained {ck.config.env}, not Pixelcopter", file=sys.stderr)
+        return 2
+    from jaxpg.train import make_trainer
+
+    tr = make_trainer(ck.config)
+    max_steps = int(tr.env_params.max_steps_in_episode)
+
+    @jax.jit
+    def one(params, key):
+        return play(key, tr.env, tr.env_params, tr.policy.apply, params, tr.policy.dist, args.episodes,
+                    max_steps, args.greedy)
+
+    rows = []
+    print(f"{args.run_dir}: {args.episodes} {'greedy' if args.greedy else 'sampled'} episodes per seed, "
+          f"to {max_steps} steps")
+    print(" seed | mean return |   std | score | crashed | block | ceiling | floor | screen | mean length")
+    for s in range(ck.seeds):
+        params = jax.tree.map(lambda a, s=s: a[s], ck.state.params)
+        out = {k: np.asarray(v) for k, v in one(params, jax.random.key(args.seed + s)).items()}
+        crashed = int(out["done"].sum())
+        row = dict(seed=s, mean_return=float(out["ret"].mean()), std=float(out["ret"].std()),
+                   crashed=crashed, block=int(out["block"].sum()), ceiling=int(out["ceiling"].sum()),
+                   floor=int(out["floor"].sum()), screen=int(out["screen"].sum()),
+                   mean_length=float(out["length"].mean()), returns=out["ret"].tolist())
+        row["score"] = row["mean_return"] - row["std"]
+        rows.append(row)
+        print(f" {s:4d} | {row['mean_return']:11.1f} | {row['std']:5.1f} | {row['score']:5.1f} | "
+              f"{crashed:7d} | {row['block']:5d} | {row['ceiling']:7d} | {row['floor']:5d} | "
+              f"{row['screen']:6d} | {row['mean_length']:11.0f}")
+    out_path = Path(args.run_dir) / ("deaths-greedy.json" if args.greedy else "deaths.json")
+    fd, tmp = tempfile.mkstemp(dir=args.run_dir, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(dict(run_dir=str(args.run_dir), episodes=args.episodes, greedy=args.greedy,
+                       max_steps=max_steps, seeds=rows), f)
+    os.replace(tmp, out_path)
+    print(f"wrote {out_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
