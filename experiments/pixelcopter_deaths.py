@@ -9,7 +9,9 @@ writes JSON next to the run (``DIR/deaths.json``, atomically; every episode's re
     python experiments/pixelcopter_deaths.py runs/pixelcopter --episodes 256
 
 A cause column counts episodes whose crash step had that collision (a crash can have
-more than one: e.g. a block and the floor together).
+more than one: e.g. a block and the floor together). "10-ep score" is the course's
+evaluation (mean − std of 10 episodes) on disjoint groups of 10 of these episodes: its
+median, and how often it reaches the course's pass mark of 5.
 """
 
 from __future__ import annotations
@@ -67,12 +69,23 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
     return {k: c[k] for k in ("length", "ret", "done", "block", "ceiling", "floor", "screen")}
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run_dir")
-    p.add_argument("--episodes", type=int, default=256)
+    p.add_argument("--episodes", type=_positive, default=256, help="episodes per seed")
     p.add_argument("--greedy", action="store_true")
-    p.add_argument("--seed", type=int, default=12345)
+    p.add_argument("--seed", type=int, default=12345, help="evaluation key: seed s plays key(SEED + s)")
+    p.add_argument("--out", help="JSON path (default: RUN_DIR/deaths.json, or deaths-greedy.json)")
     args = p.parse_args(argv)
     try:
         ck = checkpoint.load(args.run_dir)
@@ -95,22 +108,37 @@ def main(argv=None) -> int:
     rows = []
     print(f"{args.run_dir}: {args.episodes} {'greedy' if args.greedy else 'sampled'} episodes per seed, "
           f"to {max_steps} steps")
-    print(" seed | mean return |   std | score | crashed | block | ceiling | floor | screen | mean length")
+    cols = ("seed", "mean return", "std", "score", "10-ep score median", "P(10-ep >= 5)", "crashed",
+            "block", "ceiling", "floor", "screen", "mean length")
+    print(" | ".join(cols))
     for s in range(ck.seeds):
         params = jax.tree.map(lambda a, s=s: a[s], ck.state.params)
         out = {k: np.asarray(v) for k, v in one(params, jax.random.key(args.seed + s)).items()}
-        crashed = int(out["done"].sum())
         row = dict(seed=s, mean_return=float(out["ret"].mean()), std=float(out["ret"].std()),
-                   crashed=crashed, block=int(out["block"].sum()), ceiling=int(out["ceiling"].sum()),
-                   floor=int(out["floor"].sum()), screen=int(out["screen"].sum()),
-                   mean_length=float(out["length"].mean()), returns=out["ret"].tolist())
+                   crashed=int(out["done"].sum()), block=int(out["block"].sum()),
+                   ceiling=int(out["ceiling"].sum()), floor=int(out["floor"].sum()),
+                   screen=int(out["screen"].sum()), mean_length=float(out["length"].mean()),
+                   returns=out["ret"].tolist())
         row["score"] = row["mean_return"] - row["std"]
+        # the course's evaluation (10 episodes, mean - std) on disjoint groups of these episodes
+        groups = out["ret"][: len(out["ret"]) // 10 * 10].reshape(-1, 10)
+        s10 = groups.mean(1) - groups.std(1)
+        row["score10_median"] = float(np.median(s10)) if len(s10) else float("nan")
+        row["score10_ge5"] = float((s10 >= 5).mean()) if len(s10) else float("nan")
+        row["score10_groups"] = len(s10)
         rows.append(row)
-        print(f" {s:4d} | {row['mean_return']:11.1f} | {row['std']:5.1f} | {row['score']:5.1f} | "
-              f"{crashed:7d} | {row['block']:5d} | {row['ceiling']:7d} | {row['floor']:5d} | "
-              f"{row['screen']:6d} | {row['mean_length']:11.0f}")
-    out_path = Path(args.run_dir) / ("deaths-greedy.json" if args.greedy else "deaths.json")
-    fd, tmp = tempfile.mkstemp(dir=args.run_dir, suffix=".tmp")
+        cells = (s, f"{row['mean_return']:.1f}", f"{row['std']:.1f}", f"{row['score']:.1f}",
+                 f"{row['score10_median']:.1f}", f"{row['score10_ge5']:.2f}", row["crashed"], row["block"],
+                 row["ceiling"], row["floor"], row["screen"], f"{row['mean_length']:.0f}")
+        print(" | ".join(str(c).rjust(len(h)) for c, h in zip(cells, cols, strict=True)))
+    scores = [r["score"] for r in rows]
+    tot = {k: sum(r[k] for r in rows) for k in ("block", "ceiling", "floor", "screen", "crashed")}
+    print(f"per-seed score (mean - std of {args.episodes}): median {np.median(scores):.1f}, "
+          f"worst {min(scores):.1f}; crashes: {tot['block']} block, {tot['ceiling']} ceiling, "
+          f"{tot['floor']} floor, {tot['screen']} screen of {tot['crashed']}")
+    out_path = Path(args.out) if args.out else Path(args.run_dir) / (
+        "deaths-greedy.json" if args.greedy else "deaths.json")
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         json.dump(dict(run_dir=str(args.run_dir), episodes=args.episodes, greedy=args.greedy,
                        max_steps=max_steps, seeds=rows), f)
