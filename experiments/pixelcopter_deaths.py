@@ -9,9 +9,11 @@ writes JSON next to the run (``DIR/deaths.json``, atomically; every episode's re
     python experiments/pixelcopter_deaths.py runs/pixelcopter --episodes 256
 
 A cause column counts episodes whose crash step had that collision (a crash can have
-more than one: e.g. a block and the floor together). "10-ep score" is the course's
-evaluation (mean − std of 10 episodes) on disjoint groups of 10 of these episodes: its
-median, and how often it reaches the course's pass mark of 5.
+more than one: e.g. a block and the floor together). "wall unseen": the wall that was hit
+belongs only to a terrain piece the observation does not report (the copter's column
+overlaps two pieces about a quarter of the time; the observation shows the first).
+"10-ep score" is the course's evaluation (mean − std of 10 episodes) on disjoint groups
+of 10 of these episodes: its median, and how often it reaches the course's pass mark of 5.
 """
 
 from __future__ import annotations
@@ -31,6 +33,19 @@ from jaxpg import checkpoint
 from jaxpg.envs import pixelcopter as pc
 
 
+def _wall_hit_on_unobserved_piece_only(state):
+    """A wall (ceiling or floor) test failed, but only on a piece the observation does not show.
+
+    The copter's 2-px column overlaps one or two terrain pieces; the observation reports the
+    walls of the first (smallest x) only, while every overlapped piece's walls are tested.
+    """
+    h = pc._hits(state)
+    wall = h["ceiling"] | h["floor"]
+    overlapped = pc._terrain_hits(state)
+    first = jnp.argmin(jnp.where(overlapped, state.terrain_xq, jnp.iinfo(jnp.int32).max))
+    return jnp.any(wall) & ~wall[first]
+
+
 def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, greedy: bool):
     """Runs n episodes to their end (no auto-reset); returns per-episode length, return and cause flags."""
 
@@ -39,7 +54,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
     z = jnp.zeros((n,), bool)
     carry0 = dict(obs=obs, state=state, done=z, length=jnp.zeros((n,), jnp.int32),
                   ret=jnp.zeros((n,), jnp.float32), block=z, ceiling=z, floor=z, screen=z,
-                  t=jnp.int32(0), key=key)
+                  unseen_wall=z, t=jnp.int32(0), key=key)
 
     def cond(c):
         return (c["t"] < max_steps) & ~jnp.all(c["done"])
@@ -53,6 +68,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
         live = ~c["done"]
         crash = live & term
         why = jax.vmap(pc.crash_causes)(st)
+        unseen = jax.vmap(_wall_hit_on_unobserved_piece_only)(st)
 
         def keep(old, new):
             return jnp.where(live.reshape(live.shape + (1,) * (new.ndim - 1)), new, old)
@@ -62,11 +78,12 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
             length=c["length"] + live, ret=c["ret"] + jnp.where(live, r, 0.0),
             block=c["block"] | (crash & why["block"]), ceiling=c["ceiling"] | (crash & why["ceiling"]),
             floor=c["floor"] | (crash & why["floor"]), screen=c["screen"] | (crash & why["screen"]),
+            unseen_wall=c["unseen_wall"] | (crash & unseen),
             t=c["t"] + 1, key=key,
         )
 
     c = jax.lax.while_loop(cond, body, carry0)
-    return {k: c[k] for k in ("length", "ret", "done", "block", "ceiling", "floor", "screen")}
+    return {k: c[k] for k in ("length", "ret", "done", "block", "ceiling", "floor", "screen", "unseen_wall")}
 
 
 def _positive(text: str) -> int:
@@ -109,7 +126,7 @@ def main(argv=None) -> int:
     print(f"{args.run_dir}: {args.episodes} {'greedy' if args.greedy else 'sampled'} episodes per seed, "
           f"to {max_steps} steps")
     cols = ("seed", "mean return", "std", "score", "10-ep score median", "P(10-ep >= 5)", "crashed",
-            "block", "ceiling", "floor", "screen", "mean length")
+            "block", "ceiling", "floor", "screen", "wall unseen", "mean length")
     print(" | ".join(cols))
     for s in range(ck.seeds):
         params = jax.tree.map(lambda a, s=s: a[s], ck.state.params)
@@ -117,8 +134,8 @@ def main(argv=None) -> int:
         row = dict(seed=s, mean_return=float(out["ret"].mean()), std=float(out["ret"].std()),
                    crashed=int(out["done"].sum()), block=int(out["block"].sum()),
                    ceiling=int(out["ceiling"].sum()), floor=int(out["floor"].sum()),
-                   screen=int(out["screen"].sum()), mean_length=float(out["length"].mean()),
-                   returns=out["ret"].tolist())
+                   screen=int(out["screen"].sum()), unseen_wall=int(out["unseen_wall"].sum()),
+                   mean_length=float(out["length"].mean()), returns=out["ret"].tolist())
         row["score"] = row["mean_return"] - row["std"]
         # the course's evaluation (10 episodes, mean - std) on disjoint groups of these episodes
         groups = out["ret"][: len(out["ret"]) // 10 * 10].reshape(-1, 10)
@@ -128,14 +145,17 @@ def main(argv=None) -> int:
         row["score10_groups"] = len(s10)
         rows.append(row)
         cells = (s, f"{row['mean_return']:.1f}", f"{row['std']:.1f}", f"{row['score']:.1f}",
-                 f"{row['score10_median']:.1f}", f"{row['score10_ge5']:.2f}", row["crashed"], row["block"],
-                 row["ceiling"], row["floor"], row["screen"], f"{row['mean_length']:.0f}")
+                 f"{row['score10_median']:.1f}", f"{row['score10_ge5']:.2f}", row["crashed"],
+                 row["block"], row["ceiling"], row["floor"], row["screen"], row["unseen_wall"],
+                 f"{row['mean_length']:.0f}")
         print(" | ".join(str(c).rjust(len(h)) for c, h in zip(cells, cols, strict=True)))
     scores = [r["score"] for r in rows]
-    tot = {k: sum(r[k] for r in rows) for k in ("block", "ceiling", "floor", "screen", "crashed")}
+    tot = {k: sum(r[k] for r in rows)
+           for k in ("block", "ceiling", "floor", "screen", "unseen_wall", "crashed")}
     print(f"per-seed score (mean - std of {args.episodes}): median {np.median(scores):.1f}, "
           f"worst {min(scores):.1f}; crashes: {tot['block']} block, {tot['ceiling']} ceiling, "
-          f"{tot['floor']} floor, {tot['screen']} screen of {tot['crashed']}")
+          f"{tot['floor']} floor, {tot['screen']} screen of {tot['crashed']}; {tot['unseen_wall']} "
+          "wall crashes only on a piece the observation does not show")
     out_path = Path(args.out) if args.out else Path(args.run_dir) / (
         "deaths-greedy.json" if args.greedy else "deaths.json")
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".tmp")
