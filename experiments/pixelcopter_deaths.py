@@ -33,8 +33,8 @@ from jaxpg import checkpoint
 from jaxpg.envs import pixelcopter as pc
 
 
-def _wall_hit_on_unobserved_piece_only(state):
-    """A wall (ceiling or floor) test failed, but only on a piece the observation does not show.
+def _causes(state):
+    """``crash_causes`` plus "unseen": a wall test failed, but only on a piece the observation hides.
 
     The copter's 2-px column overlaps one or two terrain pieces; the observation reports the
     walls of the first (smallest x) only, while every overlapped piece's walls are tested.
@@ -43,7 +43,8 @@ def _wall_hit_on_unobserved_piece_only(state):
     wall = h["ceiling"] | h["floor"]
     overlapped = pc._terrain_hits(state)
     first = jnp.argmin(jnp.where(overlapped, state.terrain_xq, jnp.iinfo(jnp.int32).max))
-    return jnp.any(wall) & ~wall[first]
+    # crash_causes repeats _hits; under jit XLA computes it once
+    return {**pc.crash_causes(state), "unseen_wall": jnp.any(wall) & ~wall[first]}
 
 
 def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, greedy: bool):
@@ -67,8 +68,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
             jax.random.split(k_env, n), c["state"], action, env_params)
         live = ~c["done"]
         crash = live & term
-        why = jax.vmap(pc.crash_causes)(st)
-        unseen = jax.vmap(_wall_hit_on_unobserved_piece_only)(st)
+        why = jax.vmap(_causes)(st)
 
         def keep(old, new):
             return jnp.where(live.reshape(live.shape + (1,) * (new.ndim - 1)), new, old)
@@ -78,7 +78,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
             length=c["length"] + live, ret=c["ret"] + jnp.where(live, r, 0.0),
             block=c["block"] | (crash & why["block"]), ceiling=c["ceiling"] | (crash & why["ceiling"]),
             floor=c["floor"] | (crash & why["floor"]), screen=c["screen"] | (crash & why["screen"]),
-            unseen_wall=c["unseen_wall"] | (crash & unseen),
+            unseen_wall=c["unseen_wall"] | (crash & why["unseen_wall"]),
             t=c["t"] + 1, key=key,
         )
 

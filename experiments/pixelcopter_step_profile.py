@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     p.add_argument("--num-envs", type=int, default=1024)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--smoke", action="store_true", help="tiny sizes (a test)")
+    p.add_argument("--smoke", action="store_true", help="tiny sizes (a quick check that it runs)")
     p.add_argument("--out", default=str(Path(__file__).resolve().parent / "results"))
     args = p.parse_args(argv)
     n, steps, repeats = (16, 8, 1) if args.smoke else (args.num_envs, args.steps, args.repeats)
