@@ -88,6 +88,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="root seed: run i uses split(key(seed))[i]")
     ap.add_argument("--episodes", type=int, default=256, help="evaluation episodes per seed")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the recommended one)")
+    ap.add_argument("--no-obs-norm", action="store_true", help="turn the recommended obs_norm off")
     args = ap.parse_args(argv)
     for name in ("stack", "updates", "seeds", "episodes"):
         if getattr(args, name) < 1:
@@ -97,7 +99,8 @@ def main(argv=None) -> int:
         print("pixelcopter_frame_stack: --updates must be a multiple of 100", file=sys.stderr)
         return 2
     out = args.out or Path(__file__).parent / "results" / "pixelcopter-frame-stack-cpu" / (
-        f"k{args.stack}-u{args.updates}-root{args.seed}.json")
+        f"k{args.stack}-u{args.updates}-root{args.seed}"
+        f"{'' if args.lr is None else f'-lr{args.lr:g}'}{'-noobsnorm' if args.no_obs_norm else ''}.json")
 
     plain_make = envs.make
 
@@ -106,7 +109,10 @@ def main(argv=None) -> int:
         return (FrameStack(e, args.stack), p) if args.stack > 1 else (e, p)
 
     envs.make = make
-    config, hp = recommended(ENV, num_updates=args.updates)
+    overrides = {"obs_norm": False} if args.no_obs_norm else {}
+    config, hp = recommended(ENV, num_updates=args.updates, **overrides)
+    if args.lr is not None:
+        hp = hp.replace(learning_rate=args.lr)
     tr = make_trainer(config, seed_axis="seeds")
     t0 = time.time()
     state = jax.jit(jax.vmap(tr.init, in_axes=(0, None)))(jax.random.split(jax.random.key(args.seed),
@@ -131,7 +137,8 @@ def main(argv=None) -> int:
         print(f"| {i} | {mean[i]:.1f} | {std[i]:.1f} | {mean[i] - std[i]:.1f} |")
     bench.write_json({
         "env": ENV, "stack": args.stack, "updates": args.updates, "seeds": args.seeds, "root_seed": args.seed,
-        "episodes": args.episodes, "train_seconds": train_s,
+        "episodes": args.episodes, "learning_rate": float(hp.learning_rate), "obs_norm": config.obs_norm,
+        "train_seconds": train_s,
         "train_return_last20_every_100": curve, "eval_mean": mean.tolist(), "eval_std": std.tolist(),
         "score": (mean - std).tolist(), **bench.machine_info(),
     }, out)
