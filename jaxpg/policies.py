@@ -41,6 +41,7 @@ import numpy as np
 from jaxpg.types import LOG_STD_MODES, SQUASHES
 
 __all__ = [
+    "orthogonal",
     "Policy",
     "Categorical",
     "Gaussian",
@@ -65,6 +66,40 @@ _ACTIVATIONS: dict[str, Callable] = {
     "gelu": jax.nn.gelu,
     "silu": jax.nn.silu,
 }
+
+
+def orthogonal(scale: float = 1.0) -> Callable:
+    """``flax.linen.initializers.orthogonal(scale)`` without LAPACK: the same normal draw,
+    orthonormalised by Gram-Schmidt (twice, for float32 accuracy) in plain XLA ops.
+
+    The result is the Q of A = QR with R's diagonal positive, as flax's is (equal up to
+    rounding). Why: under ``jax.vmap`` (many seeds) flax's ``jnp.linalg.qr`` becomes a
+    batched LAPACK call whose kernel (``ParallelBatchMap`` in jaxlib 0.10.2) waits for
+    tasks on XLA CPU's intra-op thread pool from inside that pool. When every pool thread
+    is in such a wait, nothing runs them: a vmapped ``init`` deadlocked this way on a
+    2-core machine (native stacks in README, *Known hang (XLA CPU)*).
+    """
+
+    def init(key, shape, dtype=jnp.float32):
+        if len(shape) < 2:
+            raise ValueError(f"orthogonal initializer needs at least 2 dimensions, got shape {shape}")
+        cols = shape[-1]
+        rows = int(np.prod(shape)) // cols
+        m, n = (cols, rows) if rows < cols else (rows, cols)
+        a = jax.random.normal(key, (m, n), dtype)
+
+        def column(j, q):
+            v = a[:, j]
+            for _ in range(2):  # classical Gram-Schmidt, re-orthogonalised once (CGS2)
+                v = v - q @ (q.T @ v)  # q's columns >= j are still zero
+            return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+        q = jax.lax.fori_loop(0, n, column, jnp.zeros((m, n), dtype))
+        if rows < cols:
+            q = q.T
+        return (scale * q).reshape(shape).astype(dtype)
+
+    return init
 
 
 class Categorical(NamedTuple):
@@ -213,9 +248,9 @@ class _MLP(nn.Module):
             x = jnp.clip((x - mean) * jax.lax.rsqrt(var + 1e-8), -OBS_NORM_CLIP, OBS_NORM_CLIP)
         features = x
         for width in self.hidden:
-            features = act(nn.Dense(width, kernel_init=nn.initializers.orthogonal(np.sqrt(2.0)))(features))
+            features = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(features))
         # A small last layer starts the policy close to uniform (the usual PG init).
-        out = nn.Dense(self.num_outputs, kernel_init=nn.initializers.orthogonal(self.out_gain))(features)
+        out = nn.Dense(self.num_outputs, kernel_init=orthogonal(self.out_gain))(features)
         if not self.gaussian:
             return out
         lo, hi = self.log_std_bounds
@@ -224,7 +259,7 @@ class _MLP(nn.Module):
             raw = jnp.broadcast_to(raw, out.shape)
         else:
             raw = self.log_std_init + nn.Dense(
-                self.num_outputs, kernel_init=nn.initializers.orthogonal(0.01), name="log_std_head"
+                self.num_outputs, kernel_init=orthogonal(0.01), name="log_std_head"
             )(features)
         return jnp.concatenate([out, jnp.clip(raw, lo, hi)], axis=-1)
 

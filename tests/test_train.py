@@ -205,3 +205,21 @@ def test_pixelcopter_recommended_settings_beat_the_random_policy_quickly():
     state, m = jax.jit(tr.run, static_argnums=2)(state, hp, config.num_updates)
     assert float(m.mean_return[:3].mean()) < -3.5  # it starts as bad as random
     assert float(m.mean_return[-10:].mean()) > -2.0, np.asarray(m.mean_return[-10:])
+
+
+def test_policy_init_is_flax_orthogonal_without_a_lapack_call():
+    # A vmapped jnp.linalg.qr is a batched LAPACK kernel that deadlocked on XLA CPU's pool
+    # (README, Known hang): jaxpg's orthogonal init must equal flax's (Q of QR with R's
+    # diagonal > 0) to float32 rounding, and a vmapped init must contain no LAPACK call.
+    import flax.linen as nn
+
+    from jaxpg.policies import orthogonal
+
+    for shape, gain in (((7, 64), 2**0.5), ((64, 64), 2**0.5), ((64, 2), 0.01)):
+        key = jax.random.key(3)
+        np.testing.assert_allclose(orthogonal(gain)(key, shape), nn.initializers.orthogonal(gain)(key, shape),
+                                   atol=1e-5 * gain)
+    tr = make_trainer(jaxpg.Config(env="CartPole-v1", num_envs=2, num_updates=1, hidden=(8,)))
+    text = jax.jit(jax.vmap(tr.init, in_axes=(0, None))).lower(
+        jax.random.split(jax.random.key(0), 4), jaxpg.HParams()).as_text()
+    assert "lapack" not in text.lower() and "geqrf" not in text.lower()
