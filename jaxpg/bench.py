@@ -252,8 +252,9 @@ def ceiling(env: str, hidden: Sequence[int], activation: str, smoke: bool = Fals
             "steps_per_s": 1.0 / (1.0 / mlp_best[0] + 1.0 / env_best[0])}
 
 
-def write_json(obj: dict, path: Path) -> None:
+def write_json(obj: dict, path: str | os.PathLike) -> None:
     """Writes ``obj`` as JSON atomically (temp file + rename in the same directory)."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     try:

@@ -77,3 +77,10 @@ def test_bench_smoke_writes_complete_json(tmp_path, capsys):
     for key in ("machine", "device", "versions", "matmul_gflops", "memory_gbps"):
         assert key in data
     assert "valid" in capsys.readouterr().out
+
+
+def test_write_json_takes_a_str_path_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "sub" / "r.json"
+    bench.write_json({"a": [1, 2]}, str(target))  # a str, as experiments pass it; the folder is made
+    assert json.loads(target.read_text()) == {"a": [1, 2]}
+    assert [p.name for p in target.parent.iterdir()] == ["r.json"]
