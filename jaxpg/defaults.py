@@ -25,8 +25,10 @@ TUNED: dict[str, tuple[dict, dict, str]] = {
         {"learning_rate": 3e-3, "gamma": 0.99, "entropy_coef": 0.01, "gae_lambda": 0.95},
         "Training episodes are cut at 256 steps (evaluation plays to the 10,000-step limit) and the "
         "value baseline bootstraps the cut: an update otherwise waits for the longest of its heavy-tailed "
-        "episodes, and only 15-20 percent of simulated steps were valid. GAE lambda 0.95 credits a "
-        "block crash to the ~20 steps before it rather than to the whole episode: training return 51 "
+        "episodes, and only 15-20 percent of simulated steps were valid; with the cut, 285 k valid "
+        "steps/s on one core at 2 seeds x 128 envs instead of 46-61 k (same machine). "
+        "GAE lambda 0.95 credits a block crash to the ~20 steps before it rather than to the whole "
+        "episode: training return 51 "
         "vs 25 at update 700 (no cut, 2 seeds each). 128 envs: block encounters are the scarce "
         "signal. obs_scale 1/24 and obs_norm standardise the pixel-unit observations. gamma 0.99 "
         "looks ~100 steps (~16 pieces, one block) ahead; 64-64 as the course. 8,000 updates: over 8 "
