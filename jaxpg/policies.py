@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.types import LOG_STD_MODES, SQUASHES
+from jaxpg.types import LOG_STD_MODES, SQUASHES, check_gaussian_options  # noqa: F401 (re-exported)
 
 __all__ = [
     "orthogonal",
@@ -357,22 +357,6 @@ def mlp_policy(
         return module.apply(params, obs.astype(jnp.float32))
 
     return Policy(init, apply, dist)
-
-
-def check_gaussian_options(log_std, log_std_init, log_std_bounds, squash) -> None:
-    """Raises ``ValueError`` for a bad Gaussian-head option (in Python, before tracing)."""
-    if log_std not in LOG_STD_MODES:
-        raise ValueError(f"log_std must be one of {', '.join(LOG_STD_MODES)}; got {log_std!r}")
-    if squash not in SQUASHES:
-        raise ValueError(f"squash must be one of {', '.join(SQUASHES)}; got {squash!r}")
-    try:
-        lo, hi = (float(b) for b in log_std_bounds)
-    except (TypeError, ValueError):
-        raise ValueError(f"log_std_bounds must be two numbers (lo, hi), got {log_std_bounds!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
-        raise ValueError(f"log_std_bounds must be finite with lo < hi, got ({lo}, {hi}) (inverted or empty)")
-    if not (isinstance(log_std_init, int | float) and lo <= float(log_std_init) <= hi):
-        raise ValueError(f"log_std_init must lie within log_std_bounds ({lo}, {hi}), got {log_std_init!r}")
 
 
 def _gaussian_dist(space, squash: str) -> Gaussian:

@@ -28,10 +28,10 @@ from jaxpg.returns import (
     normalize,
 )
 from jaxpg.rollout import rollout
-from jaxpg.types import Config, HParams, Metrics, TrainState
+from jaxpg.types import CONTINUOUS_ONLY, Config, HParams, Metrics, TrainState
 
 __all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "entropy_coef_at", "check_finite",
-           "DivergedError"]
+           "check_config", "DivergedError"]
 
 
 def make_optimizer(
@@ -69,6 +69,27 @@ def entropy_coef_at(coef, update, schedule: str = "constant", num_updates: int =
     return coef
 
 
+def check_config(config: Config) -> None:
+    """The checks of a ``Config`` that need its environment (``Config`` checks the rest itself).
+
+    Raises:
+      ValueError: ``config`` is not a ``Config``; the env name is unknown; or a continuous-only
+        option (``log_std``, ``log_std_init``, ``log_std_bounds``, ``squash``) is set for an env
+        with discrete actions.
+    """
+    if not isinstance(config, Config):
+        raise ValueError(f"config must be a jaxpg.Config, got {type(config).__name__}")
+    if config.env not in envs.names():
+        raise ValueError(f"unknown environment {config.env!r}; valid names: {', '.join(envs.names())}")
+    env, env_params = envs.make(config.env)
+    given = [k for k in CONTINUOUS_ONLY if getattr(config, k) is not None]
+    if given and envs.is_discrete(env, env_params):
+        raise ValueError(
+            f"{', '.join(given)} only applies to continuous action spaces; "
+            f"{config.env} has {envs.num_actions(env, env_params)} discrete actions"
+        )
+
+
 class Trainer(NamedTuple):
     """The pieces ``make_trainer`` builds, for drivers that step in chunks.
 
@@ -77,6 +98,7 @@ class Trainer(NamedTuple):
       run: ``run(state, hparams, num_updates) -> (TrainState, Metrics[num_updates])``
         (``num_updates`` static).
       train: ``train(key, hparams) -> (TrainState, Metrics[config.num_updates])``.
+      update: ``update(state, hparams) -> (TrainState, Metrics)``, one update (what ``run`` scans).
       policy: the ``Policy`` (init, apply).
       env, env_params: the environment.
       max_steps: the resolved episode step limit T.
@@ -87,6 +109,7 @@ class Trainer(NamedTuple):
     init: Callable
     run: Callable
     train: Callable
+    update: Callable
     policy: policies.Policy
     env: object
     env_params: object
@@ -130,8 +153,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     Raises:
       ValueError: if ``config`` is not a ``Config``.
     """
-    if not isinstance(config, Config):
-        raise ValueError(f"config must be a jaxpg.Config, got {type(config).__name__}")
+    check_config(config)
     env, env_params = envs.make(config.env)
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
@@ -266,7 +288,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         """Trains from scratch: ``config.num_updates`` updates; pure and vmappable."""
         return run(init(key, hparams), hparams, config.num_updates)
 
-    return Trainer(init, run, train, policy, env, env_params, max_steps, config, seed_axis)
+    return Trainer(init, run, train, update, policy, env, env_params, max_steps, config, seed_axis)
 
 
 class DivergedError(FloatingPointError):

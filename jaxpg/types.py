@@ -21,7 +21,8 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
-__all__ = ["Trajectory", "TrainState", "Metrics", "Config", "HParams", "ADVANTAGES"]
+__all__ = ["Trajectory", "TrainState", "Metrics", "Config", "HParams", "ADVANTAGES", "check_gaussian_options",
+           "point_label"]
 
 ADVANTAGES = ("none", "normalize", "mean", "value")
 ACTIVATIONS = ("tanh", "relu", "gelu", "silu")
@@ -29,6 +30,23 @@ LR_SCHEDULES = ("constant", "linear")
 ENTROPY_SCHEDULES = ("constant", "linear")
 LOG_STD_MODES = ("param", "state")
 SQUASHES = ("clip", "tanh")
+CONTINUOUS_ONLY = ("log_std", "log_std_init", "log_std_bounds", "squash")
+
+
+def check_gaussian_options(log_std, log_std_init, log_std_bounds, squash) -> None:
+    """Raises ``ValueError`` for a bad Gaussian-head option (in Python, before tracing)."""
+    if log_std not in LOG_STD_MODES:
+        raise ValueError(f"log_std must be one of {', '.join(LOG_STD_MODES)}; got {log_std!r}")
+    if squash not in SQUASHES:
+        raise ValueError(f"squash must be one of {', '.join(SQUASHES)}; got {squash!r}")
+    try:
+        lo, hi = (float(b) for b in log_std_bounds)
+    except (TypeError, ValueError):
+        raise ValueError(f"log_std_bounds must be two numbers (lo, hi), got {log_std_bounds!r}") from None
+    if not (np.isfinite(lo) and np.isfinite(hi)) or lo >= hi:
+        raise ValueError(f"log_std_bounds must be finite with lo < hi, got ({lo}, {hi}) (inverted or empty)")
+    if not (isinstance(log_std_init, int | float) and lo <= float(log_std_init) <= hi):
+        raise ValueError(f"log_std_init must lie within log_std_bounds ({lo}, {hi}), got {log_std_init!r}")
 
 
 class Trajectory(NamedTuple):
@@ -187,10 +205,10 @@ class Config:
     squash: str | None = None
 
     def __post_init__(self):
-        from jaxpg import envs  # local: envs imports gymnax, keep types light
-
-        if self.env not in envs.names():
-            raise ValueError(f"unknown environment {self.env!r}; valid names: {', '.join(envs.names())}")
+        # Checks that need the environment (is the name known, does a continuous-only option
+        # meet a discrete env) live in ``jaxpg.train.check_config``, where the env is built.
+        if not isinstance(self.env, str) or not self.env:
+            raise ValueError(f"env must be a non-empty environment name, got {self.env!r}")
         _positive_int("num_envs", self.num_envs)
         if self.max_steps is not None:
             _positive_int("max_steps", self.max_steps)
@@ -232,18 +250,7 @@ class Config:
                 raise ValueError(
                     f"log_std_bounds must be two numbers (lo, hi), got {self.log_std_bounds!r}"
                 ) from None
-        continuous_only = [k for k in ("log_std", "log_std_init", "log_std_bounds", "squash")
-                           if getattr(self, k) is not None]
-        env_obj, env_params = envs.make(self.env)
-        if envs.is_discrete(env_obj, env_params):
-            if continuous_only:
-                raise ValueError(
-                    f"{', '.join(continuous_only)} only applies to continuous action spaces; "
-                    f"{self.env} has {envs.num_actions(env_obj, env_params)} discrete actions"
-                )
-        else:
-            from jaxpg.policies import check_gaussian_options
-
+        if any(getattr(self, k) is not None for k in CONTINUOUS_ONLY):
             check_gaussian_options(*self.gaussian_options())
 
     def gaussian_options(self) -> tuple[str, float, tuple[float, float], str]:
@@ -334,3 +341,8 @@ class HParams:
         return out
 
 
+
+
+def point_label(point: dict[str, Any], sep: str = " ") -> str:
+    """A hyperparameter point as text: ``"learning_rate=0.001 gamma=0.99"`` (``"(base)"`` if empty)."""
+    return sep.join(f"{k}={v:g}" for k, v in point.items()) or "(base)"
