@@ -4,9 +4,9 @@ import importlib
 from typing import TYPE_CHECKING
 
 # Modules that do not import gymnax are imported eagerly (a submodule and a function share the
-# names `rollout` and `evaluate`: the function must win). `envs`, `train` and `sweep` import
-# gymnax, which starts a JAX backend; they load on first use (PEP 562) so that
-# ``jax.distributed.initialize`` (``jaxpg sweep --coordinator ...``) can run before them.
+# names `rollout` and `evaluate`: the function must win). `envs`, `train`, `driver` and `sweep`
+# import gymnax, and importing gymnax starts a JAX backend; they load on first use (PEP 562) so
+# that ``jax.distributed.initialize`` (``jaxpg sweep --coordinator ...``) can run before them.
 from jaxpg import losses, policies, returns
 from jaxpg.evaluate import EvalSummary, evaluate, summarize
 from jaxpg.losses import entropy_loss, policy_gradient_loss, reinforce_loss
@@ -19,6 +19,8 @@ _LAZY = {
     "envs": "jaxpg.envs", "sweep": "jaxpg.sweep",
     "Trainer": "jaxpg.train", "make_optimizer": "jaxpg.train", "make_train": "jaxpg.train",
     "make_trainer": "jaxpg.train", "check_finite": "jaxpg.train", "DivergedError": "jaxpg.train",
+    "driver": "jaxpg.driver", "run": "jaxpg.driver", "resume": "jaxpg.driver",
+    "Population": "jaxpg.driver", "RunResult": "jaxpg.driver",
 }
 
 
@@ -37,7 +39,8 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jaxpg import envs, sweep  # noqa: F401
+    from jaxpg import driver, envs, sweep  # noqa: F401
+    from jaxpg.driver import Population, RunResult, resume, run  # noqa: F401
     from jaxpg.train import (  # noqa: F401
         DivergedError,
         Trainer,
@@ -58,7 +61,9 @@ __all__ = [
     "HParams",
     "Metrics",
     "Policy",
+    "Population",
     "RolloutStats",
+    "RunResult",
     "TrainState",
     "Trainer",
     "Trajectory",
@@ -66,6 +71,7 @@ __all__ = [
     "bootstrap_rewards",
     "check_finite",
     "discounted_returns",
+    "driver",
     "entropy_loss",
     "envs",
     "episode_discounts",
@@ -78,7 +84,9 @@ __all__ = [
     "policies",
     "policy_gradient_loss",
     "reinforce_loss",
+    "resume",
     "returns",
+    "run",
     "sweep",
     "rollout",
     "summarize",

@@ -1,40 +1,54 @@
-"""Checkpoints of a whole ``jaxpg train`` run, with orbax.
+"""Checkpoints of a population of training runs (``jaxpg train``, ``jaxpg sweep``, ``jaxpg.run``).
 
 A run directory holds::
 
-    DIR/checkpoint.json          what the run is: env, Config, HParams, root seed, seeds,
-                                 updates done, the latest checkpoint's step
-    DIR/checkpoints/<U>/         orbax checkpoint after U updates: the TrainState of every
-                                 seed (params, optimizer state, key, update count) and
-                                 the per-update metrics so far
+    DIR/checkpoint.json          what the population is: env, Config, base HParams, the
+                                 hyperparameter points, seeds, root seed, updates done,
+                                 the newest step directory and the SHA-256 of its files
+    DIR/checkpoints/<U>/state.npz
+                                 after U updates: the TrainState of every run (leading
+                                 axis R = points x seeds; run r is point r // S, seed r % S),
+                                 the per-update metrics so far [R, U], and which runs are
+                                 still training (``alive``; a run that diverged is frozen
+                                 at its last finite state)
 
-Orbax writes each step directory to a temporary name and renames it when complete,
-and ``checkpoint.json`` is replaced atomically after that, so a crash at any moment
-leaves the previous checkpoint loadable. Only the newest ``keep`` steps are kept.
+The step directory is written under a temporary name, flushed and renamed, and
+``checkpoint.json`` is replaced atomically after it, so a crash at any moment leaves
+the previous checkpoint loadable. Only the newest ``keep`` step directories that this
+run wrote are kept; pruning never follows a symlink and never leaves ``DIR``.
+On load every file's hash is checked: a flipped bit is an error naming the file.
 
 PRNG keys are stored as their raw ``key_data`` (uint32) and wrapped again on load.
+Format 1 (orbax, ``jaxpg train`` before the driver) is still read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import io
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
+from jaxpg.fileio import atomic_write_json, umask_mode
 from jaxpg.types import Config, HParams, Metrics, TrainState
 
-__all__ = ["Checkpoint", "save", "load", "exists", "metrics_dict", "CheckpointError", "FORMAT"]
+__all__ = ["Checkpoint", "save", "load", "exists", "metrics_dict", "CheckpointError", "FORMAT",
+           "config_from_dict", "hparams_of_point"]
 
-FORMAT = 1
+FORMAT = 2
 _META = "checkpoint.json"
 _STEPS = "checkpoints"
+_ARRAYS = "state.npz"
+_INTS = ("env_steps", "sim_steps", "nonfinite_obs")
 
 
 class CheckpointError(ValueError):
@@ -42,8 +56,21 @@ class CheckpointError(ValueError):
 
 
 class Checkpoint(NamedTuple):
-    """A loaded run: ``state`` and ``metrics`` have a leading seeds axis ``[S]``;
-    ``metrics`` fields are numpy ``[S, updates_done]``."""
+    """A loaded population, or one point of it.
+
+    Attributes:
+      state: ``TrainState`` with a leading runs axis: ``[R]`` (R = H·S) for the whole
+        population, ``[S]`` after choosing a point.
+      metrics: ``{field: [R or S, updates_done]}`` numpy arrays (``Metrics`` fields).
+      config: the static ``Config``.
+      hparams: the base ``HParams`` of the population, or the chosen point's full ``HParams``.
+      root_seed: the root seed; seed ``i`` used ``split(key(root_seed), S)[i]``.
+      seeds: S, seeds per point.
+      updates_done: updates every run has been driven through.
+      points: the hyperparameter points (``[{}]`` for a ``jaxpg train`` run).
+      alive: ``[R or S]`` bool, False for runs that diverged (frozen at their last finite state).
+      meta: the whole ``checkpoint.json``.
+    """
 
     state: TrainState
     metrics: dict[str, np.ndarray]
@@ -52,6 +79,13 @@ class Checkpoint(NamedTuple):
     root_seed: int
     seeds: int
     updates_done: int
+    points: list[dict[str, float]]
+    alive: np.ndarray
+    meta: dict[str, Any]
+
+    @property
+    def num_points(self) -> int:
+        return len(self.points)
 
 
 def exists(run_dir: str | os.PathLike) -> bool:
@@ -59,100 +93,237 @@ def exists(run_dir: str | os.PathLike) -> bool:
     return (Path(run_dir) / _META).is_file()
 
 
-def _config_from_dict(d: dict) -> Config:
+def config_from_dict(d: Mapping[str, Any]) -> Config:
+    """A ``Config`` from its ``dataclasses.asdict`` form read back from JSON (lists -> tuples)."""
     d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
     return Config(**d)
 
 
-def save(run_dir: str | os.PathLike, state: TrainState, metrics: dict[str, np.ndarray], config: Config,
-         hparams: HParams, root_seed: int, keep: int = 2) -> Path:
-    """Saves the run's state after ``int(state.update[0])`` updates.
+def hparams_of_point(base: HParams, point: Mapping[str, float]) -> HParams:
+    """The full ``HParams`` of one point: ``base`` with the point's fields replaced."""
+    return base.replace(**dict(point))
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _flat(tree) -> dict[str, np.ndarray]:
+    leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    return {jax.tree_util.keystr(p): np.asarray(v) for p, v in leaves}
+
+
+def save(run_dir: str | os.PathLike, state: TrainState, metrics: Mapping[str, np.ndarray],
+         alive: np.ndarray, meta: Mapping[str, Any], keep: int = 2) -> Path:
+    """Saves a population's state after ``meta["updates_done"]`` updates.
 
     Args:
-      run_dir: the run directory (created if needed).
-      state: ``TrainState`` with a leading seeds axis (fully addressable arrays).
-      metrics: per-update metrics so far, ``{field: [S, U]}`` (``Metrics`` fields).
-      config, hparams: the run's settings.
-      root_seed: the ``--seed`` the seeds' keys were split from.
-      keep: how many newest step directories to keep (>= 1).
+      run_dir: the run directory (must exist).
+      state: host (numpy) ``TrainState`` with a leading ``[R]`` runs axis.
+      metrics: per-update metrics so far, ``{field: [R, U]}``.
+      alive: ``[R]`` bool.
+      meta: what ``checkpoint.json`` records besides the files (config, points, seeds, ...);
+        must hold ``updates_done``.
+      keep: how many newest step directories (of this run) to keep, >= 1.
 
     Returns:
       The step directory written.
     """
-    import orbax.checkpoint as ocp
-
     run_dir = Path(run_dir).absolute()
-    updates_done = int(np.asarray(state.update).reshape(-1)[0])
-    seeds = int(np.asarray(state.update).reshape(-1).shape[0])
-    tree = {"state": state._replace(key=jax.random.key_data(state.key)),
-            "metrics": {k: np.asarray(v) for k, v in metrics.items()}}
+    updates_done = int(meta["updates_done"])
     steps = run_dir / _STEPS
-    steps.mkdir(parents=True, exist_ok=True)
-    target = steps / str(updates_done)
-    if target.exists():  # same step saved again (e.g. Ctrl-C right after a periodic save)
-        shutil.rmtree(target)
-    with ocp.StandardCheckpointer() as ckptr:
-        ckptr.save(target, tree)
-        ckptr.wait_until_finished()
-    meta = {
-        "format": FORMAT, "env": config.env, "updates_done": updates_done, "seeds": seeds,
-        "root_seed": int(root_seed), "step_dir": f"{_STEPS}/{updates_done}",
-        "metric_fields": sorted(tree["metrics"]), "config": dataclasses.asdict(config),
-        "hparams": hparams.to_dict(), "jax_version": jax.__version__,
-    }
-    fd, tmp = tempfile.mkstemp(dir=run_dir, prefix=f".{_META}.", suffix=".tmp")
+    if steps.is_symlink():
+        raise CheckpointError(f"{steps} is a symlink; jaxpg writes checkpoints only inside the run directory")
+    steps.mkdir(exist_ok=True)
+    arrays = {f"state{k}": v for k, v in _flat(state._replace(key=_key_data(state.key))).items()}
+    arrays.update({f"metrics/{k}": np.asarray(v) for k, v in metrics.items()})
+    arrays["alive"] = np.asarray(alive, bool)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    tmp = Path(tempfile.mkdtemp(dir=steps, prefix=f".{updates_done}.", suffix=".tmp"))
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(meta, f, indent=2)
-        os.replace(tmp, run_dir / _META)
+        with open(tmp / _ARRAYS, "wb") as f:
+            f.write(buf.getvalue())
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp / _ARRAYS, umask_mode())
+        os.chmod(tmp, umask_mode(0o777))
+        target = steps / str(updates_done)
+        if target.is_symlink():
+            target.unlink()
+        elif target.exists():  # the same step saved again (e.g. a signal right after a periodic save)
+            shutil.rmtree(target)
+        os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
-    old = sorted((int(p.name) for p in steps.iterdir() if p.name.isdigit()), reverse=True)
-    for u in old[max(1, keep):]:
-        shutil.rmtree(steps / str(u), ignore_errors=True)
+    prev = _read_meta(run_dir) if exists(run_dir) else {}
+    written = [int(u) for u in prev.get("steps_written", []) if int(u) != updates_done] \
+        if prev.get("run_id") == meta.get("run_id") else []
+    written.append(updates_done)
+    full = {"format": FORMAT, **meta, "step_dir": f"{_STEPS}/{updates_done}",
+            "files": {_ARRAYS: _sha256(target / _ARRAYS)}, "metric_fields": sorted(metrics),
+            "steps_written": written, "jax_version": jax.__version__}
+    atomic_write_json(run_dir / _META, full)
+    for u in sorted(written)[:-max(1, keep)]:  # only steps this run wrote; never through a symlink
+        d = steps / str(u)
+        if d.is_symlink() or not d.is_dir() or d.resolve().parent != steps.resolve():
+            continue
+        shutil.rmtree(d, ignore_errors=True)
+    kept = [u for u in written if (steps / str(u)).is_dir()]
+    if kept != written:
+        atomic_write_json(run_dir / _META, {**full, "steps_written": kept})
     return target
 
 
-def load(run_dir: str | os.PathLike) -> Checkpoint:
+def _key_data(key):
+    return jax.random.key_data(key) if jax.dtypes.issubdtype(key.dtype, jax.dtypes.prng_key) else key
+
+
+def _read_meta(run_dir: Path) -> dict:
+    meta_path = run_dir / _META
+    try:
+        meta = json.loads(meta_path.read_text())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+        return meta
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"{meta_path} is corrupted: {type(e).__name__}: {e}") from None
+
+
+def load(run_dir: str | os.PathLike, point: int | None = None, *, whole: bool = False) -> Checkpoint:
     """Loads the newest checkpoint of ``run_dir``.
+
+    Args:
+      run_dir: a run directory (``jaxpg train`` or ``jaxpg sweep`` ``--out``).
+      point: which hyperparameter point of a sweep (``None``: the only one; a sweep of
+        several points then needs one).
+      whole: return every run of the population (leading ``[R]``), ignoring ``point``.
 
     Raises:
       CheckpointError: one line saying what is wrong: no checkpoint, an unreadable
-        ``checkpoint.json``, a missing step directory, or arrays that orbax cannot read
-        or that do not match the recorded settings (truncated or corrupted files).
+        ``checkpoint.json``, a missing step directory, a file whose hash differs from the
+        one recorded, arrays that do not match the recorded settings, or a bad ``point``.
     """
-    import orbax.checkpoint as ocp
-
-    from jaxpg.train import make_trainer
-
     run_dir = Path(run_dir).absolute()
-    meta_path = run_dir / _META
     if not run_dir.is_dir():
         raise CheckpointError(f"{run_dir} is not a directory")
-    if not meta_path.is_file():
+    if not (run_dir / _META).is_file():
         raise CheckpointError(f"no checkpoint in {run_dir} ({_META} is missing)")
+    meta = _read_meta(run_dir)
+    if meta.get("format") == 1:
+        ck = _load_v1(run_dir, meta)
+    elif meta.get("format") == FORMAT:
+        ck = _load_v2(run_dir, meta)
+    else:
+        raise CheckpointError(f"{run_dir / _META}: unknown checkpoint format {meta.get('format')!r}")
+    if whole:
+        return ck
+    return select_point(ck, point, run_dir)
+
+
+def select_point(ck: Checkpoint, point: int | None, run_dir: Path | str = "the run") -> Checkpoint:
+    """One point of a population checkpoint (leading axes become ``[S]``)."""
+    h = len(ck.points)
+    if point is None:
+        if h != 1:
+            raise CheckpointError(f"{run_dir} is a sweep of {h} points: choose one with --point 0..{h - 1}")
+        point = 0
+    if isinstance(point, bool) or not isinstance(point, int | np.integer) or not 0 <= point < h:
+        raise CheckpointError(f"--point {point} is out of range: {run_dir} has points 0..{h - 1}")
+    s = ck.seeds
+    sl = slice(int(point) * s, (int(point) + 1) * s)
+    return ck._replace(
+        state=jax.tree.map(lambda x: x[sl], ck.state),
+        metrics={k: v[sl] for k, v in ck.metrics.items()},
+        hparams=hparams_of_point(ck.hparams, ck.points[point]),
+        points=[ck.points[point]], alive=ck.alive[sl],
+    )
+
+
+def _settings(meta: dict, meta_path: Path):
     try:
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != FORMAT:
-            raise CheckpointError(f"{meta_path}: unknown checkpoint format {meta.get('format')!r}")
-        config = _config_from_dict(meta["config"])
+        config = config_from_dict(meta["config"])
         hparams = HParams(**meta["hparams"])
         seeds, updates_done = int(meta["seeds"]), int(meta["updates_done"])
         fields = list(meta["metric_fields"])
-        step_dir = run_dir / meta["step_dir"]
-    except CheckpointError:
-        raise
+        step_dir = Path(meta_path.parent) / meta["step_dir"]
+        points = [dict(p) for p in meta.get("points", [{}])]
+        for p in points:
+            hparams_of_point(hparams, p)
     except (ValueError, KeyError, TypeError) as e:
         raise CheckpointError(f"{meta_path} is corrupted: {type(e).__name__}: {e}") from None
     if not step_dir.is_dir():
         raise CheckpointError(f"checkpoint {step_dir} is missing (truncated run directory)")
-    trainer = make_trainer(config)
+    return config, hparams, seeds, updates_done, fields, step_dir, points
+
+
+def _abstract_state(config: Config, hparams: HParams, runs: int):
+    from jaxpg.train import make_trainer
+
+    try:
+        trainer = make_trainer(config)
+    except ValueError as e:
+        raise CheckpointError(f"the checkpoint's settings are invalid here: {e}") from None
     one = jax.eval_shape(trainer.init, jax.random.key(0), hparams)
-    abstract_state = jax.tree.map(lambda s: jax.ShapeDtypeStruct((seeds, *s.shape), s.dtype),
-                                  one._replace(key=jax.eval_shape(jax.random.key_data, one.key)))
-    ints = ("env_steps", "sim_steps", "nonfinite_obs")
-    dtypes = {f: (np.int32 if f in ints else np.float32) for f in fields}
+    one = one._replace(key=jax.eval_shape(jax.random.key_data, one.key))
+    return jax.tree.map(lambda s: jax.ShapeDtypeStruct((runs, *s.shape), s.dtype), one)
+
+
+def _load_v2(run_dir: Path, meta: dict) -> Checkpoint:
+    meta_path = run_dir / _META
+    config, hparams, seeds, updates_done, fields, step_dir, points = _settings(meta, meta_path)
+    runs = seeds * len(points)
+    path = step_dir / _ARRAYS
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {step_dir} is missing {_ARRAYS} (truncated run directory)")
+    want = (meta.get("files") or {}).get(_ARRAYS)
+    if want is None or _sha256(path) != want:
+        raise CheckpointError(f"checkpoint file {path} does not match the SHA-256 recorded in {_META} "
+                              "(corrupted or replaced)")
+    abstract = _abstract_state(config, hparams, runs)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            data = {k: z[k] for k in z.files}
+    except Exception as e:  # noqa: BLE001 - zipfile/numpy raise many types for bad files
+        raise CheckpointError(f"checkpoint file {path} is unreadable: {type(e).__name__}: {e}") from None
+    paths, treedef = jax.tree_util.tree_flatten_with_path(abstract)
+    leaves = []
+    for p, spec in paths:
+        name = f"state{jax.tree_util.keystr(p)}"
+        arr = data.get(name)
+        if arr is None or arr.shape != spec.shape or arr.dtype != spec.dtype:
+            got = "missing" if arr is None else f"{arr.dtype}{list(arr.shape)}"
+            raise CheckpointError(f"checkpoint {step_dir} does not fit {_META} (another env or policy "
+                                  f"shape): {name} is {got}, expected {spec.dtype}{list(spec.shape)}")
+        leaves.append(arr)
+    state = jax.tree_util.tree_unflatten(treedef, leaves)
+    state = state._replace(key=jax.random.wrap_key_data(state.key))
+    metrics = {}
+    for f in fields:
+        m = data.get(f"metrics/{f}")
+        if m is None or m.shape != (runs, updates_done):
+            raise CheckpointError(f"checkpoint {step_dir} does not fit {_META}: metrics/{f} has shape "
+                                  f"{None if m is None else m.shape}, expected {(runs, updates_done)}")
+        metrics[f] = m
+    alive = data.get("alive")
+    if alive is None or alive.shape != (runs,):
+        raise CheckpointError(f"checkpoint {step_dir} does not fit {_META}: 'alive' is missing or misshapen")
+    return Checkpoint(state, metrics, config, hparams, int(meta["root_seed"]), seeds, updates_done,
+                      points, alive.astype(bool), meta)
+
+
+def _load_v1(run_dir: Path, meta: dict) -> Checkpoint:
+    """Format 1: one ``jaxpg train`` run saved with orbax (before the driver)."""
+    import orbax.checkpoint as ocp
+
+    config, hparams, seeds, updates_done, fields, step_dir, points = _settings(meta, run_dir / _META)
+    abstract_state = _abstract_state(config, hparams, seeds)
+    dtypes = {f: (np.int32 if f in _INTS else np.float32) for f in fields}
     abstract = {"state": abstract_state,
                 "metrics": {f: jax.ShapeDtypeStruct((seeds, updates_done), dtypes[f]) for f in fields}}
     try:
@@ -167,10 +338,17 @@ def load(run_dir: str | os.PathLike) -> Checkpoint:
     if int(np.asarray(state.update).reshape(-1)[0]) != updates_done:
         raise CheckpointError(f"checkpoint {step_dir} does not match {_META} (update count differs)")
     metrics = {f: np.asarray(v) for f, v in tree["metrics"].items()}
-    return Checkpoint(state, metrics, config, hparams, int(meta["root_seed"]), seeds, updates_done)
+    meta = {**meta, "points": [{}], "kind": "train"}
+    return Checkpoint(state, metrics, config, hparams, int(meta["root_seed"]), seeds, updates_done,
+                      [{}], np.ones(seeds, bool), meta)
 
 
-def metrics_dict(collected: list[Metrics]) -> dict[str, np.ndarray]:
-    """Concatenates per-chunk ``Metrics`` (numpy, ``[S, chunk]``) into ``{field: [S, U]}``."""
+def metrics_dict(collected: Sequence[Metrics]) -> dict[str, np.ndarray]:
+    """Concatenates per-chunk ``Metrics`` (numpy, ``[R, chunk]``) into ``{field: [R, U]}``."""
     return {f: np.concatenate([np.asarray(getattr(m, f)) for m in collected], axis=1)
             for f in Metrics._fields}
+
+
+def settings_dict(config: Config) -> dict:
+    """``dataclasses.asdict(config)`` (JSON-ready)."""
+    return dataclasses.asdict(config)
