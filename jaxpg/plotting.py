@@ -16,7 +16,6 @@ import csv
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from jaxpg.fileio import atomic_write
 from jaxpg.stats import curve_iqm_ci, iqm
+from jaxpg.types import point_label
 
 __all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "final_scores",
            "final_score_data"]
@@ -102,9 +103,7 @@ def _column(path: Path, header: list[str], body: list[list[str]], name: str) -> 
         raise  # pragma: no cover (numpy rejected a list every element of which it accepts)
 
 
-def _point_label(point: Mapping[str, float], sep: str = " ") -> str:
-    """As ``jaxpg.sweep.point_label``: ``"learning_rate=0.001 gamma=0.99"``, or ``"(base)"``."""
-    return sep.join(f"{k}={v:g}" for k, v in point.items()) or "(base)"
+_point_label = point_label
 
 
 def read_run(run_dir: StrPath) -> dict[str, Any]:
@@ -224,6 +223,7 @@ def learning_curve_data(
     reps: int = 2000,
     points: int = 200,
     confidence: float = 0.95,
+    point: int | None = None,
 ) -> list[dict[str, Any]]:
     """What ``learning_curves`` draws: one curve per train run (one per point of a sweep).
 
@@ -255,7 +255,7 @@ def learning_curve_data(
         run = read_run(d)
         name = names[i] if names else run["label"]
         sweep = run["layout"] == "sweep"
-        for p, plabel in enumerate(run["point_labels"]):
+        for p, plabel in _chosen(run["point_labels"], point, run["dir"], sweep):
             steps = run["env_steps"][p] if sweep else run["env_steps"]
             ret = run["mean_return"][p] if sweep else run["mean_return"]
             if x == "env_steps":
@@ -282,6 +282,7 @@ def learning_curves(
     hlines: Mapping[str, float] | None = None,
     title: str | None = None,
     points: int = 200,
+    point: int | None = None,
 ) -> Path:
     """Plots IQM learning curves with 95 % stratified-bootstrap bands (Agarwal et al. 2021).
 
@@ -310,7 +311,7 @@ def learning_curves(
     """
     out = _check_format(out_path)
     refs = _hlines(hlines)
-    curves = learning_curve_data(run_dirs, labels, x, reps, points)
+    curves = learning_curve_data(run_dirs, labels, x, reps, points, point=point)
     fig = _figure((7.0, 4.5))
     ax = fig.add_subplot()
     for c in curves:
@@ -361,6 +362,7 @@ def _scores_of(source: Path, entry: Mapping[str, Any], what: str) -> np.ndarray:
 def final_score_data(
     sweep_or_run_dirs: StrPath | Sequence[StrPath],
     labels: Sequence[str] | None = None,
+    point: int | None = None,
 ) -> list[dict[str, Any]]:
     """What ``final_scores`` draws: one column per train run or sweep point.
 
@@ -391,7 +393,7 @@ def final_score_data(
             if not isinstance(points, list) or not points:
                 raise ValueError(f"{source}: no 'points' list")
             axes = list(sweep.get("axes") or {})
-            for p, entry in enumerate(points):
+            for p, entry in _chosen(points, point, path, True):
                 if not isinstance(entry, dict):
                     raise ValueError(f"{source}: point {p} is not an object")
                 hp = entry.get("hparams") or {}
@@ -417,6 +419,7 @@ def final_scores(
     labels: Sequence[str] | None = None,
     hlines: Mapping[str, float] | None = None,
     title: str | None = None,
+    point: int | None = None,
 ) -> Path:
     """Plots the distribution over seeds of each run's (or sweep point's) final evaluation score.
 
@@ -439,7 +442,7 @@ def final_scores(
     """
     out = _check_format(out_path)
     refs = _hlines(hlines)
-    columns = final_score_data(sweep_or_run_dirs, labels)
+    columns = final_score_data(sweep_or_run_dirs, labels, point=point)
     fig = _figure((max(4.5, 1.6 * len(columns) + 1.5), 5.0))
     ax = fig.add_subplot()
     pos = np.arange(1, len(columns) + 1)
@@ -469,6 +472,16 @@ def final_scores(
 
 # --------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _chosen(items: Sequence, point: int | None, where, sweep: bool) -> list[tuple[int, Any]]:
+    """``(index, item)`` of every point, or of point ``point`` only (a sweep directory)."""
+    pairs = list(enumerate(items))
+    if point is None or not sweep:
+        return pairs
+    if not 0 <= point < len(pairs):
+        raise ValueError(f"{where}: --point {point} is out of range (points 0..{len(pairs) - 1})")
+    return [pairs[point]]
 
 
 def _as_dirs(dirs: StrPath | Sequence[StrPath]) -> list[StrPath]:
@@ -531,21 +544,14 @@ def _figure(size: tuple[float, float]):
 
 
 def _save(fig, out: Path) -> Path:
-    """Saves to a temporary file beside ``out``, then renames it over ``out``."""
+    """Renders ``fig`` and writes it to ``out`` atomically (``jaxpg.fileio.atomic_write``)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=out.suffix[1:].lower())
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+        atomic_write(out, buf.getvalue())
     except OSError as e:
         raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=out.suffix[1:].lower())
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, out)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return out

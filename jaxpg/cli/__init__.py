@@ -1,0 +1,52 @@
+"""The ``jaxpg`` command line: one small module per command, run flags from one table.
+
+- ``train``, ``sweep``: ``jaxpg.cli.run`` (both call ``jaxpg.driver``)
+- ``eval``, ``render``, ``plot``: ``jaxpg.cli.inspect`` (read run directories)
+- ``envs``, ``bench``: ``jaxpg.cli.tools``
+
+Every error from bad input is one line on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from jaxpg.cli import inspect, run, tools
+from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+def build_parser() -> Parser:
+    from jaxpg import __version__
+
+    parser = Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
+    parser.add_argument("--version", action="version", version=f"jaxpg {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    run.add_parsers(sub)
+    tools.add_parsers(sub)
+    inspect.add_parsers(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        commands = {
+            "train": lambda: run.cmd_train(args, argv), "sweep": lambda: run.cmd_sweep(args, argv),
+            "envs": lambda: tools.cmd_envs(args), "bench": lambda: tools.cmd_bench(args),
+            "eval": lambda: inspect.cmd_eval(args), "render": lambda: inspect.cmd_render(args),
+            "plot": lambda: inspect.cmd_plot(args),
+        }
+        return commands[args.command]()
+    except UsageError as e:
+        return fail(str(e))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

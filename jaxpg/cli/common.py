@@ -1,0 +1,132 @@
+"""What every command shares: one-line usage errors (exit 2), argument types, help format."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+EXIT_USAGE = 2
+MAX_INT = 2**31 - 1  # counts (seeds, envs, updates, steps...) live in int32 inside the programs
+SEED_RANGE = (-(2**63), 2**63 - 1)
+
+
+class UsageError(Exception):
+    """A bad flag value or an unusable input: printed as one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, no usage dump
+        raise UsageError(message)
+
+
+def fail(message: str) -> int:
+    print(f"jaxpg: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def positive_int(text: str) -> int:
+    """A positive integer that fits the int32 counters of the compiled programs."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    if value > MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to {MAX_INT:,}, got {text}")
+    return value
+
+
+def nonneg_int(text: str) -> int:
+    if text.strip() == "0":
+        return 0
+    return positive_int(text)
+
+
+def seed_int(text: str) -> int:
+    """A seed: any integer that fits in 64 bits."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not SEED_RANGE[0] <= value <= SEED_RANGE[1]:
+        raise argparse.ArgumentTypeError(f"expected an integer that fits in 64 bits, got {text}")
+    return value
+
+
+def number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def number_list(text: str) -> list[float]:
+    """Comma-separated numbers, e.g. ``1e-3,3e-3`` (a sweep axis)."""
+    parts = [p.strip() for p in text.split(",")]
+    if not text.strip() or any(p == "" for p in parts):
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers like 1e-3,3e-3, got {text!r}")
+    values = []
+    for p in parts:
+        try:
+            values.append(float(p))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {p!r} in {text!r}") from None
+    return values
+
+
+def number_pair(text: str) -> tuple[float, float]:
+    """Two comma-separated numbers, e.g. ``-5,2``."""
+    values = number_list(text)
+    if len(values) != 2:
+        raise argparse.ArgumentTypeError(f"expected two comma-separated numbers LO,HI, got {text!r}")
+    return values[0], values[1]
+
+
+def sizes(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes: ``64,64`` (``none`` for a linear policy)."""
+    if text.strip().lower() == "none":
+        return ()
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected comma-separated positive integers like 64,64 "
+                                         "(or 'none' for no hidden layer), got ''")
+    try:
+        out = tuple(int(p.strip()) for p in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers like 64,64, got {text!r}") from None
+    if any(s <= 0 for s in out):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
+    if any(s > 65536 for s in out):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be at most 65,536, got {text!r}")
+    return out
+
+
+def path(text: str) -> Path:
+    if text == "":
+        raise argparse.ArgumentTypeError("expected a path, got ''")
+    try:
+        text.encode("utf-8")
+    except UnicodeError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a valid UTF-8 path") from None
+    return Path(text)
+
+
+def writable_file(p: Path) -> None:
+    """Raises UsageError unless ``p``'s directory exists and is writable."""
+    if not p.parent.is_dir() or not os.access(p.parent, os.W_OK):
+        raise UsageError(f"cannot write --out {str(p)!r}: its directory does not exist or is not writable")
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """Shows fixed defaults as ``(default: X)``; per-env defaults are listed by ``jaxpg envs ENV``."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "%(default)" in text or action.default is argparse.SUPPRESS or action.option_strings == []:
+            return text
+        if action.default is None or isinstance(action, argparse._StoreTrueAction):
+            return text
+        return f"{text} (default: %(default)s)"

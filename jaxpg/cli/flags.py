@@ -1,0 +1,161 @@
+"""THE flag table: every ``Config`` and ``HParams`` field, its flag, type and help, once.
+
+``train`` and ``sweep`` are built from it (in a sweep the ``HParams`` flags take
+comma-separated lists: the grid axes), and so is the mapping back from parsed
+arguments to ``(Config, HParams)``. A test checks it against the dataclasses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from jaxpg.cli.common import UsageError, number, number_list, number_pair, positive_int, sizes
+from jaxpg.types import (
+    ACTIVATIONS,
+    ADVANTAGES,
+    ENTROPY_SCHEDULES,
+    LOG_STD_MODES,
+    LR_SCHEDULES,
+    SQUASHES,
+    Config,
+    HParams,
+)
+
+
+class Flag(NamedTuple):
+    """One ``Config``/``HParams`` field on the command line."""
+
+    flag: str
+    field: str
+    owner: str  # "config" or "hparams"
+    help: str
+    type: Callable | None = None
+    choices: tuple | None = None
+    boolean: bool = False
+
+
+_C, _H = "config", "hparams"
+
+TABLE: tuple[Flag, ...] = (
+    Flag("--env", "env", _C, "environment name (`jaxpg envs` lists them)", str),
+    Flag("--num-envs", "num_envs", _C, "episodes per update", positive_int),
+    Flag("--max-steps", "max_steps", _C, "training episode step limit (default: the env's own)", positive_int),
+    Flag("--updates", "num_updates", _C, "gradient updates", positive_int),
+    Flag("--hidden", "hidden", _C, "policy hidden layer sizes, comma-separated ('none': linear)", sizes),
+    Flag("--activation", "activation", _C, "hidden activation", str, ACTIVATIONS),
+    Flag("--advantage", "advantage", _C, "variance reduction of the returns", str, ADVANTAGES),
+    Flag("--lr-schedule", "lr_schedule", _C, "constant, or linear decay to 0 over the updates", str,
+         LR_SCHEDULES),
+    Flag("--entropy-schedule", "entropy_schedule", _C,
+         "constant, or linear decay of the entropy bonus to 0 over the updates", str, ENTROPY_SCHEDULES),
+    Flag("--obs-scale", "obs_scale", _C, "observations are multiplied by this inside the policy", number),
+    Flag("--obs-norm", "obs_norm", _C, "standardise observations with running mean/std kept in the policy",
+         boolean=True),
+    Flag("--rollout-chunk", "rollout_chunk", _C,
+         "steps between two 'has every episode ended?' checks (speed only)", positive_int),
+    Flag("--loss-chunk", "loss_chunk", _C, "steps per iteration of the return/gradient loops (speed only)",
+         positive_int),
+    Flag("--value-hidden", "value_hidden", _C, "value network hidden sizes (--advantage value; "
+         "default: --hidden)", sizes),
+    Flag("--value-steps", "value_steps", _C, "value-network gradient steps per update (--advantage value)",
+         positive_int),
+    Flag("--bootstrap-truncated", "bootstrap_truncated", _C,
+         "with --advantage value, end a truncated episode's return with gamma*V(next obs)", boolean=True),
+    Flag("--log-std", "log_std", _C, "continuous actions: state-independent (param) or state-dependent "
+         "log-std", str, LOG_STD_MODES),
+    Flag("--log-std-init", "log_std_init", _C, "continuous actions: initial log-std", number),
+    Flag("--log-std-bounds", "log_std_bounds", _C, "continuous actions: LO,HI the log-std is clipped into",
+         number_pair),
+    Flag("--squash", "squash", _C, "continuous actions: clip the Gaussian sample to the bounds, or "
+         "tanh-squash it", str, SQUASHES),
+    Flag("--lr", "learning_rate", _H, "Adam learning rate (> 0)", number),
+    Flag("--gamma", "gamma", _H, "discount, in (0, 1]", number),
+    Flag("--entropy-coef", "entropy_coef", _H, "entropy bonus (>= 0)", number),
+    Flag("--max-grad-norm", "max_grad_norm", _H, "global-norm gradient clip (> 0; inf disables)", number),
+    Flag("--value-lr", "value_learning_rate", _H, "Adam learning rate of the value baseline", number),
+    Flag("--gae-lambda", "gae_lambda", _H, "GAE lambda in [0, 1] of --advantage value (1: G - V)", number),
+)
+
+BY_FIELD = {f.field: f for f in TABLE}
+BY_FLAG = {f.flag: f for f in TABLE}
+
+
+def dest(f: Flag) -> str:
+    return f.flag.lstrip("-").replace("-", "_")
+
+
+def add_table_flags(parser: argparse.ArgumentParser, sweep: bool) -> None:
+    """Adds every table flag; in a sweep the ``HParams`` ones take comma-separated lists."""
+    group = parser.add_argument_group(
+        "settings (default: the env's tuned settings; `jaxpg envs ENV` prints them)")
+    for f in TABLE:
+        if f.boolean:
+            group.add_argument(f.flag, dest=dest(f), action=argparse.BooleanOptionalAction, default=None,
+                               help=f.help)
+            continue
+        typ = number_list if (sweep and f.owner == _H) else f.type
+        help_text = f.help + (" (comma-separated: a sweep axis)" if sweep and f.owner == _H else "")
+        group.add_argument(f.flag, dest=dest(f), type=typ, choices=f.choices, default=None, help=help_text)
+
+
+def given_flags(argv: list[str]) -> list[str]:
+    """Table flags present in ``argv`` (``--flag``, ``--flag=v``, ``--no-flag``), in order."""
+    found = []
+    for tok in argv:
+        name = tok.split("=", 1)[0]
+        if name.startswith("--no-"):
+            name = "--" + name[5:]
+        if name in BY_FLAG and name not in found:
+            found.append(name)
+    return found
+
+
+def settings(args: argparse.Namespace, sweep: bool = False,
+             check_env: bool = True) -> tuple[Config, HParams, dict[str, list]]:
+    """``(Config, base HParams, sweep lists)``: the env's recommended settings with every given
+    flag on top; in a sweep, list-valued ``HParams`` flags are returned as axes instead.
+    ``check_env=False`` skips the checks that build the env (importing gymnax starts a JAX
+    backend, which must wait for ``jax.distributed.initialize`` in a multi-process run).
+
+    Raises:
+      UsageError: a value the dataclasses reject (one line).
+    """
+    from jaxpg.defaults import recommended
+
+    try:
+        config, hparams = recommended(args.env or "CartPole-v1")
+        c_over: dict[str, Any] = {}
+        h_over: dict[str, Any] = {}
+        lists: dict[str, list] = {}
+        for f in TABLE:
+            v = getattr(args, dest(f))
+            if v is None or f.field == "env":
+                continue
+            if f.owner == _C:
+                c_over[f.field] = v
+            elif sweep:
+                for x in v:
+                    HParams(**{f.field: x})  # range check, one value at a time
+                lists[f.field] = v
+            else:
+                h_over[f.field] = v
+        config = config.replace(**c_over)
+        hparams = hparams.replace(**h_over)
+        if check_env:
+            from jaxpg.train import check_config
+
+            check_config(config)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return config, hparams, lists
+
+
+def config_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(Config)}
+
+
+def hparams_fields() -> set[str]:
+    return {f.name for f in dataclasses.fields(HParams)}

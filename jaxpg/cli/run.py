@@ -1,0 +1,269 @@
+"""``jaxpg train`` and ``jaxpg sweep``: both are populations run by ``jaxpg.driver``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from jaxpg.cli import flags
+from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, number, path, positive_int, seed_int
+
+
+def add_parsers(sub) -> None:
+    t = sub.add_parser("train", help="train seeds of one setting in one compiled program, sharded over "
+                                     "every device", formatter_class=HelpFormatter)
+    _add_run_flags(t, sweep=False)
+    t.add_argument("--resume", type=path, default=None, metavar="DIR",
+                   help="continue the run (train or sweep) saved in DIR with its saved settings; "
+                        "--updates N = total updates")
+    t.add_argument("--tensorboard", action="store_true",
+                   help="also log the per-update metrics to OUT/tensorboard (`pip install tensorboardX`)")
+    w = sub.add_parser("sweep", help="seeds x hyperparameter grid in one compiled program, sharded over "
+                                     "every device (and host)", formatter_class=HelpFormatter)
+    _add_run_flags(w, sweep=True)
+    w.add_argument("--target", type=number, default=None,
+                   help="stop early once every run's training return has reached this value")
+    w.add_argument("--resume", type=path, default=None, metavar="DIR",
+                   help="continue the sweep saved in DIR; --updates N = total updates")
+    w.add_argument("--coordinator", default=None,
+                   help="jax.distributed coordinator host:port (or JAX_COORDINATOR_ADDRESS); "
+                        "with --num-processes and --process-id runs the sweep over several processes")
+    w.add_argument("--num-processes", type=positive_int, default=None,
+                   help="processes in the distributed run (or JAX_NUM_PROCESSES)")
+    w.add_argument("--process-id", type=int, default=None, help="this process's id (or JAX_PROCESS_ID)")
+    w.add_argument("--connect-timeout", type=positive_int, default=60,
+                   help="seconds to wait for every process to join")
+
+
+def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
+    p.add_argument("--seeds", type=positive_int, default=8,
+                   help="independent runs" + (" per hyperparameter point" if sweep else ", trained at once"))
+    p.add_argument("--seed", type=seed_int, default=0, help="root seed; seed i uses split(key(seed))[i]")
+    flags.add_table_flags(p, sweep)
+    p.add_argument("--eval-episodes", type=nonneg_int, default=None,
+                   help="evaluation episodes per seed after training, sampled and greedy (default: 32; "
+                        "0: none)")
+    p.add_argument("--greedy-eval", action="store_true", default=None,
+                   help="report argmax-action evaluation (sampled actions otherwise)")
+    p.add_argument("--eval-max-steps", type=positive_int, default=None,
+                   help="step limit of the evaluation episodes (default: the env's own limit, even when "
+                        "--max-steps cuts the training episodes shorter)")
+    p.add_argument("--progress-every", type=positive_int, default=None,
+                   help="updates per compiled chunk, one progress line each (default: ~1/10 of the run)")
+    p.add_argument("--save-every", type=positive_int, default=None,
+                   help="also checkpoint every K updates (a multiple of --progress-every); with --out a "
+                        "checkpoint is always saved at the end and on Ctrl-C, SIGTERM or SIGHUP")
+    p.add_argument("--out", type=path, default=None,
+                   help="run directory (checkpoint, metrics.csv, " + ("sweep.json" if sweep else "summary.json")
+                        + "); default: write nothing")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run --out holds (removed once the new run has saved its first checkpoint)")
+    p.add_argument("--quiet", action="store_true", help="print only the final table")
+
+
+_RESUME_REFUSES = ("--seeds", "--seed", "--out", "--overwrite")
+
+
+def _or(value, default):
+    return default if value is None else value
+
+
+def _log(args):
+    return None if args.quiet else (lambda text: print(text, flush=True))
+
+
+def _resume(args, argv: list[str]):
+    from jaxpg import driver
+
+    refused = [f for f in flags.given_flags(argv) if f != "--updates"]
+    refused += [f for f in _RESUME_REFUSES if any(a == f or a.startswith(f + "=") for a in argv)]
+    if refused:
+        raise UsageError(f"--resume continues a run with its saved settings; drop {', '.join(refused)}")
+    try:
+        result = driver.resume(args.resume, updates=args.updates, chunk=args.progress_every,
+                               save_every=args.save_every, log=_log(args),
+                               target=getattr(args, "target", None), eval_episodes=args.eval_episodes,
+                               eval_greedy=args.greedy_eval, eval_max_steps=args.eval_max_steps)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if result is None:
+        from jaxpg import checkpoint
+
+        done = checkpoint.load(args.resume, whole=True).updates_done
+        print(f"{args.resume}: all {done} updates are done; nothing to do "
+              "(pass --updates N to train further)")
+    return result
+
+
+def cmd_train(args, argv: list[str]) -> int:
+    if args.resume is not None:
+        result = _resume(args, argv)
+        if result is None:
+            return 0
+    else:
+        config, hparams, _ = flags.settings(args)
+        tb = _tensorboard(args)
+        from jaxpg import driver
+
+        try:
+            result = driver.run(config, None, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
+                                chunk=args.progress_every, save_every=args.save_every,
+                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy_eval),
+                                eval_max_steps=args.eval_max_steps, log=_log(args), overwrite=args.overwrite,
+                                progress=tb.progress if tb else None)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        finally:
+            if tb:
+                tb.close()
+    if result.settings["kind"] == "sweep":
+        _print_sweep(result)
+        return result.exit_code
+    _print_train(result)
+    if result.diverged:
+        raise UsageError(next(iter(result.diverged.values())))
+    return result.exit_code
+
+
+def _print_train(result) -> None:
+    import numpy as np
+
+    from jaxpg.evaluate import summarize
+
+    t = result.timings
+    m = result.metrics
+    meta_greedy = bool(result.settings.get("eval_greedy"))
+    if result.eval_returns is not None:
+        mode, other = ("greedy", "sampled") if meta_greedy else ("sampled", "greedy")
+        ev, ev_other = result.eval_returns[mode][0], result.eval_returns[other][0]
+        finite = ~np.isnan(m.mean_return[0])
+        last = np.array([row[f][-1] if f.any() else np.nan for row, f in zip(m.mean_return[0], finite,
+                                                                              strict=True)])
+        print(f"\nevaluation: {ev.shape[1]} {mode} episodes per seed (score = mean - std); "
+              f"last column: {other} actions")
+        print(" seed | train return | eval mean |   std |  score | " + f"{other} mean")
+        for s in range(ev.shape[0]):
+            x = summarize(ev[s])
+            print(f" {s:>4} | {last[s]:12.1f} | {x.mean:9.1f} | {x.std:5.1f} | {x.score:6.1f} | "
+                  f"{ev_other[s].mean():11.1f}")
+        a = summarize(ev.reshape(-1))
+        print(f"  all | {np.mean(last):12.1f} | {a.mean:9.1f} | {a.std:5.1f} | {a.score:6.1f} | "
+              f"{ev_other.mean():11.1f}")
+    print(_timing_line(result))
+    if result.out is not None:
+        name = "summary.json" if result.settings["kind"] == "train" else "sweep.json"
+        print(f"wrote {result.out / name} and {result.out / 'metrics.csv'} "
+              f"(checkpoint at update {result.updates_done})")
+
+
+def _timing_line(result) -> str:
+    t, steps = result.timings, result.env_steps
+    setup = t["wall_s"] - t["compile_s"] - t["train_s"] - t["eval_s"]
+    return (f"env steps (valid, training): {steps:,}   wall {t['wall_s']:.1f} s (compile {t['compile_s']:.1f}, "
+            f"train {t['train_s']:.1f}, eval {t['eval_s']:.1f}, setup {setup:.1f})   "
+            f"{steps / max(t['train_s'], 1e-9):,.0f} steps/s")
+
+
+class _TensorBoard:
+    def __init__(self, out: Path):
+        from tensorboardX import SummaryWriter
+
+        self.w = SummaryWriter(str(out / "tensorboard"))
+
+    def progress(self, p) -> None:
+        m = p.metrics
+        n = m.loss.shape[-1]
+        for u in range(n):
+            step = p.update - n + u + 1
+            for field in ("mean_return", "loss", "entropy", "grad_norm", "mean_length"):
+                vals = getattr(m, field)[0, :, u]
+                self.w.add_scalar(f"all/{field}", float(vals.mean()), step)
+                for s, v in enumerate(vals):
+                    self.w.add_scalar(f"seed{s}/{field}", float(v), step)
+        self.w.add_scalar("all/steps_per_s", float(p.steps_per_s), p.update)
+
+    def close(self) -> None:
+        self.w.close()
+
+
+def _tensorboard(args):
+    if not args.tensorboard:
+        return None
+    if args.out is None:
+        raise UsageError("--tensorboard needs --out (the logs go to OUT/tensorboard)")
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        raise UsageError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
+    args.out.mkdir(parents=True, exist_ok=True)
+    return _TensorBoard(args.out)
+
+
+def cmd_sweep(args, argv: list[str]) -> int:
+    """Runs ``jaxpg sweep``: every (point, seed) in one compiled, sharded program."""
+    distributed = args.coordinator or args.num_processes or args.process_id is not None
+    distributed = distributed or os.environ.get("JAX_COORDINATOR_ADDRESS")
+    if args.resume is None:
+        # range checks before any peer waits; the env is built after jax.distributed starts
+        config, hparams, lists = flags.settings(args, sweep=True, check_env=not distributed)
+    if distributed:
+        from jaxpg.distributed import initialize_distributed
+
+        try:
+            initialize_distributed(args.coordinator, args.num_processes, args.process_id, args.connect_timeout)
+        except (ValueError, RuntimeError) as e:
+            raise UsageError(str(e)) from None
+    from jaxpg import driver
+
+    if args.resume is not None:
+        result = _resume(args, argv)
+        if result is None:
+            return 0
+    else:
+        order = [flags.BY_FLAG[f].field for f in flags.given_flags(argv) if flags.BY_FLAG[f].field in lists]
+        from jaxpg.sweep import grid
+
+        try:
+            points = grid(**{n: lists[n] for n in order})
+            result = driver.run(config, points, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
+                                chunk=args.progress_every, save_every=args.save_every,
+                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy_eval),
+                                eval_max_steps=args.eval_max_steps, target=args.target, log=_log(args),
+                                overwrite=args.overwrite, axes=order)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+    import jax
+
+    if jax.process_index() == 0:
+        _print_sweep(result)
+    return result.exit_code
+
+
+def _print_sweep(result) -> None:
+    import numpy as np
+
+    from jaxpg.evaluate import summarize
+    from jaxpg.sweep import point_label
+
+    pop, t = result.population, result.timings
+    greedy = bool(result.settings.get("eval_greedy"))
+    if result.eval_returns is not None:
+        ev = result.eval_returns["greedy" if greedy else "sampled"]
+        print(f"\nranked by mean over {pop.seeds} seeds of the final score (mean - std over {ev.shape[2]} "
+              f"{'greedy' if greedy else 'sampled'} episodes); spread = std across seeds")
+        print(" rank | point | score mean | spread |  worst | eval mean | hyperparameters")
+        scores = np.array([[summarize(r).score for r in ev[h]] for h in range(pop.num_points)])
+        ranked = sorted((h for h in range(pop.num_points) if h not in result.diverged),
+                        key=lambda h: -scores[h].mean())
+        for rank, h in enumerate(ranked, 1):
+            print(f" {rank:>4} | {h:>5} | {scores[h].mean():10.1f} | {scores[h].std():6.1f} | "
+                  f"{scores[h].min():6.1f} | {ev[h].mean():9.1f} | {point_label(pop.points[h])}")
+    for h, msg in sorted(result.diverged.items()):
+        print(f"  not ranked: point {h} ({point_label(pop.points[h])}) diverged: {msg}")
+    print(_timing_line(result))
+    if result.out is not None:
+        print(f"wrote {result.out / 'sweep.json'} and {result.out / 'metrics.csv'} "
+              f"(checkpoint at update {result.updates_done})")
+    sys.stdout.flush()

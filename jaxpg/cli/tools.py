@@ -1,0 +1,97 @@
+"""``jaxpg envs`` and ``jaxpg bench``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from jaxpg.cli.common import HelpFormatter, UsageError, path, positive_int
+
+
+def add_parsers(sub) -> None:
+    e = sub.add_parser("envs", help="list environment names (* = tuned settings); with ENV, its settings")
+    e.add_argument("env", nargs="?", default=None, metavar="ENV", help="print this env's tuned settings")
+    b = sub.add_parser("bench", help="training throughput over an N x S grid and the hardware ceiling "
+                                     "(the alternatives: python experiments/bench_throughput.py)",
+                       formatter_class=HelpFormatter)
+    b.add_argument("--env", default="CartPole-v1", help="discrete environment to train")
+    b.add_argument("--updates", type=positive_int, default=100, help="updates per grid point")
+    b.add_argument("--grid", type=_grid, default=None,
+                   help="NxS points, comma-separated, e.g. 256x8,1024x4 (default: sized for the device)")
+    b.add_argument("--policies", type=_policy_kinds, default=("course", "default"),
+                   help="course (4-16-2 ReLU) and/or default (64-64 tanh), comma-separated")
+    b.add_argument("--smoke", action="store_true", help="tiny sizes, seconds (a check that it runs)")
+    b.add_argument("--out", type=path, default=Path("experiments/results"),
+                   help="directory for bench-<device>-<date>.json")
+
+
+def _grid(text: str) -> list[tuple[int, int]]:
+    points = []
+    for item in text.split(","):
+        parts = item.strip().lower().split("x")
+        if len(parts) != 2 or not all(p.isdigit() and 0 < int(p) < 2**31 for p in parts):
+            raise argparse.ArgumentTypeError(
+                f"grid point {item!r} is not NxS with positive integers (e.g. 256x8)")
+        points.append((int(parts[0]), int(parts[1])))
+    return points
+
+
+def _policy_kinds(text: str) -> tuple[str, ...]:
+    kinds = tuple(k.strip() for k in text.split(","))
+    bad = [k for k in kinds if k not in ("course", "default")]
+    if bad or not kinds:
+        raise argparse.ArgumentTypeError(f"unknown policy {bad[0] if bad else text!r}: use course and/or default")
+    return kinds
+
+
+def cmd_envs(args) -> int:
+    from jaxpg import envs
+    from jaxpg.defaults import TUNED, recommended
+
+    if args.env is None:
+        for name in envs.names():
+            print(f"{name} *" if name in TUNED else name)
+        return 0
+    if args.env not in envs.names():
+        raise UsageError(f"unknown environment {args.env!r}; valid names: {', '.join(envs.names())}")
+    from jaxpg.cli.flags import TABLE
+
+    config, hparams = recommended(args.env)
+    print(f"{args.env}: {'tuned' if args.env in TUNED else 'the CartPole-tuned class defaults'} "
+          "(what train and sweep use for every flag not given)")
+    for f in TABLE:
+        if f.field == "env":
+            continue
+        value = getattr(config if f.owner == "config" else hparams, f.field)
+        if isinstance(value, tuple):
+            value = ",".join(map(str, value)) or "none"
+        print(f"  {f.flag:<22} {value}")
+    why = TUNED.get(args.env, (None, None, ""))[2]
+    if why:
+        print(f"measured: {why}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from jaxpg import envs
+
+    try:
+        env, env_params = envs.make(args.env)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if not envs.is_discrete(env, env_params):
+        raise UsageError(f"{args.env} has a continuous action space; jaxpg bench needs a discrete one")
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot write to --out {str(args.out)!r}: {e.strerror or e}") from None
+    from jaxpg.bench import run_benchmark
+
+    try:
+        run_benchmark(args.env, args.updates, args.grid, args.policies, smoke=args.smoke, out=args.out,
+                      say=lambda *a: print(*a, flush=True))
+    except KeyboardInterrupt:
+        print("interrupted: the JSON keeps the points finished so far (complete: false)", file=sys.stderr)
+        return 130
+    return 0
