@@ -1,76 +1,70 @@
-"""Shared runner of the classic-control experiments: S seeds of one (Config, HParams) in one
-compiled program, then K evaluation episodes per seed (sampled and greedy), as JSON-ready dicts.
+"""Shared runner of the classic-control experiments: S seeds of one (Config, HParams) trained by
+the driver (``jaxpg.driver.run``: init, compiled chunks, divergence guard and the sampled +
+greedy evaluation of every seed), returned as JSON-ready dicts.
 
 Used by ``classic_control.py`` (discrete actions), ``continuous_control.py`` (Gaussian
-head) and ``cartpole_value_vs_normalize.py``.
+head), ``cartpole_value_vs_normalize.py`` and ``course_unit4.py``. Evaluation keys are the
+driver's: seed ``i`` plays ``split(fold_in(key(root_seed), 1), S)[i]`` (split once more into
+sampled and greedy).
 """
 
 from __future__ import annotations
 
-import time
-
-import jax
 import numpy as np
 
-from jaxpg import Config, HParams
-from jaxpg.evaluate import evaluate, summarize
-from jaxpg.train import check_finite, make_trainer
+from jaxpg import Config, HParams, driver
+from jaxpg.evaluate import summarize
+from jaxpg.train import DivergedError
+
+
+def chunk_for(updates: int, chunk: int) -> int:
+    """The largest divisor of ``updates`` that is at most ``chunk`` (every compiled chunk has one length)."""
+    chunk = max(1, min(int(chunk), int(updates)))
+    while updates % chunk:
+        chunk -= 1
+    return chunk
+
+
+def train(config: Config, hparams: HParams, seeds: int, *, root_seed: int = 0, chunk: int = 50,
+          eval_episodes: int = 20) -> driver.RunResult:
+    """``jaxpg.driver.run`` of one point (``seeds`` seeds), evaluated to the training episode limit.
+
+    Raises ``DivergedError`` if a seed went non-finite (the driver froze it; an experiment's
+    numbers would be meaningless).
+    """
+    result = driver.run(config, seeds=seeds, hparams=hparams, seed=root_seed,
+                        chunk=chunk_for(config.num_updates, chunk), eval_episodes=eval_episodes,
+                        eval_max_steps=config.max_steps, handle_signals=False)
+    if result.diverged:
+        raise DivergedError(next(iter(result.diverged.values())))
+    return result
 
 
 def run(config: Config, hparams: HParams, seeds: int, eval_episodes: int = 20, root_seed: int = 0,
         chunk: int = 50) -> dict:
     """Trains ``seeds`` seeds and evaluates each; returns curves, per-seed evaluations and timings."""
-    trainer = make_trainer(config, seed_axis="seeds")
-    keys = jax.random.split(jax.random.key(root_seed), seeds)
-    chunk = min(chunk, config.num_updates)
-    while config.num_updates % chunk:
-        chunk -= 1
-    init = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))
-    step = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None), axis_name="seeds"), static_argnums=2,
-                   donate_argnums=0)
-    t0 = time.perf_counter()
-    state = init(keys, hparams)
-    step_c = step.lower(state, hparams, chunk).compile()
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    returns, steps = [], []
-    for i in range(config.num_updates // chunk):
-        state, m = step_c(state, hparams)
-        m = jax.tree.map(np.asarray, m)
-        check_finite(m, i * chunk)
-        returns.append(m.mean_return)
-        steps.append(m.env_steps.astype(np.int64))
-    train_s = time.perf_counter() - t0
-
-    def both(k, p):
-        k1, k2 = jax.random.split(k)
-        ev = lambda kk, g: evaluate(kk, trainer.env, trainer.env_params, trainer.policy.apply, p,  # noqa: E731
-                                    eval_episodes, trainer.max_steps, greedy=g, dist=trainer.policy.dist)
-        return ev(k1, False), ev(k2, True)
-
-    t0 = time.perf_counter()
-    sampled, greedy = jax.jit(jax.vmap(both))(jax.random.split(jax.random.key(root_seed + 1), seeds),
-                                               state.params)
-    sampled, greedy = np.asarray(sampled), np.asarray(greedy)
-    eval_s = time.perf_counter() - t0
-    ret = np.concatenate(returns, 1)
-    cum = np.cumsum(np.concatenate(steps, 1), 1)
+    r = train(config, hparams, seeds, root_seed=root_seed, chunk=chunk, eval_episodes=eval_episodes)
+    ret = np.asarray(r.metrics.mean_return[0])  # [S, U]
+    cum = np.cumsum(np.asarray(r.metrics.env_steps[0], np.int64), 1)
+    ev = r.eval_returns or {"sampled": np.zeros((seeds, 0)), "greedy": np.zeros((seeds, 0))}
+    sampled, greedy = np.asarray(ev["sampled"][0]), np.asarray(ev["greedy"][0])  # [S, K]
+    stride = max(1, ret.shape[1] // 100)
     return {
         "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in vars(config).items()},
         "hparams": hparams.to_dict(),
         "seeds": seeds,
         "eval_episodes": eval_episodes,
-        "eval_sampled_mean": [float(r.mean()) for r in sampled],
-        "eval_sampled_score": [summarize(r).score for r in sampled],
-        "eval_greedy_mean": [float(r.mean()) for r in greedy],
+        "eval_sampled_mean": [float(x.mean()) for x in sampled] if sampled.size else [],
+        "eval_sampled_score": [summarize(x).score for x in sampled] if sampled.size else [],
+        "eval_greedy_mean": [float(x.mean()) for x in greedy] if greedy.size else [],
         "train_return_last10": ret[:, -10:].mean(1).tolist(),
         "env_steps": int(cum[:, -1].sum()),
-        "compile_seconds": compile_s,
-        "train_seconds": train_s,
-        "eval_seconds": eval_s,
-        "curve_stride": max(1, ret.shape[1] // 100),
-        "curve_return": ret[:, :: max(1, ret.shape[1] // 100)].round(3).tolist(),
-        "curve_env_steps": cum[:, :: max(1, ret.shape[1] // 100)].tolist(),
+        "compile_seconds": r.timings["compile_s"],
+        "train_seconds": r.timings["train_s"],
+        "eval_seconds": r.timings["eval_s"],
+        "curve_stride": stride,
+        "curve_return": ret[:, ::stride].round(3).tolist(),
+        "curve_env_steps": cum[:, ::stride].tolist(),
         "_returns": ret,
         "_cum_steps": cum,
     }

@@ -1,5 +1,11 @@
 """Reference REINFORCE trainers on CartPole-v1 that jaxpg is timed against.
 
+Benchmark code, not part of the installed ``jaxpg`` package: it needs gymnasium
+(``pip install "jaxpg[bench]"``) and, for the textbook loop's PyTorch path only,
+torch (optional, never a dependency). ``experiments/bench_throughput.py`` imports
+it (``experiments/`` is on ``sys.path`` when a script there runs) and prints
+jaxpg's throughput over each alternative's.
+
 Three ways a person would write Monte-Carlo policy gradient (REINFORCE) for
 CartPole-v1 without jaxpg. Each one really learns (checked at the sizes given
 below), so a slow or broken reference cannot make jaxpg look fast. All three
@@ -81,7 +87,7 @@ steps of envs already done; for (c) the whole fixed-length scan), ``compile_s``
 ``simulated_steps_per_s``, ``final_return`` with ``final_return_kind``, and
 ``returns`` (mean undiscounted training return per update).
 
-    python -m jaxpg.alternatives --smoke     # seconds: one line per alternative
+    python experiments/alternatives.py --smoke     # seconds: one line per alternative
 """
 
 from __future__ import annotations

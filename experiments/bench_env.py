@@ -2,8 +2,9 @@
 
 Measures, on this machine:
   - env alone: random actions, N environments stepped with ``step_env`` (no
-    auto-reset, as jaxpg's rollout uses it) inside one jitted ``lax.scan``;
-  - training: ``jaxpg train``'s compiled program (vmap over seeds) with the
+    auto-reset, as jaxpg's rollout uses it) inside one jitted ``lax.scan`` (its own
+    measurement code: nothing is trained);
+  - training: through ``jaxpg.driver.run`` (what ``jaxpg train`` runs) with the
     recommended settings, valid (unmasked) steps/s and simulated steps/s.
 
 Compile time is reported apart from run time. Writes
@@ -32,9 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxpg
-from jaxpg import envs
+from jaxpg import driver, envs
 from jaxpg.defaults import recommended
-from jaxpg.train import make_trainer
 
 
 def _timed(fn, *args):
@@ -69,20 +69,19 @@ def env_only(name: str, num_envs: int, steps: int) -> dict:
 
 
 def training(name: str, seeds: int, updates: int) -> dict:
+    """``jaxpg.driver.run`` with the recommended settings, one compiled chunk of ``updates``, no
+    evaluation: ``compile_s`` is the driver's (init + compilation), ``run_s`` its training time."""
     config, hp = recommended(name, num_updates=updates)
-    trainer = make_trainer(config, seed_axis="seeds")
-    keys = jax.random.split(jax.random.key(0), seeds)
-    # init and the updates as two programs, as `jaxpg train` runs them: one fused program with
-    # advantage="value" hangs intermittently on XLA CPU (README, known hang). Only the updates are timed.
-    state = jax.jit(jax.vmap(trainer.init, in_axes=(0, None)))(keys, hp)
-    run = jax.vmap(lambda s, h: trainer.run(s, h, updates), in_axes=(0, None), axis_name=trainer.seed_axis)
-    (_, m), compile_s, run_s = _timed(run, state, hp)
-    valid, sim = int(m.env_steps.sum()), int(m.sim_steps.sum())
+    r = driver.run(config, seeds=seeds, hparams=hp, seed=0, chunk=updates, eval_episodes=0,
+                   handle_signals=False)
+    m = r.metrics
+    run_s = r.timings["train_s"]
+    valid, sim = int(np.asarray(m.env_steps, np.int64).sum()), int(np.asarray(m.sim_steps, np.int64).sum())
     return {"kind": "train", "env": name, "seeds": seeds, "num_envs": config.num_envs,
-            "updates": updates, "compile_s": compile_s, "run_s": run_s,
+            "updates": updates, "compile_s": r.timings["compile_s"], "run_s": run_s,
             "valid_steps": valid, "simulated_steps": sim,
             "valid_steps_per_s": valid / run_s, "simulated_steps_per_s": sim / run_s,
-            "final_mean_return": float(m.mean_return[:, -1].mean())}
+            "final_mean_return": float(np.nanmean(m.mean_return[0][:, -1]))}
 
 
 def main() -> None:

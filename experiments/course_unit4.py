@@ -9,8 +9,10 @@ For each environment, two settings over 32 seeds each, trained in one compiled p
   plays 50,000 episodes; ``--pixelcopter-episodes`` sets how many here).
 - ``jaxpg``: jaxpg's recommended settings for the env (``jaxpg.defaults``).
 
-Each seed's final policy is evaluated like the course (10 sampled episodes, score =
-mean - std). Writes, under ``experiments/results/course-unit4/``:
+Training and evaluation go through ``jaxpg.driver.run`` (``_control.train``): seed ``i``
+trains from ``split(key(0), S)[i]`` and is evaluated with the driver's evaluation keys. Each
+seed's final policy is evaluated like the course (10 sampled episodes, score = mean - std).
+Writes, under ``experiments/results/course-unit4/``:
 ``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return),
 ``scores.csv`` (env, setting, seed, eval_mean, eval_std, score), one PNG per env
 (training return vs episodes played: IQM over seeds with a 95% stratified-bootstrap
@@ -27,17 +29,18 @@ import argparse
 import csv
 import gzip
 import io
-import time
+import sys
 from pathlib import Path
 
-import jax
-import numpy as np
+sys.path.insert(0, str(Path(__file__).parent))
 
-from jaxpg import Config, HParams, bench
-from jaxpg.defaults import recommended
-from jaxpg.evaluate import evaluate, summarize
-from jaxpg.stats import curve_iqm_ci
-from jaxpg.train import make_trainer
+import numpy as np  # noqa: E402
+from _control import train  # noqa: E402
+
+from jaxpg import Config, HParams, bench  # noqa: E402
+from jaxpg.defaults import recommended  # noqa: E402
+from jaxpg.evaluate import summarize  # noqa: E402
+from jaxpg.stats import curve_iqm_ci  # noqa: E402
 
 PASS = {"CartPole-v1": 350.0, "Pixelcopter-v0": 5.0}
 
@@ -54,34 +57,17 @@ def settings(env: str, pixelcopter_episodes: int) -> dict[str, tuple[Config, HPa
     return {"course": course, "jaxpg": recommended(env)}
 
 
-def run_setting(config: Config, hparams: HParams, seeds: int, chunk: int = 50) -> dict:
-    trainer = make_trainer(config, seed_axis="seeds")
-    keys = jax.random.split(jax.random.key(0), seeds)
-    init = jax.jit(lambda ks: jax.lax.map(lambda k: trainer.init(k, hparams), ks, batch_size=64))
-    chunk = min(chunk, config.num_updates)
-    while config.num_updates % chunk:
-        chunk -= 1
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None), axis_name="seeds"), static_argnums=2,
-                  donate_argnums=0)
-    t0 = time.perf_counter()
-    state = init(keys)
-    run_c = run.lower(state, hparams, chunk).compile()
-    compile_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    returns, steps = [], []
-    for _ in range(config.num_updates // chunk):
-        state, m = run_c(state, hparams)
-        returns.append(np.asarray(m.mean_return))
-        steps.append(np.asarray(m.env_steps, np.int64))
-    train_s = time.perf_counter() - t0
-    eval_keys = jax.random.split(jax.random.key(1), seeds)
-    ev = jax.jit(jax.vmap(lambda k, p: evaluate(k, trainer.env, trainer.env_params, trainer.policy.apply, p,
-                                                10, trainer.max_steps)))
-    t0 = time.perf_counter()
-    eval_returns = np.asarray(ev(eval_keys, state.params))
-    return {"returns": np.concatenate(returns, 1), "env_steps": np.cumsum(np.concatenate(steps, 1), 1),
-            "eval": [summarize(r) for r in eval_returns], "compile_s": compile_s, "train_s": train_s,
-            "eval_s": time.perf_counter() - t0, "episodes_per_update": config.num_envs}
+def run_setting(config: Config, hparams: HParams, seeds: int, chunk: int = 50, eval_episodes: int = 10,
+                root_seed: int = 0) -> dict:
+    """``seeds`` seeds of one setting through ``jaxpg.driver.run`` (``_control.train``); the
+    course's evaluation (``eval_episodes`` sampled episodes per seed, score = mean - std)."""
+    r = train(config, hparams, seeds, root_seed=root_seed, chunk=chunk, eval_episodes=eval_episodes)
+    sampled = np.asarray(r.eval_returns["sampled"][0])  # [S, K]
+    return {"returns": np.asarray(r.metrics.mean_return[0]),
+            "env_steps": np.cumsum(np.asarray(r.metrics.env_steps[0], np.int64), 1),
+            "eval": [summarize(x) for x in sampled], "compile_s": r.timings["compile_s"],
+            "train_s": r.timings["train_s"], "eval_s": r.timings["eval_s"],
+            "episodes_per_update": config.num_envs}
 
 
 def plot(env: str, results: dict, path: Path) -> None:

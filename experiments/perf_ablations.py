@@ -9,12 +9,14 @@ updates, one run), so the learning is identical and only the speed differs:
   update (the check "has every episode ended?" never fires before the end);
 - ``loss prefix off``: ``loss_chunk = T`` makes the returns and the gradient run over
   all T steps instead of the prefix every episode fits in;
-- ``no donation``: the train state is not donated between compiled chunks;
-- ``per-seed exit``: the rollout's early-exit test is batched over seeds (plain
-  ``jax.vmap``), as before ``make_trainer(seed_axis=...)``: the loop counter and every
-  buffer write become per-seed;
 - ``loss share``: with a trained policy, the time of a rollout alone against a whole
   update (what recomputing the log-probs in the loss can cost at most).
+
+Every run goes through the driver (``jaxpg.bench.train_point`` trains a
+``jaxpg.driver.Population``; ``loss share`` trains with ``jaxpg.driver.run``). The driver
+always donates the state between chunks and shares the rollout's early exit among the seeds
+on a device, and ``train_point`` no longer takes ``donate``/``shared_exit``: the former
+``no donation`` and ``per-seed exit`` rows are gone (earlier JSON results keep them).
 
     python experiments/perf_ablations.py [--smoke]
 
@@ -28,33 +30,37 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 
 from jaxpg import bench
 
 
 def loss_share(num_envs: int, seeds: int, hidden, activation: str, **spec) -> dict:
-    """Seconds per valid step of a rollout alone vs a whole update, at a trained policy."""
-    from jaxpg import policies
+    """Seconds per valid step of a rollout alone vs a whole update, at a trained policy.
+
+    The policy is trained by ``jaxpg.driver.run``; only the two measured programs (a rollout
+    alone, one update) are built here, from the driver's own trainer.
+    """
+    from jaxpg import driver, policies
     from jaxpg.defaults import recommended
     from jaxpg.rollout import rollout
-    from jaxpg.train import make_trainer
 
     hp_over = {k: spec.pop(k) for k in list(spec) if k == "learning_rate"}
     config, hp = recommended("CartPole-v1", num_envs=num_envs, hidden=tuple(hidden), activation=activation,
                              num_updates=60, **spec)
     hp = hp.replace(**hp_over)
-    tr = make_trainer(config, seed_axis="seeds")
-    keys = jax.random.split(jax.random.key(0), seeds)
-    state, m = jax.jit(jax.vmap(tr.train, in_axes=(0, None), axis_name="seeds"))(keys, hp)
+    result = driver.run(config, seeds=seeds, hparams=hp, seed=0, eval_episodes=0, handle_signals=False)
+    tr = result.population.trainer
+    state = jax.tree.map(lambda x: x[:seeds], result.state)  # drop the driver's device padding
 
     def roll(st):
         act = lambda k, o: policies.sample(k, tr.policy.apply(st.params, o))  # noqa: E731
         traj, _ = rollout(st.key, tr.env, tr.env_params, act, num_envs, tr.max_steps, config.rollout_chunk,
-                          axis_name="seeds")
+                          axis_name=tr.seed_axis)
         return traj.valid.sum()
 
-    rollout_f = jax.jit(jax.vmap(roll, axis_name="seeds"))
-    update_f = jax.jit(jax.vmap(lambda st: tr.run(st, hp, 1)[1].env_steps[0], axis_name="seeds"))
+    rollout_f = jax.jit(jax.vmap(roll, axis_name=tr.seed_axis))
+    update_f = jax.jit(jax.vmap(lambda st: tr.run(st, hp, 1)[1].env_steps[0], axis_name=tr.seed_axis))
     out = {}
     for name, f in (("rollout", rollout_f), ("update", update_f)):
         steps = int(f(state).sum())
@@ -62,7 +68,7 @@ def loss_share(num_envs: int, seeds: int, hidden, activation: str, **spec) -> di
         out[f"{name}_valid_steps"] = steps
     per_step = {k: out[f"{k}_s"] / out[f"{k}_valid_steps"] for k in ("rollout", "update")}
     out["loss_and_optimizer_share"] = 1 - per_step["rollout"] / per_step["update"]
-    out["final_return"] = float(m.mean_return[:, -5:].mean())
+    out["final_return"] = float(np.nanmean(result.metrics.mean_return[0][:, -5:]))
     return out
 
 
@@ -90,8 +96,6 @@ def main() -> None:
             "jaxpg (all on)": {},
             "early exit off": {"rollout_chunk": horizon},
             "loss prefix off": {"loss_chunk": horizon},
-            "no donation": {"donate": False},
-            "per-seed exit": {"shared_exit": False},
         }
         for vname, over in variants.items():
             runs = [bench.train_point(env, n, s, hidden, activation, updates, chunks=2, **spec, **over)

@@ -1,12 +1,18 @@
 """What ends a trained policy's Pixelcopter episodes: blocks, the cave's ceiling or floor, or the screen.
 
 Plays ``--episodes`` sampled (or ``--greedy``) episodes per seed of a ``jaxpg train --out``
-run directory, to the env's step limit, and classifies the crash of every episode that
-ended by one (``jaxpg.envs.pixelcopter.crash_causes`` on the post-crash state: the rules
-of steps 5, 6 and 9 of ``../shared/specs/pixelcopter.md``). Prints a table per seed and
-writes JSON next to the run (``DIR/deaths.json``, atomically; every episode's return too)::
+run directory (or of one point of a ``jaxpg sweep --out`` directory: ``--point H``; any
+checkpoint format ``jaxpg.checkpoint.load`` reads), to the env's step limit, and classifies
+the crash of every episode that ended by one (``jaxpg.envs.pixelcopter.crash_causes`` on the
+post-crash state: the rules of steps 5, 6 and 9 of ``../shared/specs/pixelcopter.md``).
+Prints a table per seed and writes JSON next to the run (``DIR/deaths.json``, or
+``DIR/deaths-pH.json`` for ``--point H``, atomically; every episode's return too)::
 
     python experiments/pixelcopter_deaths.py runs/pixelcopter --episodes 256
+    python experiments/pixelcopter_deaths.py runs/pc-sweep --point 2     # one point of a sweep
+
+The episodes are played here (not by the driver's evaluation): the classification needs
+every crash step's state, which ``jaxpg.evaluate`` does not return.
 
 A cause column counts episodes whose crash step had that collision (a crash can have
 more than one: e.g. a block and the floor together). "wall unseen": the wall that was hit
@@ -102,10 +108,13 @@ def main(argv=None) -> int:
     p.add_argument("--episodes", type=_positive, default=256, help="episodes per seed")
     p.add_argument("--greedy", action="store_true")
     p.add_argument("--seed", type=int, default=12345, help="evaluation key: seed s plays key(SEED + s)")
-    p.add_argument("--out", help="JSON path (default: RUN_DIR/deaths.json, or deaths-greedy.json)")
+    p.add_argument("--point", type=int, default=None,
+                   help="which hyperparameter point of a sweep directory (0-based; a train run has one)")
+    p.add_argument("--out", help="JSON path (default: RUN_DIR/deaths.json, or deaths-greedy.json; "
+                                 "with --point H: deaths-pH.json, deaths-greedy-pH.json)")
     args = p.parse_args(argv)
     try:
-        ck = checkpoint.load(args.run_dir)
+        ck = checkpoint.load(args.run_dir, point=args.point)
     except checkpoint.CheckpointError as e:
         print(f"pixelcopter_deaths: {e}", file=sys.stderr)
         return 2
@@ -114,7 +123,7 @@ def main(argv=None) -> int:
         return 2
     from jaxpg.train import make_trainer
 
-    tr = make_trainer(ck.config)
+    tr = make_trainer(ck.config)  # only its env and policy: nothing is trained here
     max_steps = int(tr.env_params.max_steps_in_episode)
 
     @jax.jit
@@ -122,9 +131,14 @@ def main(argv=None) -> int:
         return play(key, tr.env, tr.env_params, tr.policy.apply, params, tr.policy.dist, args.episodes,
                     max_steps, args.greedy)
 
+    alive = np.asarray(ck.alive, bool)
+    if not alive.all():
+        print(f"note: seed(s) {np.nonzero(~alive)[0].tolist()} diverged in training; their policy is the "
+              "last finite one")
     rows = []
-    print(f"{args.run_dir}: {args.episodes} {'greedy' if args.greedy else 'sampled'} episodes per seed, "
-          f"to {max_steps} steps")
+    where = "" if args.point is None else f" point {args.point} {ck.points[0]}"
+    mode = "greedy" if args.greedy else "sampled"
+    print(f"{args.run_dir}{where}: {args.episodes} {mode} episodes per seed, to {max_steps} steps")
     cols = ("seed", "mean return", "std", "score", "10-ep score median", "P(10-ep >= 5)", "crashed",
             "block", "ceiling", "floor", "screen", "wall unseen", "mean length")
     print(" | ".join(cols))
@@ -135,7 +149,8 @@ def main(argv=None) -> int:
                    crashed=int(out["done"].sum()), block=int(out["block"].sum()),
                    ceiling=int(out["ceiling"].sum()), floor=int(out["floor"].sum()),
                    screen=int(out["screen"].sum()), unseen_wall=int(out["unseen_wall"].sum()),
-                   mean_length=float(out["length"].mean()), returns=out["ret"].tolist())
+                   mean_length=float(out["length"].mean()), diverged=not bool(alive[s]),
+                   returns=out["ret"].tolist())
         row["score"] = row["mean_return"] - row["std"]
         # the course's evaluation (10 episodes, mean - std) on disjoint groups of these episodes
         groups = out["ret"][: len(out["ret"]) // 10 * 10].reshape(-1, 10)
@@ -156,12 +171,13 @@ def main(argv=None) -> int:
           f"worst {min(scores):.1f}; crashes: {tot['block']} block, {tot['ceiling']} ceiling, "
           f"{tot['floor']} floor, {tot['screen']} screen of {tot['crashed']}; {tot['unseen_wall']} "
           "wall crashes only on a piece the observation does not show")
+    suffix = "" if args.point is None else f"-p{args.point}"
     out_path = Path(args.out) if args.out else Path(args.run_dir) / (
-        "deaths-greedy.json" if args.greedy else "deaths.json")
+        f"deaths-greedy{suffix}.json" if args.greedy else f"deaths{suffix}.json")
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".tmp")
     with os.fdopen(fd, "w") as f:
-        json.dump(dict(run_dir=str(args.run_dir), episodes=args.episodes, greedy=args.greedy,
-                       max_steps=max_steps, seeds=rows), f)
+        json.dump(dict(run_dir=str(args.run_dir), point=args.point, hparams=ck.hparams.to_dict(),
+                       episodes=args.episodes, greedy=args.greedy, max_steps=max_steps, seeds=rows), f)
     os.replace(tmp, out_path)
     print(f"wrote {out_path}")
     return 0

@@ -14,6 +14,13 @@ Prints the training return every 100 updates and a per-seed table; writes JSON
 atomically (``--out``, default ``experiments/results/pixelcopter-frame-stack-cpu/``
 ``k{K}-u{U}-root{R}.json``) with the machine, device and versions. The wrapper lives here,
 not in the library: measured, it did not help (see the results README).
+
+An experiment with a custom env wrapper: the driver takes env names only, so the wrapper is
+installed by replacing ``jaxpg.envs.make`` for the process (every ``envs.make`` the trainer
+calls, ``Config`` validation included, then sees the wrapped env), and training and the
+evaluation still go through ``jaxpg.driver.run`` (chunks of 100 updates; seed ``i`` from
+``split(key(seed), S)[i]``, the driver's evaluation keys). One K per process: the driver
+caches compiled programs by ``Config``, which does not know about the wrapper.
 """
 
 from __future__ import annotations
@@ -29,10 +36,8 @@ import numpy as np
 from flax import struct
 from gymnax.environments import spaces
 
-from jaxpg import bench, envs
+from jaxpg import bench, driver, envs
 from jaxpg.defaults import recommended
-from jaxpg.evaluate import evaluate
-from jaxpg.train import make_trainer
 
 ENV = "Pixelcopter-v0"
 
@@ -113,23 +118,25 @@ def main(argv=None) -> int:
     config, hp = recommended(ENV, num_updates=args.updates, **overrides)
     if args.lr is not None:
         hp = hp.replace(learning_rate=args.lr)
-    tr = make_trainer(config, seed_axis="seeds")
     t0 = time.time()
-    state = jax.jit(jax.vmap(tr.init, in_axes=(0, None)))(jax.random.split(jax.random.key(args.seed),
-                                                                           args.seeds), hp)
-    run = jax.jit(jax.vmap(tr.run, in_axes=(0, None, None), axis_name="seeds"), static_argnums=2)
-    curve = []
-    for c in range(args.updates // 100):
-        state, m = run(state, hp, 100)
-        r = np.asarray(m.mean_return)[:, -20:].mean(1)
-        curve.append(r.tolist())
-        print(f"update {(c + 1) * 100:5d}  train return (last 20) {np.round(r, 1)}  {time.time() - t0:.0f} s",
-              flush=True)
-    train_s = time.time() - t0
-    env, p = make(ENV)
-    ev = jax.jit(jax.vmap(lambda k, prm: evaluate(k, env, p, tr.policy.apply, prm, args.episodes,
-                                                    int(p.max_steps_in_episode), dist=tr.policy.dist)))
-    returns = np.asarray(ev(jax.random.split(jax.random.key(123), args.seeds), state.params))
+
+    def progress(pr: driver.Progress) -> None:
+        print(f"update {pr.update:5d}  train return (last update) {np.round(pr.mean_return[0], 1)}  "
+              f"{time.time() - t0:.0f} s", flush=True)
+
+    try:
+        result = driver.run(config, seeds=args.seeds, hparams=hp, seed=args.seed, chunk=100,
+                            eval_episodes=args.episodes, progress=progress, handle_signals=False)
+    finally:
+        envs.make = plain_make
+    if result.diverged:
+        print(f"pixelcopter_frame_stack: {next(iter(result.diverged.values()))}", file=sys.stderr)
+        return 1
+    ret = np.asarray(result.metrics.mean_return[0])  # [S, U]
+    curve = [ret[:, c * 100 + 80:(c + 1) * 100].mean(1).tolist() for c in range(args.updates // 100)]
+    train_s = result.timings["train_s"]
+    returns = np.asarray(result.eval_returns["sampled"][0])  # [S, K]
+    greedy = np.asarray(result.eval_returns["greedy"][0])
     mean, std = returns.mean(1), returns.std(1)
     print(f"\nK = {args.stack}, {args.updates} updates, {args.episodes} sampled episodes per seed")
     print("| seed | mean | std | mean − std |\n| --- | --- | --- | --- |")
@@ -138,7 +145,8 @@ def main(argv=None) -> int:
     bench.write_json({
         "env": ENV, "stack": args.stack, "updates": args.updates, "seeds": args.seeds, "root_seed": args.seed,
         "episodes": args.episodes, "learning_rate": float(hp.learning_rate), "obs_norm": config.obs_norm,
-        "train_seconds": train_s,
+        "train_seconds": train_s, "compile_seconds": result.timings["compile_s"],
+        "eval_seconds": result.timings["eval_s"], "eval_greedy_mean": greedy.mean(1).tolist(),
         "train_return_last20_every_100": curve, "eval_mean": mean.tolist(), "eval_std": std.tolist(),
         "score": (mean - std).tolist(), **bench.machine_info(),
     }, out)

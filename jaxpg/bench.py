@@ -1,10 +1,10 @@
-"""Training throughput of jaxpg, its hardware ceiling, and the alternatives (``jaxpg bench``).
+"""Training throughput of jaxpg and its hardware ceiling (``jaxpg bench``).
 
 For each grid point (N environments per seed × S seeds, one policy size) the
 benchmark trains CartPole-v1 (or any discrete env) for a fixed number of
-updates, driven the way ``jaxpg train`` drives it (compiled chunks of updates,
-the state donated, the next chunk dispatched before the last is read back), and
-reports:
+updates through the driver (``jaxpg.driver.Population``: the program ``jaxpg
+train`` runs, compiled chunks of updates, the state donated, the next chunk
+dispatched before the last is read back), and reports:
 
 - ``compile_s`` apart from ``run_s``;
 - **valid** env steps/s: only steps inside an episode (masked steps after an
@@ -20,16 +20,18 @@ loss, per sample) at its fastest batch size, and the env alone at its fastest
 number of envs, combined as ``1 / (1/mlp + 1/env)``. Beside it, the analytic
 bounds: FLOPs per step over the measured matmul rate, and bytes per step over
 the measured memory bandwidth.
-``experiments/PERF.md`` explains the numbers.
+
+The reference trainers jaxpg is compared with (the textbook loop, gymnasium's
+vector env, a plain JAX scan) are benchmark code, not part of the package:
+``experiments/alternatives.py``; ``python experiments/bench_throughput.py`` runs
+this grid, then them, and prints the ratios. ``experiments/PERF.md`` explains the numbers.
 """
 
 from __future__ import annotations
 
 import datetime
-import json
 import os
 import platform
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,7 +42,8 @@ import numpy as np
 
 __all__ = [
     "machine_info", "matmul_gflops", "memory_gbps", "policy_flops", "bytes_per_step",
-    "train_point", "ceiling", "write_json", "run_benchmark", "default_grid", "POLICIES",
+    "train_point", "ceiling", "write_json", "result_path", "run_benchmark", "default_grid", "POLICIES",
+    "compile_count",
 ]
 
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
@@ -129,65 +132,81 @@ def _peak_bytes() -> int | None:
 
 
 def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], activation: str,
-                updates: int, chunks: int = 4, donate: bool = True, shared_exit: bool = True,
-                **config_overrides) -> dict:
-    """Trains ``seeds`` × ``num_envs`` for ``updates`` updates and times it.
+                updates: int, chunks: int = 4, **config_overrides) -> dict:
+    """Trains ``seeds`` × ``num_envs`` for ``updates`` updates through the driver and times it.
 
     Uses the recommended settings for ``env`` (``jaxpg.defaults``) with the given
-    network and ``config_overrides`` (``Config`` fields, or ``learning_rate`` /
-    ``gamma`` / ``entropy_coef`` / ``max_grad_norm`` for ``HParams``). ``donate`` and
-    ``shared_exit`` (the rollout's exit test over all seeds, ``make_trainer(seed_axis=...)``)
-    can be switched off to measure what they buy.
+    network and ``config_overrides`` (``Config`` fields, or ``HParams`` fields such as
+    ``learning_rate`` / ``gamma`` / ``entropy_coef`` / ``max_grad_norm``). The runs are a
+    ``jaxpg.driver.Population`` of one point × ``seeds`` (seed ``i`` from
+    ``split(key(0), seeds)[i]``), trained in ``chunks`` compiled chunks exactly as the
+    driver trains them: the state and ``alive`` flags donated, the rollout's early exit
+    shared by the seeds on a device, the next chunk dispatched before the last one's
+    metrics are read back.
+
+    ``compile_s`` is the time of ``Population.compile``. The driver keeps compiled chunk
+    programs per (config, mesh, runs, chunk) for the life of the process, so a point that
+    repeats an earlier one in the same process reports a compile time near 0;
+    ``compile_cached`` says so (no backend compilation happened while it was timed).
+
+    Raises:
+      ValueError: ``updates`` is not a multiple of ``chunks``, or a bad setting.
     """
     from jaxpg.defaults import recommended
-    from jaxpg.train import make_trainer
+    from jaxpg.driver import HPARAM_FIELDS, Population
 
-    hp_fields = {"learning_rate", "gamma", "entropy_coef", "max_grad_norm"}
-    hp_over = {k: v for k, v in config_overrides.items() if k in hp_fields}
-    cfg_over = {k: v for k, v in config_overrides.items() if k not in hp_fields}
-    if updates % chunks:
+    if chunks <= 0 or updates % chunks:
         raise ValueError(f"updates ({updates}) must be a multiple of chunks ({chunks})")
+    hp_over = {k: v for k, v in config_overrides.items() if k in HPARAM_FIELDS}
+    cfg_over = {k: v for k, v in config_overrides.items() if k not in HPARAM_FIELDS}
     config, hparams = recommended(env, num_envs=num_envs, hidden=tuple(hidden), activation=activation,
                                   num_updates=updates, **cfg_over)
     hparams = hparams.replace(**hp_over)
-    trainer = make_trainer(config, seed_axis="seeds" if shared_exit else None)
-    keys = jax.random.split(jax.random.key(0), seeds)
-    init = jax.jit(lambda ks, hp: jax.lax.map(lambda k: trainer.init(k, hp), ks, batch_size=64))
-    run = jax.jit(jax.vmap(trainer.run, in_axes=(0, None, None), axis_name=trainer.seed_axis),
-                  static_argnums=2,
-                  donate_argnums=0 if donate else ())
     per_chunk = updates // chunks
-    state = init(keys, hparams)
+    pop = Population(config, None, seeds, hparams, seed=0)
+    state, alive = pop.init()
+    compiles = compile_count()
     t = time.perf_counter()
-    run_c = run.lower(state, hparams, per_chunk).compile()
+    run_c = pop.compile(per_chunk, state, alive)
     compile_s = time.perf_counter() - t
+    compile_cached = compile_count() == compiles
+    hp = pop.hparams()
+    jax.block_until_ready((state, alive, hp))
     before = compile_count()
     t = time.perf_counter()
-    pending = run_c(state, hparams)
-    metrics = []
+    pending = run_c(state, alive, hp)
+    metrics, applied = [], []
     for i in range(chunks):
-        state, m = pending
+        state, alive, m, ok = pending
         if i + 1 < chunks:
-            pending = run_c(state, hparams)
-        metrics.append(jax.device_get(m))
+            pending = run_c(state, alive, hp)  # dispatched before this chunk is read back
+        metrics.append(pop.gather(m))  # [runs, per_chunk], the padding runs dropped
+        applied.append(pop.gather(ok))
     run_s = time.perf_counter() - t
     recompiles = compile_count() - before
-    valid = int(sum(np.asarray(m.env_steps, np.int64).sum() for m in metrics))
+    applied = np.concatenate(applied, axis=1)  # [S, U]: false from the update a run went non-finite
+    # an update a run did not apply is not counted (as the driver counts it); its return is NaN
+    env_steps = np.concatenate([np.asarray(m.env_steps, np.int64) for m in metrics], axis=1)
+    valid = int(np.where(applied, env_steps, 0).sum())
     sim = int(sum(np.asarray(m.sim_steps, np.int64).sum() for m in metrics))
-    ret = np.concatenate([np.asarray(m.mean_return) for m in metrics], axis=1)  # [S, U]
+    ret = np.concatenate([np.asarray(m.mean_return, np.float64) for m in metrics], axis=1)
     tail = max(1, updates // 10)
+    last = np.where(applied, ret, np.nan)[:, -tail:]
+    per_seed = (np.nanmean(last, axis=1) if applied[:, -tail:].any(axis=1).all()
+                else np.full(seeds, np.nan))
     return {
-        "env": env, "num_envs": num_envs, "seeds": seeds, "policy": _policy_name(trainer, hidden),
+        "env": env, "num_envs": num_envs, "seeds": seeds, "policy": _policy_name(pop.trainer, hidden),
         "activation": activation, "updates": updates, "chunks": chunks,
         "learning_rate": float(hparams.learning_rate), "advantage": config.advantage,
-        "compile_s": compile_s, "run_s": run_s, "recompiles": recompiles,
+        "compile_s": compile_s, "compile_cached": compile_cached, "run_s": run_s, "recompiles": recompiles,
         "valid_steps": valid, "simulated_steps": sim,
         "valid_steps_per_s": valid / run_s, "simulated_steps_per_s": sim / run_s,
         "peak_bytes": _peak_bytes(),
-        "final_return": float(ret[:, -tail:].mean()),
-        "final_return_min_seed": float(ret[:, -tail:].mean(axis=1).min()),
-        "rollout_chunk": config.rollout_chunk, "loss_chunk": config.loss_chunk, "donate": donate,
-        "shared_exit": shared_exit,
+        "final_return": float(per_seed.mean()), "final_return_min_seed": float(per_seed.min()),
+        "diverged_seeds": int((~applied.all(axis=1)).sum()),
+        "rollout_chunk": config.rollout_chunk, "loss_chunk": config.loss_chunk,
+        "donate": True, "shared_exit": True,  # what the driver always does
+        "devices": int(pop.mesh.devices.size),
     }
 
 
@@ -253,17 +272,18 @@ def ceiling(env: str, hidden: Sequence[int], activation: str, smoke: bool = Fals
 
 
 def write_json(obj: dict, path: str | os.PathLike) -> None:
-    """Writes ``obj`` as JSON atomically (temp file + rename in the same directory)."""
+    """Writes ``obj`` as JSON atomically (``jaxpg.fileio.atomic_write_json``), creating the folder."""
+    from jaxpg.fileio import atomic_write_json
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, obj)
+
+
+def result_path(out: str | os.PathLike, result: dict) -> Path:
+    """``out/bench-<platform>-<date>[-smoke].json`` for a ``run_benchmark`` result."""
+    smoke = "-smoke" if result.get("smoke") else ""
+    return Path(out) / f"bench-{result['device']['platform']}-{result['date']}{smoke}.json"
 
 
 # --- the benchmark driver (``jaxpg bench`` and ``experiments/bench_throughput.py``) ---
@@ -287,20 +307,42 @@ def default_grid(platform_name: str, smoke: bool = False) -> list[tuple[int, int
 
 
 def run_benchmark(env: str = "CartPole-v1", updates: int = 100, grid: Sequence[tuple[int, int]] | None = None,
-                  policies: Sequence[str] = ("course", "default"), alternatives: bool = True,
-                  smoke: bool = False, out: Path | None = None, say=print) -> dict:
-    """Runs the grid (and the alternatives), prints a table, writes the JSON record."""
+                  policies: Sequence[str] = ("course", "default"), smoke: bool = False,
+                  out: str | os.PathLike | None = None, say=print) -> dict:
+    """Times jaxpg over the grid for each policy, next to its measured ceiling.
+
+    Args:
+      env: a discrete environment.
+      updates: updates per grid point (at most 4 with ``smoke``), in 4 compiled chunks
+        (2 with ``smoke``; fewer where they do not divide ``updates``).
+      grid: ``(num_envs, seeds)`` points (default: ``default_grid`` for the device).
+      policies: keys of ``POLICIES``.
+      smoke: tiny sizes (seconds), a check that it runs.
+      out: directory for ``bench-<platform>-<date>[-smoke].json`` (``result_path``),
+        rewritten atomically after every point (``complete`` false until the end, so an
+        interrupted benchmark keeps what it measured); ``None`` writes nothing.
+      say: called with each line of the table.
+
+    Returns:
+      The record written: machine info, ``matmul_gflops``, ``memory_gbps``,
+      ``ceilings`` per policy, ``rows`` (``train_point`` plus the FLOP/memory bounds and
+      fractions of the ceiling) and ``complete``.
+    """
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown:
+        raise ValueError(f"unknown policy {unknown[0]!r}; choose from {', '.join(POLICIES)}")
     info = machine_info()
     plat = info["device"]["platform"]
     grid = list(grid or default_grid(plat, smoke))
     if smoke:
         updates = min(updates, 4)
+    chunks = next(c for c in ((2, 1) if smoke else (4, 2, 1)) if updates % c == 0)
     gf, bw = matmul_gflops(512 if smoke else 1024), memory_gbps(16 if smoke else 256)
     say(f"device {info['device']['kind']} ({plat}); matmul {gf:.0f} GFLOP/s, memory {bw:.1f} GB/s")
     rows: list[dict] = []
     result = {"benchmark": "bench_throughput", "env": env, "updates": updates, "smoke": smoke,
               "complete": False, "matmul_gflops": gf, "memory_gbps": bw, "rows": rows, **info}
-    path = None if out is None else Path(out) / f"bench-{plat}-{info['date']}{'-smoke' if smoke else ''}.json"
+    path = None if out is None else result_path(out, result)
 
     def save():  # after every point: an interrupted benchmark keeps what it measured
         if path is not None:
@@ -316,7 +358,7 @@ def run_benchmark(env: str = "CartPole-v1", updates: int = 100, grid: Sequence[t
             f"(batch {ceil['mlp_batch']}), env {ceil['env_steps_per_s'] / 1e6:.1f} M steps/s "
             f"({ceil['env_batch']} envs) -> {ceil['steps_per_s'] / 1e6:.2f} M steps/s")
         for n, s in grid:
-            row = train_point(env, n, s, hidden, activation, updates, chunks=2 if smoke else 4, **spec)
+            row = train_point(env, n, s, hidden, activation, updates, chunks=chunks, **spec)
             obs_dim = int(row["policy"].split("-")[0])
             flops = 4 * policy_flops(obs_dim, hidden, int(row["policy"].split("-")[-1]))
             row.update(
@@ -329,11 +371,6 @@ def run_benchmark(env: str = "CartPole-v1", updates: int = 100, grid: Sequence[t
             rows.append(row)
             say(_row_line(row))
             save()
-    if alternatives:
-        result["alternatives"] = _alternatives(smoke, say)
-        result["ratios"] = _ratios(rows, result["alternatives"])
-        for k, v in result["ratios"].items():
-            say(f"{k}: {v:,.2f}x" if "ceiling" not in k else f"{k}: {100 * v:.0f}%")
     result["complete"] = True
     save()
     if path is not None:
@@ -349,55 +386,3 @@ def _row_line(r: dict) -> str:
             f"{100 * r['fraction_of_ceiling']:3.0f}% of ceiling "
             f"({100 * r['fraction_of_flop_bound']:4.1f}% of FLOPs)  recompiles {r['recompiles']}  mem {mem}  "
             f"return {r['final_return']:5.1f} (worst seed {r['final_return_min_seed']:5.1f})")
-
-
-def _alternatives(smoke: bool, say) -> dict:
-    from jaxpg import alternatives as alt
-
-    out = {}
-    runs = {}
-    if alt.torch_available():
-        runs["textbook_torch"] = lambda: alt.textbook(updates=20 if smoke else 1000, backend="torch",
-                                                      time_budget_s=5 if smoke else 90)
-    runs.update({
-        "textbook_numpy": lambda: alt.textbook(updates=20 if smoke else 1000, backend="numpy",
-                                               time_budget_s=5 if smoke else 90),
-    })
-    for n in [16] if smoke else [256, 1024, 4096]:  # its best N is taken for the ratio
-        runs[f"gym_vector_N{n}"] = lambda n=n: alt.gym_vector(num_envs=n, updates=3 if smoke else 80)
-    runs.update({
-        "jax_scan": lambda: alt.jax_scan(num_envs=8 if smoke else 256, seeds=2 if smoke else 16,
-                                         updates=3 if smoke else 100),
-    })
-    for name, fn in runs.items():
-        r = fn()
-        r.pop("returns", None)
-        out[name] = r
-        say(f"{name:>16}: {r['valid_steps_per_s']:14,.0f} valid steps/s, "
-            f"final return {r['final_return']:.1f} "
-            f"({r.get('framework', '')}, {r.get('policy', '')}, N={r.get('num_envs')}, S={r.get('seeds')})")
-    return out
-
-
-def _ratios(rows: list[dict], alts: dict) -> dict:
-    """jaxpg's fastest layout that learned (final return >= 475) over each alternative's
-    fastest run (by family: textbook_torch, textbook_numpy, gym_vector, jax_scan), and
-    each policy's best fraction of its measured ceiling."""
-    def best(items):
-        items = list(items)
-        learned = [r for r in items if r["final_return"] >= 475]
-        return max(learned or items, key=lambda r: r["valid_steps_per_s"]) if items else None
-
-    families: dict[str, list[dict]] = {}
-    for name, a in alts.items():
-        families.setdefault(name.split("_N")[0], []).append(a)
-    ratios = {}
-    course = best(r for r in rows if r["policy_kind"] == "course")
-    if course is not None:
-        for fam, items in families.items():
-            ratios[f"jaxpg 4-16-2 / {fam}"] = course["valid_steps_per_s"] / best(items)["valid_steps_per_s"]
-    for kind in dict.fromkeys(r["policy_kind"] for r in rows):
-        r = best(x for x in rows if x["policy_kind"] == kind)
-        key = f"jaxpg {r['policy']} fastest learning layout / its measured ceiling"
-        ratios[key] = r["fraction_of_ceiling"]
-    return ratios

@@ -1,13 +1,15 @@
-"""jaxpg.bench: the counters and formulas the throughput table rests on, and `jaxpg bench`."""
+"""jaxpg.bench: the counters and formulas the throughput table rests on, ``train_point``
+through the driver, and ``run_benchmark``'s record. (The ``jaxpg bench`` command is tested
+with the CLI; the alternatives and the ratios in tests/test_alternatives.py.)"""
 
 import json
+import math
 
 import jax
 import jax.numpy as jnp
 import pytest
 
 from jaxpg import bench
-from jaxpg.cli import main
 
 
 def test_policy_flops_hand_computed():
@@ -38,9 +40,25 @@ def test_train_point_counts_and_zero_recompiles():
     assert 0 < r["valid_steps"] <= r["simulated_steps"]
     assert r["simulated_steps"] % (8 * 2) == 0  # whole loop iterations over N x S envs
     assert r["policy"] == "4-8-2" and r["compile_s"] > 0 and r["run_s"] > 0
+    assert r["compile_cached"] is False and r["diverged_seeds"] == 0
+    # CartPole pays 1 per valid step: 4 updates x 8 episodes x 2 seeds of mean length >= 8
+    assert 8 <= r["final_return"] <= 500 and r["final_return_min_seed"] <= r["final_return"]
+    assert r["valid_steps"] >= 4 * 8 * 2 * 8
     # the valid count is exactly what training reports: re-run the same key, same program
     again = bench.train_point("CartPole-v1", 8, 2, (8,), "tanh", updates=4, chunks=2)
     assert again["valid_steps"] == r["valid_steps"] and again["final_return"] == r["final_return"]
+    # the driver keeps the compiled chunk: the repeat compiles nothing and says so
+    assert again["compile_cached"] is True and again["compile_s"] < r["compile_s"]
+
+    # and it is what the driver reports for the same config and seeds (the same compiled chunk)
+    from jaxpg.defaults import recommended
+    from jaxpg.driver import run
+
+    config, hp = recommended("CartPole-v1", num_envs=8, hidden=(8,), activation="tanh", num_updates=4)
+    res = run(config, seeds=2, hparams=hp, seed=0, chunk=2, eval_episodes=0, handle_signals=False)
+    assert r["valid_steps"] == int(res.metrics.env_steps.sum())
+    assert r["simulated_steps"] == int(res.metrics.sim_steps.sum())
+    assert math.isclose(r["final_return"], float(res.metrics.mean_return[0, :, -1].mean()), rel_tol=1e-6)
 
 
 def test_train_point_rejects_uneven_chunks():
@@ -48,35 +66,37 @@ def test_train_point_rejects_uneven_chunks():
         bench.train_point("CartPole-v1", 8, 1, (8,), "tanh", updates=5, chunks=2)
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["bench", "--grid", "256x"], "grid point '256x' is not NxS"),
-    (["bench", "--grid", "0x4"], "grid point '0x4' is not NxS"),
-    (["bench", "--policies", "huge"], "unknown policy 'huge'"),
-    (["bench", "--env", "Pendulum-v1"], "Pendulum-v1 has a continuous action space"),
-    (["bench", "--env", "Acrobot-v1"], "the alternatives are CartPole-v1 only"),
-])
-def test_bench_bad_input(argv, message, capsys, tmp_path):
-    assert main([*argv, "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and message in err, err
+def test_run_benchmark_rejects_an_unknown_policy_before_running(tmp_path):
+    with pytest.raises(ValueError, match="unknown policy 'huge'"):
+        bench.run_benchmark(policies=("huge",), smoke=True, out=tmp_path)
+    assert not list(tmp_path.iterdir())
 
 
-def test_bench_smoke_writes_complete_json(tmp_path, capsys):
-    assert main(["bench", "--smoke", "--no-alternatives", "--policies", "course", "--grid", "8x2",
-                 "--out", str(tmp_path)]) == 0
-    files = list(tmp_path.glob("bench-*-smoke.json"))
-    assert len(files) == 1 and not list(tmp_path.glob("*.tmp"))
-    data = json.loads(files[0].read_text())
-    assert data["complete"] is True and len(data["rows"]) == 1
+def test_run_benchmark_smoke_writes_a_complete_record(tmp_path):
+    lines = []
+    data = bench.run_benchmark("CartPole-v1", policies=("course",), grid=[(8, 2)], smoke=True,
+                               out=tmp_path, say=lines.append)
+    files = list(tmp_path.iterdir())
+    assert [f.name for f in files] == [bench.result_path(tmp_path, data).name]
+    assert files[0].name.startswith("bench-") and files[0].name.endswith("-smoke.json")
+    # the record returned is the one written
+    assert json.loads(files[0].read_text()) == json.loads(json.dumps(data))
+    assert data["complete"] is True and len(data["rows"]) == 1 and data["updates"] == 4
+    assert "alternatives" not in data and "ratios" not in data
     row = data["rows"][0]
-    assert row["num_envs"] == 8 and row["seeds"] == 2 and row["policy"] == "4-16-2"
+    assert row["num_envs"] == 8 and row["seeds"] == 2 and row["policy"] == "4-16-2" and row["chunks"] == 2
+    # the course spec reaches the run: a Config field and an HParams field
+    assert row["advantage"] == "normalize" and row["learning_rate"] == pytest.approx(3e-2)
+    assert row["recompiles"] == 0 and row["flops_per_step"] == 4 * 192 and row["bytes_per_step"] == 60
     ceil = data["ceilings"]["course"]
     # the parts add up: 1/(1/mlp + 1/env) is below each part
     assert 0 < ceil["steps_per_s"] < min(ceil["mlp_samples_per_s"], ceil["env_steps_per_s"])
     assert row["fraction_of_ceiling"] == pytest.approx(row["valid_steps_per_s"] / ceil["steps_per_s"])
-    for key in ("machine", "device", "versions", "matmul_gflops", "memory_gbps"):
+    assert row["fraction_of_flop_bound"] == pytest.approx(
+        row["valid_steps_per_s"] * row["flops_per_step"] / (data["matmul_gflops"] * 1e9))
+    for key in ("machine", "device", "versions", "matmul_gflops", "memory_gbps", "date"):
         assert key in data
-    assert "valid" in capsys.readouterr().out
+    assert any("valid" in line and "4-16-2" in line for line in lines)
 
 
 def test_write_json_takes_a_str_path_and_leaves_no_temp_file(tmp_path):

@@ -1,0 +1,74 @@
+"""The experiments' shared runners go through the driver: ``_control.run`` and
+``course_unit4.run_setting`` return their documented keys and shapes, and the same training
+returns (and evaluation) as ``jaxpg.driver.run`` on the same settings and root seed.
+
+One tiny Config for all three calls, so the driver's compiled chunk (``driver._COMPILED``,
+keyed by config, mesh, runs and chunk length) is compiled once.
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jaxpg import Config, HParams, driver
+from jaxpg.evaluate import EvalSummary
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+
+import _control  # noqa: E402
+import course_unit4  # noqa: E402
+
+CONFIG = Config(env="CartPole-v1", num_envs=4, num_updates=2, max_steps=30)
+HP = HParams()
+SEEDS, EPISODES, ROOT = 2, 2, 3
+
+
+@pytest.fixture(scope="module")
+def reference():
+    # chunk=2: the wrappers' chunk (the largest divisor of num_updates <= 50), so the program is shared
+    return driver.run(CONFIG, seeds=SEEDS, hparams=HP, seed=ROOT, chunk=2, eval_episodes=EPISODES,
+                      eval_max_steps=30, handle_signals=False)
+
+
+def test_chunk_for_divides():
+    assert _control.chunk_for(2, 50) == 2
+    assert _control.chunk_for(150, 50) == 50
+    assert _control.chunk_for(140, 50) == 35
+    assert _control.chunk_for(7, 50) == 7
+
+
+def test_control_run_goes_through_the_driver(reference):
+    r = _control.run(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
+    assert set(r) == {"config", "hparams", "seeds", "eval_episodes", "eval_sampled_mean",
+                      "eval_sampled_score", "eval_greedy_mean", "train_return_last10", "env_steps",
+                      "compile_seconds",
+                      "train_seconds", "eval_seconds", "curve_stride", "curve_return", "curve_env_steps",
+                      "_returns", "_cum_steps"}
+    assert r["_returns"].shape == r["_cum_steps"].shape == (SEEDS, CONFIG.num_updates)
+    for k in ("eval_sampled_mean", "eval_sampled_score", "eval_greedy_mean", "train_return_last10"):
+        assert len(r[k]) == SEEDS
+    assert len(r["curve_return"]) == SEEDS and len(r["curve_return"][0]) == CONFIG.num_updates
+    assert r["config"]["num_envs"] == 4 and r["seeds"] == SEEDS and r["eval_episodes"] == EPISODES
+    assert "_returns" not in _control.public(r)
+    ref_ret = reference.metrics.mean_return[0]
+    np.testing.assert_array_equal(r["_returns"], ref_ret)
+    steps = np.cumsum(np.asarray(reference.metrics.env_steps[0], np.int64), 1)
+    np.testing.assert_array_equal(r["_cum_steps"], steps)
+    assert r["env_steps"] == int(steps[:, -1].sum()) > 0
+    np.testing.assert_allclose(r["eval_sampled_mean"], reference.eval_returns["sampled"][0].mean(1))
+    np.testing.assert_allclose(r["eval_greedy_mean"], reference.eval_returns["greedy"][0].mean(1))
+    assert r["compile_seconds"] > 0 and r["train_seconds"] > 0 and r["eval_seconds"] > 0
+
+
+def test_course_run_setting_goes_through_the_driver(reference):
+    r = course_unit4.run_setting(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
+    assert set(r) == {"returns", "env_steps", "eval", "compile_s", "train_s", "eval_s", "episodes_per_update"}
+    assert r["returns"].shape == r["env_steps"].shape == (SEEDS, CONFIG.num_updates)
+    assert r["episodes_per_update"] == CONFIG.num_envs
+    np.testing.assert_array_equal(r["returns"], reference.metrics.mean_return[0])
+    np.testing.assert_array_equal(r["env_steps"], np.cumsum(np.asarray(reference.metrics.env_steps[0],
+                                                                         np.int64), 1))
+    assert len(r["eval"]) == SEEDS and all(isinstance(e, EvalSummary) for e in r["eval"])
+    np.testing.assert_allclose([e.mean for e in r["eval"]], reference.eval_returns["sampled"][0].mean(1))
