@@ -1,15 +1,16 @@
 """Checkpoints: save/load round trip, resume == uninterrupted, bad checkpoints, `jaxpg eval`."""
 
 import csv
+import os
 import shutil
+import signal
 
 import jax
 import numpy as np
 import pytest
 
-from jaxpg import Config, HParams, checkpoint
+from jaxpg import Config, HParams, checkpoint, driver
 from jaxpg.cli import main
-from jaxpg.train import make_trainer
 
 TRAIN = ["train", "--seeds", "2", "--num-envs", "4", "--hidden", "8", "--max-steps", "50",
          "--eval-episodes", "2", "--progress-every", "2"]
@@ -22,39 +23,37 @@ def _leaves_equal(a, b) -> bool:
 
 
 def test_save_load_round_trip_is_bitwise(tmp_path):
-    cfg, hp = Config(env="CartPole-v1", num_envs=4, hidden=(8,), num_updates=6), HParams(gamma=0.97)
-    tr = make_trainer(cfg)
-    state = jax.vmap(tr.init, in_axes=(0, None))(jax.random.split(jax.random.key(3), 3), hp)
-    state, m = jax.vmap(tr.run, in_axes=(0, None, None))(state, hp, 2)
-    metrics = checkpoint.metrics_dict([jax.tree.map(np.asarray, m)])
-    checkpoint.save(tmp_path, state, metrics, cfg, hp, root_seed=3)
-    ck = checkpoint.load(tmp_path)
-    assert _leaves_equal(ck.state, state)
+    cfg, hp = Config(env="CartPole-v1", num_envs=4, hidden=(8,), num_updates=2), HParams(gamma=0.97)
+    r = driver.run(cfg, seeds=3, seed=3, hparams=hp, out=tmp_path / "r", eval_episodes=0, handle_signals=False)
+    ck = checkpoint.load(tmp_path / "r")
+    assert _leaves_equal(ck.state, jax.tree.map(lambda x: x[:3], r.state))
     assert ck.config == cfg and ck.hparams == hp and ck.root_seed == 3 and ck.seeds == 3
-    assert ck.updates_done == 2
-    for k, v in metrics.items():
-        np.testing.assert_array_equal(ck.metrics[k], v)
+    assert ck.updates_done == 2 and ck.alive.all() and ck.points == [{}]
+    for k in ck.metrics:
+        np.testing.assert_array_equal(ck.metrics[k], getattr(r.metrics, k)[0])
 
 
-def test_resume_equals_uninterrupted(tmp_path, capsys):
+def test_resume_after_a_signal_equals_uninterrupted(tmp_path, capsys):
+    """SIGINT after the first chunk: the run stops after the chunk running then, saves, exits 130;
+    --resume then finishes it with the same final parameters and metrics, bit for bit."""
     whole, split = tmp_path / "whole", tmp_path / "split"
-    assert main([*TRAIN, "--updates", "6", "--out", str(whole)]) == 0
-    # the same run stopped after 2 of its 6 updates (as Ctrl-C or --save-every would leave it) ...
-    cfg = checkpoint.load(whole).config
-    hp = checkpoint.load(whole).hparams
-    tr = make_trainer(cfg)
-    keys = jax.random.split(jax.random.key(0), 2)
-    state = jax.vmap(tr.init, in_axes=(0, None))(keys, hp)
-    state, m = jax.vmap(tr.run, in_axes=(0, None, None))(state, hp, 2)
-    checkpoint.save(split, state, checkpoint.metrics_dict([jax.tree.map(np.asarray, m)]), cfg, hp, 0)
-    # ... then resumed: 4 more updates, the same final parameters, bit for bit
-    assert main(["train", "--resume", str(split), "--eval-episodes", "2", "--progress-every", "2"]) == 0
+    assert main([*TRAIN, "--updates", "8", "--out", str(whole)]) == 0
+    cfg, hp = checkpoint.load(whole).config, checkpoint.load(whole).hparams
+
+    def interrupt(p):
+        if p.update == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    r = driver.run(cfg, seeds=2, hparams=hp, out=split, chunk=2, eval_episodes=2, progress=interrupt)
+    assert r.interrupted == "SIGINT" and r.exit_code == 130 and r.eval_returns is None
+    assert 2 <= checkpoint.load(split).updates_done < 8
+    assert main(["train", "--resume", str(split), "--progress-every", "2"]) == 0
     a, b = checkpoint.load(whole), checkpoint.load(split)
-    assert a.updates_done == b.updates_done == 6
+    assert a.updates_done == b.updates_done == 8
     assert _leaves_equal(a.state, b.state)
     rows_a = list(csv.DictReader((whole / "metrics.csv").open()))
     rows_b = list(csv.DictReader((split / "metrics.csv").open()))
-    assert rows_a == rows_b and len(rows_a) == 2 * 6
+    assert rows_a == rows_b and len(rows_a) == 2 * 8
 
 
 def test_save_every_and_extension_with_updates(tmp_path):
@@ -70,10 +69,10 @@ def test_save_every_and_extension_with_updates(tmp_path):
 
 @pytest.mark.parametrize("damage, message", [
     ("nothing", "no checkpoint in"),
-    ("truncate", "is corrupted or truncated"),
+    ("truncate", "does not match the SHA-256 recorded"),
     ("remove_step", "is missing (truncated run directory)"),
     ("bad_json", "checkpoint.json is corrupted"),
-    ("other_shape", "is corrupted or truncated"),
+    ("other_shape", "does not fit checkpoint.json"),
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
     out = tmp_path / "run"
@@ -84,9 +83,8 @@ def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
         out = tmp_path / "empty"
         out.mkdir()
     elif damage == "truncate":
-        data = [p for p in (out / "checkpoints" / "2").rglob("*") if p.is_file() and p.stat().st_size > 64
-                and "metadata" not in p.name.lower() and p.parent.name == "d"]
-        assert data, "expected orbax data files"
+        data = [p for p in (out / "checkpoints" / "2").rglob("*") if p.is_file()]
+        assert data, "expected the checkpoint's data file"
         for p in data:
             p.write_bytes(p.read_bytes()[: p.stat().st_size // 3])
     elif damage == "remove_step":

@@ -25,6 +25,11 @@ BAD = [
     (["train", "--advantage", "gae"], "--advantage: invalid choice: 'gae'"),
     (["train", "--hidden", "64,x"], "--hidden: expected comma-separated positive integers"),
     (["train", "--hidden", "64,0"], "--hidden: hidden sizes must be positive"),
+    (["train", "--hidden", ""], "--hidden: expected comma-separated positive integers like 64,64 (or 'none'"),
+    (["train", "--updates", "99999999999999999999"], "--updates: expected a positive integer up to"),
+    (["train", "--seed", "99999999999999999999"], "--seed: expected an integer that fits in 64 bits"),
+    (["sweep", "--env", "NoSuchEnv-v9"], "unknown environment 'NoSuchEnv-v9'"),
+    (["train", "--out", ""], "--out: expected a path, got ''"),
     (["train", "--squash", "tanh"], "squash only applies to continuous action spaces; CartPole-v1 has 2"),
     (["train", "--env", "Acrobot-v1", "--log-std", "state"], "log_std only applies to continuous action"),
     (["train", "--env", "Pendulum-v1", "--log-std-bounds", "2,-5"], "lo < hi, got (2.0, -5.0) (inverted"),
@@ -64,24 +69,37 @@ def test_entry_point_exit_status_and_no_traceback():
     assert proc.stderr.strip() == "jaxpg: error: gamma must be in (0, 1], got 2.0"
 
 
-def test_help_shows_every_default():
+def test_help_shows_every_default_and_envs_shows_the_tuned_ones(capsys):
     env = {**os.environ, "COLUMNS": "250"}
     proc = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--help"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 0
     for flag in ["--env", "--seeds", "--num-envs", "--max-steps", "--updates", "--lr", "--gamma",
-                 "--entropy-coef", "--advantage", "--hidden", "--eval-episodes", "--out"]:
+                 "--entropy-coef", "--advantage", "--hidden", "--eval-episodes", "--out", "--overwrite"]:
         assert flag in proc.stdout
-    assert "(default: CartPole-v1)" in proc.stdout
-    assert "(default: 64,64 for CartPole-v1; tuned per env" in proc.stdout
-    assert "(default: 0.01 for CartPole-v1" in proc.stdout and "(default: 8)" in proc.stdout
+    assert "(default: 8)" in proc.stdout
+    assert proc.stdout.count("jaxpg envs ENV") == 1  # said once, not per flag
+    assert main(["envs", "Pixelcopter-v0"]) == 0
+    out = capsys.readouterr().out
+    assert "--num-envs             128" in out and "--lr                   0.003" in out
+    assert "--obs-norm               True".replace("  ", " ", 1) in out or "--obs-norm" in out
+    assert main(["envs", "NoSuchEnv"]) == 2
+
+
+def test_version(capsys):
+    import jaxpg
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"jaxpg {jaxpg.__version__}"
 
 
 def test_flags_override_the_env_recommendation():
-    from jaxpg.cli import build_parser, resolve_settings
+    from jaxpg.cli import build_parser
+    from jaxpg.cli.flags import settings
 
     args = build_parser().parse_args(["train", "--gamma", "0.9", "--hidden", "8"])
-    config, hp = resolve_settings(args)
+    config, hp, _ = settings(args)
     assert hp.gamma == 0.9 and config.hidden == (8,)
     assert config.num_envs == 16 and hp.learning_rate == 1e-2  # untouched: recommended values
 
@@ -147,13 +165,12 @@ def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
 
 
 def test_progress_bar_and_eta_arithmetic():
-    from jaxpg.cli import _eta
+    from jaxpg.driver import _eta_bar
 
-    # 1 of 4 chunks in 10 s -> 3 left at 10 s each = 30 s; 5 of 20 bar cells
-    assert _eta(10.0, 1, 4) == "[#####---------------] eta 30s"
-    # 1 of 4 in 30 s -> 90 s = 1m30s
-    assert _eta(30.0, 1, 4) == "[#####---------------] eta 1m30s"
-    assert _eta(5.0, 4, 4) == "[####################] eta 0s"
+    # 1 of 4 chunks done, 30 s left -> 5 of 20 bar cells
+    assert _eta_bar(1, 4, 30.0) == "[#####---------------] eta 30s"
+    assert _eta_bar(1, 4, 90.0) == "[#####---------------] eta 1m30s"  # 90 s = 1m30s
+    assert _eta_bar(4, 4, 0.0) == "[####################] eta 0s"
 
 
 def test_tensorboard_logs_every_update(tmp_path):

@@ -140,10 +140,12 @@ def test_continuous_trajectory_stores_the_unclipped_sample():
 
 
 def test_continuous_only_options_are_rejected_on_discrete_envs():
+    from jaxpg.train import check_config
+
     with pytest.raises(ValueError, match="squash only applies to continuous action spaces"):
-        jaxpg.Config(env="CartPole-v1", squash="tanh")
+        check_config(jaxpg.Config(env="CartPole-v1", squash="tanh"))
     with pytest.raises(ValueError, match="log_std, log_std_bounds only applies"):
-        jaxpg.Config(env="Acrobot-v1", log_std="state", log_std_bounds=(-1, 1))
+        jaxpg.make_trainer(jaxpg.Config(env="Acrobot-v1", log_std="state", log_std_bounds=(-1, 1)))
     with pytest.raises(ValueError, match="inverted"):
         jaxpg.Config(env="Pendulum-v1", log_std_bounds=(1.0, -1.0))
     with pytest.raises(ValueError, match="log_std must be one of param, state"):

@@ -172,16 +172,18 @@ def test_unreachable_coordinator_is_a_one_line_error_in_bounded_time():
 
 
 def test_initialising_more_than_128_runs_does_not_hang():
-    # A jitted vmap of `init` over > 128 runs hangs on the XLA CPU backend (jax 0.10.2); the sweep
-    # and the CLI initialise in lax.map batches of 64. A subprocess with a timeout keeps a
-    # regression from hanging the suite.
+    # A jitted vmap of `init` over > 128 runs used to hang on the XLA CPU backend (jax 0.10.2: the
+    # batched LAPACK QR of flax's orthogonal init; jaxpg.policies.orthogonal has no LAPACK call).
+    # The driver now vmaps init over every run. A subprocess with a timeout keeps a regression
+    # from hanging the suite.
     code = textwrap.dedent("""
         import jax
         from jaxpg import Config
         from jaxpg.sweep import Sweep, grid
         pts = grid(learning_rate=[1e-3, 3e-3, 1e-2], gamma=[0.99, 1.0])
         s = Sweep(Config(env="CartPole-v1"), pts, seeds=32)
-        state = s.init()
+        state, alive = s.init()
+        assert alive.shape == (192,)
         assert jax.tree.leaves(state.params)[0].shape[0] == 192
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120,

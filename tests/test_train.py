@@ -127,7 +127,7 @@ def test_evaluate_and_summarize_on_the_bandit():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        (dict(env="NoSuchEnv-v0"), "unknown environment 'NoSuchEnv-v0'; valid names: .*CartPole-v1"),
+        (dict(env=""), "env must be a non-empty environment name"),
         (dict(num_envs=0), "num_envs must be a positive integer, got 0"),
         (dict(max_steps=-3), "max_steps must be a positive integer, got -3"),
         (dict(num_updates=0), "num_updates must be a positive integer"),
@@ -141,6 +141,12 @@ def test_evaluate_and_summarize_on_the_bandit():
 def test_bad_config_raises_before_compiling(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxpg.Config(**kwargs)
+
+
+def test_env_checks_happen_where_the_env_is_built():
+    cfg = jaxpg.Config(env="NoSuchEnv-v0")  # Config itself imports no env (jaxpg.types is standalone)
+    with pytest.raises(ValueError, match="unknown environment 'NoSuchEnv-v0'; valid names: .*CartPole-v1"):
+        jaxpg.make_trainer(cfg)
 
 
 @pytest.mark.parametrize(

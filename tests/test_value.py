@@ -211,11 +211,10 @@ def test_checkpoint_round_trip_with_value_and_obs_norm(tmp_path, env):
     cfg = jaxpg.Config(env=env, num_envs=4, hidden=(8,), num_updates=4, advantage="value", obs_norm=True,
                        max_steps=20, value_hidden=(6,))
     hp = jaxpg.HParams(value_learning_rate=3e-3)
-    tr = make_trainer(cfg)
-    state = jax.vmap(tr.init, in_axes=(0, None))(jax.random.split(jax.random.key(3), 2), hp)
-    state, m = jax.vmap(tr.run, in_axes=(0, None, None))(state, hp, 2)
-    checkpoint.save(tmp_path, state, checkpoint.metrics_dict([jax.tree.map(np.asarray, m)]), cfg, hp, 3)
-    ck = checkpoint.load(tmp_path)
+    r = jaxpg.driver.run(cfg, seeds=2, seed=3, hparams=hp, out=tmp_path / "r", eval_episodes=0,
+                         handle_signals=False)
+    state = jax.tree.map(lambda x: x[:2], r.state)
+    ck = checkpoint.load(tmp_path / "r")
     assert ck.config == cfg and ck.hparams == hp
     same = jax.tree.map(lambda x, y: np.array_equal(np.asarray(x), np.asarray(y)),
                         ck.state._replace(key=jax.random.key_data(ck.state.key)),

@@ -1,0 +1,241 @@
+"""The driver: one lifecycle for train, sweep and the Python entry point.
+
+Sharding, sweeps on any env, checkpoint/resume of sweeps, reading one point of a sweep
+directory, resume of a finished run, divergent points, the flag table, and import layering.
+"""
+
+import ast
+import csv
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from jaxpg import Config, HParams, checkpoint, driver
+from jaxpg.cli import main
+from jaxpg.cli.flags import TABLE
+from jaxpg.train import make_trainer
+
+SMALL = ["--num-envs", "4", "--hidden", "8", "--max-steps", "30", "--eval-episodes", "2"]
+CFG = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=30, num_updates=4)
+
+
+def _files(d: Path) -> dict:
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def test_run_equals_the_pure_train_function_per_seed():
+    r = driver.run(CFG, seeds=3, seed=5, chunk=2, eval_episodes=0, handle_signals=False)
+    _, m = jax.jit(jax.vmap(make_trainer(CFG).train, in_axes=(0, None)))(
+        jax.random.split(jax.random.key(5), 3), HParams())
+    assert r.metrics.mean_return.shape == (1, 3, 4)
+    np.testing.assert_allclose(r.metrics.mean_return[0], np.asarray(m.mean_return), rtol=1e-6)
+    np.testing.assert_allclose(r.metrics.loss[0], np.asarray(m.loss), rtol=1e-5, atol=1e-7)
+    assert r.eval_returns is None and r.updates_done == 4 and not r.diverged
+
+
+_SHARDED = textwrap.dedent("""
+    import os, sys
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    import jax
+    assert jax.device_count() == 4
+    from jaxpg.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_train_shards_over_four_devices_and_equals_one_device(tmp_path):
+    argv = ["train", "--seeds", "6", *SMALL, "--updates", "4", "--quiet"]
+    proc = subprocess.run([sys.executable, "-c", _SHARDED, *argv, "--out", str(tmp_path / "four")],
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"}, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert main([*argv, "--out", str(tmp_path / "one")]) == 0
+    four = json.loads((tmp_path / "four" / "summary.json").read_text())
+    one = json.loads((tmp_path / "one" / "summary.json").read_text())
+    assert (four["devices"], one["devices"]) == (4, 1)
+    # 6 runs over 4 devices: padded to 8, the padding dropped from every result
+    a, b = (np.loadtxt(tmp_path / d / "metrics.csv", delimiter=",", skiprows=1) for d in ("four", "one"))
+    assert a.shape == b.shape == (6 * 4, 8)
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # losses: float summation order per device
+    np.testing.assert_allclose(four["eval_mean"], one["eval_mean"], rtol=1e-6)
+
+
+def test_sweep_on_a_continuous_env(tmp_path, capsys):
+    out = tmp_path / "pend"
+    assert main(["sweep", "--env", "Pendulum-v1", "--seeds", "2", "--lr", "1e-3,3e-3", "--num-envs", "2",
+                 "--hidden", "8", "--updates", "2", "--max-steps", "20", "--eval-episodes", "2",
+                 "--out", str(out)]) == 0
+    res = json.loads((out / "sweep.json").read_text())
+    assert [p["hparams"]["learning_rate"] for p in res["points"]] == [1e-3, 3e-3]
+    assert all(len(p["eval_mean"]) == 2 and p["diverged"] is None for p in res["points"])
+    assert "rank" in capsys.readouterr().out
+
+
+def test_sweep_checkpoint_then_resume_equals_the_uninterrupted_sweep_bit_for_bit(tmp_path, capsys):
+    grid = ["--lr", "1e-2,3e-3", "--gamma", "0.9,1.0"]
+    common = ["sweep", "--seeds", "2", *SMALL, *grid, "--progress-every", "2", "--lr-schedule", "constant",
+              "--quiet"]
+    assert main([*common, "--updates", "4", "--out", str(tmp_path / "whole")]) == 0
+    assert main([*common, "--updates", "2", "--out", str(tmp_path / "split")]) == 0
+    assert checkpoint.load(tmp_path / "split", whole=True).updates_done == 2
+    assert main(["sweep", "--resume", str(tmp_path / "split"), "--updates", "4", "--quiet"]) == 0
+    a = checkpoint.load(tmp_path / "whole", whole=True)
+    b = checkpoint.load(tmp_path / "split", whole=True)
+    assert a.updates_done == b.updates_done == 4 and len(a.points) == 4
+    fix = lambda s: s._replace(key=jax.random.key_data(s.key))  # noqa: E731
+    assert jax.tree.all(jax.tree.map(np.array_equal, fix(a.state), fix(b.state)))
+    for k in a.metrics:
+        np.testing.assert_array_equal(a.metrics[k], b.metrics[k])
+    assert (tmp_path / "whole" / "metrics.csv").read_text() == (tmp_path / "split" / "metrics.csv").read_text()
+
+
+def test_eval_render_and_plot_take_one_point_of_a_sweep(tmp_path, capsys):
+    out = tmp_path / "sw"
+    assert main(["sweep", "--seeds", "2", *SMALL, "--lr", "1e-2,3e-3", "--updates", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 2
+    assert "is a sweep of 2 points: choose one with --point 0..1" in capsys.readouterr().err
+    assert main(["eval", str(out), "--point", "2"]) == 2
+    assert "--point 2 is out of range" in capsys.readouterr().err
+    assert main(["eval", str(out), "--point", "1", "--episodes", "3", "--max-steps", "20"]) == 0
+    assert "point 1: 2 updates" in capsys.readouterr().out
+    ck = checkpoint.load(out, 1)
+    assert ck.hparams.learning_rate == pytest.approx(3e-3) and ck.seeds == 2
+    assert np.asarray(ck.state.update).tolist() == [2, 2]
+    gif = tmp_path / "p1.gif"
+    assert main(["render", str(out), "--point", "1", "--seed", "1", "--max-steps", "10", "--out", str(gif)]) == 0
+    assert gif.stat().st_size > 0
+    png = tmp_path / "p0.png"
+    assert main(["plot", str(out), "--point", "0", "--out", str(png), "--x", "update"]) == 0
+    assert png.stat().st_size > 0
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "done"
+    assert main(["train", "--seeds", "2", *SMALL, "--updates", "2", "--quiet", "--out", str(out)]) == 0
+    before = _files(out)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines == [f"{out}: all 2 updates are done; nothing to do (pass --updates N to train further)"]
+    assert _files(out) == before
+
+
+def test_readme_resume_after_save_every_and_rates_count_this_process(tmp_path, capsys):
+    """The README's `--save-every` then `--resume` (it crashed with 'Array has been deleted')."""
+    out = tmp_path / "cp"
+    assert main(["train", "--seeds", "2", *SMALL, "--updates", "6", "--save-every", "2",
+                 "--progress-every", "2", "--out", str(out)]) == 0
+    first = json.loads((out / "summary.json").read_text())
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--updates", "10", "--progress-every", "2"]) == 0
+    text = capsys.readouterr().out
+    s = json.loads((out / "summary.json").read_text())
+    assert s["updates_done"] == 10 and checkpoint.load(out).updates_done == 10
+    # the rate counts only the steps this process trained (updates 7-10), not the resumed past
+    assert s["env_steps_this_process"] == s["env_steps"] - first["env_steps"] > 0
+    assert f"env steps (valid, training): {s['env_steps_this_process']:,}" in text
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * 10
+
+
+def test_divergent_sweep_point_is_stopped_reported_and_not_ranked(tmp_path, capsys):
+    out = tmp_path / "div"
+    rc = main(["sweep", "--seeds", "2", *SMALL, "--lr", "1e-2,3e38", "--lr-schedule", "constant",
+               "--updates", "4", "--progress-every", "1", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0
+    res = json.loads((out / "sweep.json").read_text())
+    assert res["points"][0]["diverged"] is None
+    assert "is nan at update" in res["points"][1]["diverged"] or "non-finite" in res["points"][1]["diverged"]
+    ranking = text.split("hyperparameters", 1)[1]
+    assert "learning_rate=0.01" in ranking and "not ranked: point 1 (learning_rate=3e+38) diverged" in ranking
+    ck = checkpoint.load(out, 1)  # the diverged point keeps its last finite state
+    assert not ck.alive.any()
+    assert all(np.all(np.isfinite(x)) for x in jax.tree.leaves(ck.state.params))
+    ok = checkpoint.load(out, 0)
+    assert ok.alive.all() and np.asarray(ok.state.update).tolist() == [4, 4]
+
+
+def test_train_divergence_keeps_the_last_finite_state_and_exits_2(tmp_path, capsys):
+    out = tmp_path / "D"
+    rc = main(["train", "--seeds", "2", *SMALL, "--updates", "8", "--progress-every", "2", "--lr", "3e38",
+               "--lr-schedule", "constant", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "training stopped" in err
+    ck = checkpoint.load(out)
+    assert not ck.alive.all() and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(ck.state.params))
+    s = json.loads((out / "summary.json").read_text())
+    assert s["diverged"] and s["updates_done"] == ck.updates_done
+    assert main(["eval", str(out), "--episodes", "2", "--max-steps", "10"]) == 0
+
+
+def test_the_flag_table_covers_every_config_and_hparams_field():
+    fields = {f.name for f in dataclasses.fields(Config)} | {f.name for f in dataclasses.fields(HParams)}
+    table = [f.field for f in TABLE]
+    assert sorted(table) == sorted(fields), set(fields) ^ set(table)
+    assert len({f.flag for f in TABLE}) == len(TABLE)
+    owners = {f.field: f.owner for f in TABLE}
+    assert all(owners[f.name] == "hparams" for f in dataclasses.fields(HParams))
+
+
+# -------------------------------------------------------------------------------- layering
+# Lower layers never import higher ones (the DESIGN's one-way flow).
+LAYERS = {
+    0: {"types", "fileio", "stats", "distributed"},
+    1: {"policies", "returns", "losses", "rollout", "envs", "envs.probes", "envs.pixelcopter", "defaults"},
+    2: {"train", "evaluate", "render", "plotting"},
+    3: {"checkpoint"},
+    4: {"rundir"},
+    5: {"driver"},
+    6: {"sweep", "bench"},
+    7: {"cli", "cli.common", "cli.flags", "cli.run", "cli.inspect", "cli.tools", "__main__", "__init__"},
+}
+
+
+def _module_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaxpg"):
+            base = node.module[len("jaxpg"):].lstrip(".")
+            if base:
+                found.add(base)
+            for alias in node.names:
+                sub = f"{base}.{alias.name}" if base else alias.name
+                if (Path(__file__).parents[1] / "jaxpg" / (sub.replace(".", "/") + ".py")).exists() or \
+                        (Path(__file__).parents[1] / "jaxpg" / sub.replace(".", "/")).is_dir():
+                    found.add(sub)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("jaxpg."):
+                    found.add(alias.name[len("jaxpg."):])
+    return found
+
+
+def test_no_module_imports_a_module_above_it():
+    root = Path(__file__).parents[1] / "jaxpg"
+    level = {m: lv for lv, mods in LAYERS.items() for m in mods}
+    modules = sorted(p.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+                     for p in root.rglob("*.py"))
+    unknown = [m for m in modules if m not in level and m != "envs.__init__"]
+    assert not unknown, f"give these modules a layer: {unknown}"
+    bad = []
+    for m in modules:
+        path = root / (m.replace(".", "/") + ".py")
+        if not path.exists():
+            path = root / m.replace(".", "/") / "__init__.py"
+        for imp in _module_imports(path):
+            if imp in level and level[imp] > level[m]:
+                bad.append(f"{m} (layer {level[m]}) imports {imp} (layer {level[imp]})")
+    assert not bad, bad
+    assert _module_imports(root / "types.py") == set(), "types imports nothing from jaxpg"
