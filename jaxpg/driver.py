@@ -249,17 +249,26 @@ class Population:
         placed = jax.tree.map(lambda x: self._put(fix(x)), state._replace(key=None))
         return placed._replace(key=self._wrap(self._put(key_data))), self._put(fix(np.asarray(alive, bool)))
 
+    def abstract_inputs(self):
+        """``(state, alive, hparams)`` as sharded ``ShapeDtypeStruct``s (nothing allocated)."""
+        shapes = jax.eval_shape(self._init, jax.ShapeDtypeStruct(self._key_data.shape, self._key_data.dtype),
+                                jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), self._hparams))
+        spec = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.sharding)  # noqa: E731
+        hp = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, np.float32, sharding=self.sharding),
+                          self._hparams)
+        return (jax.tree.map(spec, shapes), jax.ShapeDtypeStruct((self.padded_runs,), np.bool_,
+                                                                  sharding=self.sharding), hp)
+
     def compile(self, chunk: int, state=None, alive=None):
         """The compiled ``chunk(state, alive, hparams) -> (state, alive, Metrics[chunk], applied)``.
 
-        Compiled once per chunk length; every population of the same config, mesh and run
-        count shares it.
+        Compiled once per chunk length (from abstract shapes: nothing is allocated); every
+        population of the same config, mesh and run count shares it.
         """
         key = (*self._cache_key, int(chunk))
         if key not in _COMPILED:
-            if state is None:
-                state, alive = self.init()
-            _COMPILED[key] = self._chunk.lower(state, alive, self.hparams(), int(chunk)).compile()
+            a_state, a_alive, a_hp = self.abstract_inputs()
+            _COMPILED[key] = self._chunk.lower(a_state, a_alive, a_hp, int(chunk)).compile()
         return _COMPILED[key]
 
     def memory_analysis(self, chunk: int):
@@ -268,6 +277,49 @@ class Population:
             return self.compile(chunk).memory_analysis()
         except Exception:  # noqa: BLE001 - backends without it
             return None
+
+    def memory_needed(self, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None) -> dict:
+        """Bytes per device the run needs, from XLA's memory analysis of the compiled programs.
+
+        ``train``: arguments + outputs + temporaries of one chunk, less what donation aliases;
+        ``eval``: the same for the evaluation program (its trajectory buffers can dominate: K
+        episodes x the env's step limit); ``state``: the population's state. The peak is the
+        larger of the two programs (they run one after the other).
+        """
+        out = {"train": None, "eval": None}
+        ma = self.memory_analysis(chunk)
+        if ma is not None:
+            out["train"] = int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes
+                               - ma.alias_size_in_bytes)
+        if eval_episodes:
+            try:
+                ema = self._eval_fn(int(eval_episodes), eval_max_steps).memory_analysis()
+                out["eval"] = int(ema.argument_size_in_bytes + ema.output_size_in_bytes + ema.temp_size_in_bytes)
+            except Exception:  # noqa: BLE001 - backends without memory analysis
+                out["eval"] = None
+        out["peak"] = max([v for v in out.values() if v is not None], default=None)
+        return out
+
+    def check_memory(self, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None) -> None:
+        """Refuses (``DriverError``, one line) a run that cannot fit in the memory available.
+
+        The budget is ``JAXPG_MAX_MEMORY`` (bytes, e.g. ``6e9``) if set, else the device's free
+        memory (accelerators), or the host's available memory, cgroup limit and address-space
+        limit (CPU; the host's devices share it).
+        """
+        need = self.memory_needed(chunk, eval_episodes, eval_max_steps)
+        if need["peak"] is None:
+            return
+        avail, what = available_memory(self.mesh)
+        local = sum(1 for d in self.mesh.devices.flat if d.process_index == jax.process_index())
+        per = need["peak"] * (local if self.mesh.devices.flat[0].platform == "cpu" else 1)
+        if avail is not None and per > avail:
+            which = "evaluation" if need["eval"] and need["eval"] == need["peak"] else "training"
+            raise DriverError(
+                f"this run needs ~{_gib(per)} ({which}: {self.num_runs} runs x {self.config.num_envs} envs, "
+                f"{self.config.max_steps or self.trainer.max_steps} steps, hidden {list(self.config.hidden)}) but "
+                f"{_gib(avail)} is available ({what}); lower --seeds, --num-envs, --max-steps, --hidden"
+                + (" or --eval-episodes" if which == "evaluation" else "") + ", or use more devices")
 
     # ------------------------------------------------------------------ outputs
     def gather(self, tree):
@@ -283,6 +335,24 @@ class Population:
         x = np.asarray(x)
         return x.reshape(self.num_points, self.seeds, *x.shape[1:])
 
+    def _eval_fn(self, episodes: int, max_steps: int | None):
+        tr = self.trainer
+        limit = int(max_steps or tr.env_params.max_steps_in_episode)
+
+        def one(kd, params):
+            k1, k2 = jax.random.split(jax.random.wrap_key_data(kd))
+            ev = lambda k, g: evaluate(k, tr.env, tr.env_params, tr.policy.apply, params,  # noqa: E731
+                                       int(episodes), limit, greedy=g, dist=tr.policy.dist)
+            return ev(k1, False), ev(k2, True)
+
+        key = ("eval", *self._cache_key, int(episodes), limit)
+        if key not in _COMPILED:
+            a_state = self.abstract_inputs()[0]
+            kd = jax.ShapeDtypeStruct((self.padded_runs, *self._key_data.shape[1:]), self._key_data.dtype,
+                                      sharding=self.sharding)
+            _COMPILED[key] = jax.jit(self._per_device(jax.vmap(one))).lower(kd, a_state.params).compile()
+        return _COMPILED[key]
+
     def evaluate(self, state, episodes: int, greedy: bool = False, seed: int | None = None,
                  max_steps: int | None = None) -> dict[str, np.ndarray]:
         """``{"sampled": [R, K], "greedy": [R, K]}`` evaluation returns of every run's policy.
@@ -291,21 +361,91 @@ class Population:
         modes. ``max_steps``: the episode limit (default: the env's own).
         """
         seed = self.root_seed if seed is None else seed
-        tr = self.trainer
-        limit = int(max_steps or tr.env_params.max_steps_in_episode)
+        limit = int(max_steps or self.trainer.env_params.max_steps_in_episode)
         keys = np.asarray(jax.random.key_data(
             jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), self.seeds)))
-
-        def one(kd, params):
-            k1, k2 = jax.random.split(jax.random.wrap_key_data(kd))
-            ev = lambda k, g: evaluate(k, tr.env, tr.env_params, tr.policy.apply, params,  # noqa: E731
-                                       int(episodes), limit, greedy=g, dist=tr.policy.dist)
-            return ev(k1, False), ev(k2, True)
-
-        fn = _program(("eval", *self._cache_key, int(episodes), limit),
-                      lambda: jax.jit(self._per_device(jax.vmap(one))))
+        fn = self._eval_fn(int(episodes), limit)
         sampled, greedy_r = fn(self._put(keys[self._run_seed]), state.params)
         return {"sampled": self.gather(sampled), "greedy": self.gather(greedy_r)}
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
+
+
+def available_memory(mesh: Mesh | None = None) -> tuple[int | None, str]:
+    """``(bytes, what)``: the memory a run may use on this process's devices.
+
+    ``JAXPG_MAX_MEMORY`` (bytes) wins; an accelerator reports its free memory; on CPU it is the
+    smallest of the host's available memory, the cgroup's limit less its usage, and the
+    address-space limit less the process's size.
+    """
+    import os
+    import resource
+
+    env = os.environ.get("JAXPG_MAX_MEMORY")
+    if env:
+        try:
+            return int(float(env)), "JAXPG_MAX_MEMORY"
+        except ValueError:
+            raise DriverError(f"JAXPG_MAX_MEMORY must be a number of bytes, got {env!r}") from None
+    dev = (mesh.devices.flat[0] if mesh is not None else jax.devices()[0])
+    if dev.platform != "cpu":
+        try:
+            st = dev.memory_stats() or {}
+            if "bytes_limit" in st:
+                return int(st["bytes_limit"] - st.get("bytes_in_use", 0)), f"free on {dev.device_kind}"
+        except Exception:  # noqa: BLE001
+            pass
+        return None, "unknown"
+    found: list[tuple[int, str]] = []
+    try:
+        for line in open("/proc/meminfo"):
+            if line.startswith("MemAvailable:"):
+                found.append((int(line.split()[1]) * 1024, "host memory available"))
+    except OSError:
+        pass
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            lim = open(limit_file).read().strip()
+            if lim != "max" and int(lim) < 2**60:
+                found.append((int(lim) - int(open(usage_file).read().strip()), "cgroup memory limit"))
+            break
+        except (OSError, ValueError):
+            continue
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        try:
+            size = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+            found.append((soft - size, "address-space limit (ulimit -v)"))
+        except (OSError, ValueError):
+            found.append((soft, "address-space limit (ulimit -v)"))
+    return min(found) if found else (None, "unknown")
+
+
+class _MemoryErrors:
+    """Turns an out-of-memory error that still happens into a one-line ``DriverError``."""
+
+    def __init__(self, pop, config):
+        self.pop, self.config = pop, config
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None:
+            return False
+        text = str(exc)
+        if isinstance(exc, MemoryError) or "RESOURCE_EXHAUSTED" in text or "Out of memory" in text:
+            first = next((ln for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+            raise DriverError(f"out of memory: {first.strip()[:160]}; lower --seeds, --num-envs, --max-steps "
+                              "or --hidden, or use more devices") from None
+        return False
+
+
+_memory_errors = _MemoryErrors
 
 
 class Progress(NamedTuple):
@@ -369,13 +509,19 @@ class RunResult(NamedTuple):
 
 
 class _Signals:
-    """SIGINT, SIGTERM and SIGHUP request a stop after the running chunk; later ones are
-    reported and deferred while a checkpoint is written (``deferring``)."""
+    """How a run stops on a signal, with nothing lost.
+
+    SIGINT (Ctrl-C) stops after the running chunk: it is read back and saved. SIGTERM and SIGHUP
+    (what job schedulers send before a kill), or a second SIGINT, are *urgent*: the last chunk
+    already read back is saved at once and the running one is dropped. Any further signal is
+    reported and deferred until the checkpoint and the result files are written.
+    """
 
     NAMES = ("SIGINT", "SIGTERM", "SIGHUP")
 
     def __init__(self, lead: bool, enabled: bool = True):
         self.received: str | None = None
+        self.urgent = False
         self._log = (lambda text: print(text, file=sys.stderr, flush=True)) if lead else (lambda text: None)
         self._old: dict = {}
         self._enabled = enabled and threading.current_thread() is threading.main_thread()
@@ -385,12 +531,20 @@ class _Signals:
 
     def _handler(self, signum, frame):
         name = signal.Signals(signum).name
-        if self.received is None:
+        first = self.received is None
+        if first:
             self.received = name
-            self._log(f"interrupted ({name}): finishing the running chunk, then saving and stopping "
-                      "(further signals are deferred until the checkpoint is written)")
+        if name != "SIGINT" or not first:
+            if not self.urgent:
+                self.urgent = True
+                self._log(f"interrupted ({name}): saving the last finished chunk now and stopping "
+                          "(the chunk that is running is dropped; further signals are deferred until "
+                          "the files are written)")
+            else:
+                self._log(f"interrupted again ({name}): already stopping; the files are being written")
         else:
-            self._log(f"interrupted again ({name}): already stopping; the checkpoint is being written")
+            self._log(f"interrupted ({name}): finishing the running chunk, then saving and stopping "
+                      "(Ctrl-C again: save the last finished chunk now)")
 
     def __enter__(self):
         if self._enabled:
@@ -457,7 +611,7 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
     axes = list(axes) if axes is not None else list(dict.fromkeys(k for p in pop.points for k in p))
     out = None if out is None else Path(out)
     if out is not None:
-        rundir.prepare(out, overwrite=overwrite, lead=jax.process_index() == 0)
+        rundir.prepare(out, overwrite=overwrite, lead=jax.process_index() == 0, create=False)
     settings = {
         "kind": kind, "run_id": uuid.uuid4().hex, "env": config.env, "seeds": pop.seeds,
         "root_seed": pop.root_seed, "points": pop.points, "axes": axes,
@@ -486,8 +640,9 @@ def resume(out: str | Path, *, updates: int | None = None, chunk: int | None = N
     t_start = time.perf_counter()
     out = Path(out)
     try:
+        rundir.check_no_symlinks(out)
         ck = checkpoint.load(out, whole=True)
-    except checkpoint.CheckpointError as e:
+    except (checkpoint.CheckpointError, rundir.RunDirError) as e:
         raise DriverError(str(e)) from None
     total = ck.config.num_updates if updates is None else int(updates)
     if total < ck.updates_done:
@@ -546,18 +701,58 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
         say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "
             "(the padding repeats the last run and is dropped from the results)")
 
-    t0 = time.perf_counter()
-    if ck is None:
-        state, alive = pop.init()
-        collected: list[Metrics] = []
-    else:
-        state, alive = pop.place(ck.state, ck.alive)
-        collected = [Metrics(**{f: ck.metrics[f] for f in Metrics._fields})]
-    run_c = pop.compile(chunk, state, alive)
-    hp = pop.hparams()
-    compile_s = time.perf_counter() - t0
-    say(f"compiled in {compile_s:.1f} s")
+    _same_settings_everywhere(settings, total, chunk, save_every, target)
+    signals = _Signals(lead, handle_signals)
+    with signals, _memory_errors(pop, config):
+        t0 = time.perf_counter()
+        run_c = pop.compile(chunk)  # from abstract inputs: nothing is allocated before the check
+        pop.check_memory(chunk, settings["eval_episodes"], settings["eval_max_steps"])
+        if ck is None:
+            state, alive = pop.init()
+            collected: list[Metrics] = []
+        else:
+            state, alive = pop.place(ck.state, ck.alive)
+            collected = [Metrics(**{f: ck.metrics[f] for f in Metrics._fields})]
+        hp = pop.hparams()
+        compile_s = time.perf_counter() - t0
+        say(f"compiled in {compile_s:.1f} s")
+        return _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progress, say, lead,
+                           signals, t_start, base, remaining, state, alive, collected, run_c, hp, compile_s)
 
+
+def _same_settings_everywhere(settings: dict, *extra) -> None:
+    """In a multi-process run, every process must run the same population: compares a hash of
+    the settings across processes and refuses (one line) a mismatch, before anything compiles."""
+    if jax.process_count() == 1:
+        return
+    import hashlib
+    import json
+
+    from jax.experimental import multihost_utils
+
+    mine = {k: v for k, v in settings.items() if k not in ("run_id", "overwrite")}
+    digest = hashlib.sha256(json.dumps([mine, extra], sort_keys=True, default=str).encode()).digest()
+    local = np.frombuffer(digest[:8], np.uint32)
+    every = np.asarray(multihost_utils.process_allgather(local))
+    differ = [i for i in range(every.shape[0]) if not np.array_equal(every[i], every[0])]
+    if differ:
+        raise DriverError(f"the processes disagree on the run's settings (process {differ[0]} differs from "
+                          "process 0): start every process with the same flags")
+
+
+def _wait(tree, signals: _Signals) -> bool:
+    """Waits for every array of ``tree``; False as soon as an urgent stop is requested."""
+    leaves = [x for x in jax.tree.leaves(tree) if isinstance(x, jax.Array)
+              and not jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key)]
+    while not all(x.is_ready() for x in leaves):
+        if signals.urgent:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progress, say, lead, signals,
+                t_start, base, remaining, state, alive, collected, run_c, hp, compile_s) -> RunResult:
     alive_host = np.ones(pop.num_runs, bool) if ck is None else np.asarray(ck.alive, bool).copy()
     diverged: dict[int, str] = {}
     if ck is not None:
@@ -567,84 +762,104 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
     chunks_total = remaining // chunk
     steps_done = 0
     stopped_early = False
+    dropped = False
     t_train = time.perf_counter()
-    signals = _Signals(lead, handle_signals)
     updates_done = base
+    saved_at = base if ck is not None else None
 
     def snapshot_save(st, al, label):
-        host_state = pop.gather_state(st)
-        writer.checkpoint(host_state, collected, pop.gather(al), updates_done, diverged)
+        nonlocal saved_at
+        if writer is None or saved_at == updates_done:
+            return
+        writer.checkpoint(pop.gather_state(st), collected, pop.gather(al), updates_done, diverged)
+        saved_at = updates_done
         say(f"  saved checkpoint at update {updates_done}{label}")
 
-    with signals:
-        pending = run_c(state, alive, hp)
-        for i in range(chunks_total):
-            state, alive, m, applied = pending
-            last = i + 1 >= chunks_total or signals() or stopped_early or (
-                settings["kind"] == "train" and bool(diverged))
-            save_due = (save_every is not None and not last
-                        and (base + (i + 1) * chunk) % save_every == 0)
-            snap = pop._copy((state, alive)) if save_due else None
-            if not last:
-                pending = run_c(state, alive, hp)
-            m = pop.gather(m)
-            applied = pop.gather(applied)
-            newly = _diverged_points(m, applied, alive_host, pop, base + i * chunk)
-            m = _mask(m, applied)
-            collected.append(m)
-            updates_done = base + (i + 1) * chunk
-            steps_done += int(np.asarray(m.env_steps, np.int64).sum())
-            if newly:
-                for h, msg in newly.items():
-                    diverged[h] = msg
-                    say(f"  point {h} diverged: {msg}" if settings["kind"] == "sweep" else f"  {msg}")
-                kill = np.repeat(np.isin(np.arange(pop.num_points), list(diverged)), pop.seeds)
-                alive_host &= ~kill
-                if settings["kind"] == "sweep" and not last and alive_host.any():
-                    pending = (pending[0], pop._and(pending[1], pop._put(pop.pad(~kill))), *pending[2:])
-            elapsed = time.perf_counter() - t_train
-            last_ret = pop.to_points(m.mean_return[:, -1])
-            eta = elapsed / (i + 1) * (chunks_total - i - 1)
-            rate = steps_done / max(elapsed, 1e-9)
-            live = last_ret[pop.to_points(alive_host)] if alive_host.any() else last_ret.reshape(-1)
-            live = live[np.isfinite(live)]
-            say(f"  update {updates_done:>5}/{total}  return "
-                + (f"{live.mean():8.2f}" if live.size else "     nan")
-                + (f" (min {live.min():.2f})" if live.size > 1 else "")
-                + f"  env steps {steps_done:>11,}  {rate:,.0f} steps/s  {_eta_bar(i + 1, chunks_total, eta)}")
-            if progress is not None:
-                progress(Progress(updates_done, total, last_ret, steps_done, rate, elapsed, eta,
-                                  Metrics(*(pop.to_points(getattr(m, f)) for f in Metrics._fields))))
-            if save_due and not signals():
-                snapshot_save(*snap, "")
-            if target is not None and not last and alive_host.any() and \
-                    np.all(last_ret[pop.to_points(alive_host)] >= target):
-                stopped_early = True
-                say(f"every run reached --target {target:g}: stopping early")
-            if last:
-                break
-            if not alive_host.any():  # every run is frozen: the chunk already running changes nothing
-                state, alive = pending[0], pending[1]
-                break
-        train_s = time.perf_counter() - t_train
-        interrupted = signals.received
-        metrics = Metrics(*(np.concatenate([getattr(c, f) for c in collected], axis=1) for f in Metrics._fields))
-        if writer is not None:
-            snapshot_save(state, alive, " (final)" if not interrupted else f" ({interrupted})")
+    # `finished` is the last state read back (a device copy, so it survives the donation of `state`
+    # to the next chunk): an urgent stop (SIGTERM, SIGHUP, a second SIGINT) saves it at once
+    # instead of waiting for the chunk that is running.
+    finished = pop._copy((state, alive))
+    pending = None if signals() else run_c(state, alive, hp)
+    for i in range(chunks_total):
+        if pending is None:
+            break
+        if not _wait(pending, signals):
+            dropped = True
+            break
+        state, alive, m, applied = pending
+        last = i + 1 >= chunks_total or signals() or stopped_early or (
+            settings["kind"] == "train" and bool(diverged))
+        save_due = (save_every is not None and not last and (base + (i + 1) * chunk) % save_every == 0)
+        if not last:
+            finished = pop._copy((state, alive))
+            pending = run_c(state, alive, hp)
+        else:
+            finished, pending = (state, alive), None
+        m = pop.gather(m)
+        applied = pop.gather(applied)
+        newly = _diverged_points(m, applied, alive_host, pop, base + i * chunk)
+        m = _mask(m, applied)
+        collected.append(m)
+        updates_done = base + (i + 1) * chunk
+        steps_done += int(np.asarray(m.env_steps, np.int64).sum())
+        if newly:
+            for h, msg in newly.items():
+                diverged[h] = msg
+                say(f"  point {h} diverged: {msg}" if settings["kind"] == "sweep" else f"  {msg}")
+            kill = np.repeat(np.isin(np.arange(pop.num_points), list(diverged)), pop.seeds)
+            alive_host &= ~kill
+            if settings["kind"] == "sweep" and pending is not None and alive_host.any():
+                pending = (pending[0], pop._and(pending[1], pop._put(pop.pad(~kill))), *pending[2:])
+        elapsed = time.perf_counter() - t_train
+        last_ret = pop.to_points(m.mean_return[:, -1])
+        eta = elapsed / (i + 1) * (chunks_total - i - 1)
+        rate = steps_done / max(elapsed, 1e-9)
+        live = last_ret[pop.to_points(alive_host)] if alive_host.any() else last_ret.reshape(-1)
+        live = live[np.isfinite(live)]
+        say(f"  update {updates_done:>5}/{total}  return "
+            + (f"{live.mean():8.2f}" if live.size else "     nan")
+            + (f" (min {live.min():.2f})" if live.size > 1 else "")
+            + f"  env steps {steps_done:>11,}  {rate:,.0f} steps/s  {_eta_bar(i + 1, chunks_total, eta)}")
+        if progress is not None:
+            progress(Progress(updates_done, total, last_ret, steps_done, rate, elapsed, eta,
+                              Metrics(*(pop.to_points(getattr(m, f)) for f in Metrics._fields))))
+        if save_due and not signals():
+            snapshot_save(*finished, "")
+        if target is not None and pending is not None and alive_host.any() and \
+                np.all(last_ret[pop.to_points(alive_host)] >= target):
+            stopped_early = True
+            say(f"every run reached --target {target:g}: stopping early")
+        if pending is None:
+            break
+        if not alive_host.any():  # every run is frozen: the chunk already running changes nothing
+            if _wait(pending, signals):
+                finished = (pending[0], pending[1])
+            pending = None
+            break
+    train_s = time.perf_counter() - t_train
+    interrupted = signals.received
+    state, alive = finished
+    if dropped:
+        say(f"  {interrupted}: the chunk that was running is dropped; keeping update {updates_done}")
+    metrics = Metrics(*(np.concatenate([getattr(c, f) for c in collected], axis=1) for f in Metrics._fields))
+    if updates_done > base:
+        snapshot_save(state, alive, " (final)" if not interrupted else f" ({interrupted})")
 
     eval_s, returns = 0.0, None
     # a train run that diverged is not evaluated (its sweep counterpart evaluates the other points)
-    if not interrupted and settings["eval_episodes"] > 0 and not (settings["kind"] == "train" and diverged):
+    if not signals() and settings["eval_episodes"] > 0 and updates_done > 0 and \
+            not (settings["kind"] == "train" and diverged):
         t0 = time.perf_counter()
         returns = pop.evaluate(state, settings["eval_episodes"], max_steps=settings["eval_max_steps"])
         returns = {k: pop.to_points(v) for k, v in returns.items()}
         eval_s = time.perf_counter() - t0
+    interrupted = signals.received
     timings = {"compile_s": compile_s, "train_s": train_s, "eval_s": eval_s,
                "wall_s": time.perf_counter() - t_start}
     metrics_hs = Metrics(*(pop.to_points(getattr(metrics, f)) for f in Metrics._fields))
     result = RunResult(metrics_hs, returns, state, pop, updates_done, diverged, interrupted, stopped_early,
                        timings, steps_done, out, settings)
-    if writer is not None:
+    if writer is not None and saved_at is not None:  # a run with no checkpoint leaves no results either
         writer.results(result)
     return result
 

@@ -47,12 +47,14 @@ def holds_a_run(out: Path) -> bool:
     return any((out / f).exists() for f in RESULT_FILES) or (out / "checkpoints").exists()
 
 
-def prepare(out: Path, overwrite: bool = False, lead: bool = True) -> None:
-    """Checks ``out`` before anything is compiled: creatable, writable, and not another run's.
+def prepare(out: Path, overwrite: bool = False, lead: bool = True, create: bool = True) -> None:
+    """Checks ``out`` before anything is compiled: creatable, writable, and not another run's;
+    then creates it (``create``; the driver creates it only once the run is known to fit).
 
     Raises:
-      RunDirError: ``out`` is empty-named, not a directory, not writable, or holds another run
-        (without ``overwrite``).
+      RunDirError: ``out`` is empty-named, not a directory, not writable, holds another run
+        (without ``overwrite``), or its ``checkpoints`` is a symlink (pruning would reach
+        outside ``out``).
     """
     if str(out) == "":
         raise RunDirError("--out must name a directory, got ''")
@@ -66,7 +68,14 @@ def prepare(out: Path, overwrite: bool = False, lead: bool = True) -> None:
     if out.is_dir() and holds_a_run(out) and not overwrite:
         raise RunDirError(f"--out {str(out)!r} already holds a run: continue it with --resume "
                           f"{str(out)!r}, replace it with --overwrite, or choose another --out")
+    check_no_symlinks(out)
     if not lead:
+        return
+    if not create:
+        parent = next((p for p in [out, *out.absolute().parents] if p.exists()), None)
+        if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise RunDirError(f"cannot write to --out {str(out)!r}: "
+                              f"{'permission denied' if parent is not None else 'no such directory'}")
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -74,6 +83,14 @@ def prepare(out: Path, overwrite: bool = False, lead: bool = True) -> None:
             pass
     except OSError as e:
         raise RunDirError(f"cannot write to --out {str(out)!r}: {e.strerror or e}") from None
+
+
+def check_no_symlinks(out: Path) -> None:
+    """Refuses a run directory whose ``checkpoints`` folder is a symlink."""
+    steps = out / "checkpoints"
+    if steps.is_symlink():
+        raise RunDirError(f"{steps} is a symlink; jaxpg keeps checkpoints only inside the run directory "
+                          "(make it a real directory)")
 
 
 def metrics_csv(metrics: Metrics, points: list[dict], axes: list[str], kind: str) -> str:
@@ -108,6 +125,8 @@ class Writer:
     def __init__(self, out: Path, pop, settings: dict, lead: bool):
         self.out, self.pop, self.settings, self.lead = Path(out), pop, settings, lead
         self._cleaned = not settings.get("overwrite")
+        if lead:
+            prepare(self.out, overwrite=True, lead=True)  # creates it (checked before compiling)
 
     def _meta(self, updates_done: int, diverged: dict) -> dict:
         s = self.settings
