@@ -99,8 +99,8 @@ def sizes(text: str) -> tuple[int, ...]:
             f"expected comma-separated positive integers like 64,64, got {text!r}") from None
     if any(s <= 0 for s in out):
         raise argparse.ArgumentTypeError(f"hidden sizes must be positive, got {text!r}")
-    if any(s > 65536 for s in out):
-        raise argparse.ArgumentTypeError(f"hidden sizes must be at most 65,536, got {text!r}")
+    if any(s > MAX_INT for s in out):
+        raise argparse.ArgumentTypeError(f"hidden sizes must be at most {MAX_INT:,}, got {text!r}")
     return out
 
 

@@ -126,7 +126,7 @@ def settings(args: argparse.Namespace, sweep: bool = False,
     from jaxpg.defaults import recommended
 
     try:
-        config, hparams = recommended(args.env or "CartPole-v1")
+        config, hparams = recommended("CartPole-v1" if args.env is None else args.env)
         c_over: dict[str, Any] = {}
         h_over: dict[str, Any] = {}
         lists: dict[str, list] = {}

@@ -132,7 +132,6 @@ def _print_train(result) -> None:
 
     from jaxpg.evaluate import summarize
 
-    t = result.timings
     m = result.metrics
     meta_greedy = bool(result.settings.get("eval_greedy"))
     if result.eval_returns is not None:
@@ -247,7 +246,7 @@ def _print_sweep(result) -> None:
     from jaxpg.evaluate import summarize
     from jaxpg.sweep import point_label
 
-    pop, t = result.population, result.timings
+    pop = result.population
     greedy = bool(result.settings.get("eval_greedy"))
     if result.eval_returns is not None:
         ev = result.eval_returns["greedy" if greedy else "sampled"]
