@@ -783,18 +783,19 @@ def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progre
     for i in range(chunks_total):
         if pending is None:
             break
-        if not _wait(pending, signals):
-            dropped = True
-            break
         state, alive, m, applied = pending
         last = i + 1 >= chunks_total or signals() or stopped_early or (
             settings["kind"] == "train" and bool(diverged))
         save_due = (save_every is not None and not last and (base + (i + 1) * chunk) % save_every == 0)
-        if not last:
-            finished = pop._copy((state, alive))
+        if not last:  # dispatch ahead: chunk i+1 is queued before chunk i is read back
+            next_finished = pop._copy((state, alive))
             pending = run_c(state, alive, hp)
         else:
-            finished, pending = (state, alive), None
+            next_finished, pending = (state, alive), None
+        if not _wait((m, applied, next_finished), signals):
+            dropped = True
+            break
+        finished = next_finished
         m = pop.gather(m)
         applied = pop.gather(applied)
         newly = _diverged_points(m, applied, alive_host, pop, base + i * chunk)
