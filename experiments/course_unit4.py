@@ -13,7 +13,10 @@ Training and evaluation go through ``jaxpg.driver.run`` (``_control.train``): se
 trains from ``split(key(0), S)[i]`` and is evaluated with the driver's evaluation keys. Each
 seed's final policy is evaluated like the course (10 sampled episodes, score = mean - std).
 Writes, under ``experiments/results/course-unit4/``:
-``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return),
+``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return; thinned by
+``compact_results.thin_rows`` to at most 200 rows per env, setting and seed: each row is a
+window of consecutive updates, with the window's last update, episodes and env_steps and
+its mean training return -- the plots use every update),
 ``scores.csv`` (env, setting, seed, eval_mean, eval_std, score), one PNG per env
 (training return vs episodes played: IQM over seeds with a 95% stratified-bootstrap
 band, and the course's pass line: 350 for CartPole -- the course's leaderboard line --
@@ -27,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import gzip
 import io
 import sys
 from pathlib import Path
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np  # noqa: E402
 from _control import train  # noqa: E402
+from compact_results import CURVES_LAST, gzip_bytes, thin_csv_text  # noqa: E402
 
 from jaxpg import Config, HParams, bench  # noqa: E402
 from jaxpg.defaults import recommended  # noqa: E402
@@ -43,6 +46,7 @@ from jaxpg.evaluate import summarize  # noqa: E402
 from jaxpg.stats import curve_iqm_ci  # noqa: E402
 
 PASS = {"CartPole-v1": 350.0, "Pixelcopter-v0": 5.0}
+CURVES_ROWS = 200  # rows per (env, setting, seed) in curves.csv.gz
 
 
 def settings(env: str, pixelcopter_episodes: int) -> dict[str, tuple[Config, HParams]]:
@@ -142,8 +146,11 @@ def main() -> None:
                 "passed": int(sum(s >= PASS[env] for s in sc)),
             }
         plot(env, results, args.out / f"{env}.png")
-    with gzip.open(args.out / "curves.csv.gz", "wt", compresslevel=9) as f:  # ~200k rows
-        f.write(curves.getvalue())
+    # ~230k rows at full resolution (the plots above use them); the file keeps <= 200 per seed
+    thinned = thin_csv_text(curves.getvalue(), CURVES_ROWS, CURVES_LAST)
+    tmp = args.out / "curves.csv.gz.tmp"
+    tmp.write_bytes(gzip_bytes(thinned))
+    tmp.replace(args.out / "curves.csv.gz")
     (args.out / "scores.csv").write_text(scores.getvalue())
     bench.write_json(summary, args.out / "summary.json")
     print(f"wrote {args.out}")

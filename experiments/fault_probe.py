@@ -60,7 +60,7 @@ def cases() -> list[list[str]]:
     for cmd in ("eval", "render"):
         out += [[cmd], [cmd, "no-such-dir"], [cmd, "no-such-dir", "--point", "-1"],
                 [cmd, "no-such-dir", "--max-steps", "0"], [cmd, "no-such-dir", "--seed", HUGE]]
-    out += [["eval", "no-such-dir", "--episodes", v] for v in ("0", HUGE, "x")]
+    out += [["eval", "no-such-dir", "--eval-episodes", v] for v in ("0", HUGE, "x")]
     out += [["render", ".", "--out", "x.png"], ["render", ".", "--out", "/no/such/dir/x.gif"],
             ["render", ".", "--out", "x.gif", "--fps", "0"]]
     out += [["plot", "no-such-dir", "--out", "x.png"], ["plot", ".", "--out", "x.bmpx"], ["plot", "."],

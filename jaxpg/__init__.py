@@ -1,4 +1,37 @@
-"""jaxpg: REINFORCE as pure, jit- and vmap-compiled JAX functions."""
+"""jaxpg: REINFORCE as pure, jit- and vmap-compiled JAX functions.
+
+A stochastic policy plays whole episodes; each step's log-probability is weighted by the
+return that followed it; the parameters move by gradient ascent. Every piece is a pure
+function you can jit, vmap and compose. Arrays are time-major: ``[T, N, ...]``.
+
+The blocks, in the order an update uses them::
+
+    env, env_params = jaxpg.envs.make("CartPole-v1")        # gymnax ids, Pixelcopter, probes
+    policy = jaxpg.mlp_policy((64, 64), num_actions=2)       # (init, apply) -> logits
+    traj, stats = jaxpg.rollout(key, env, env_params, act, num_envs, max_steps)   # Trajectory [T, N]
+    discounts = jaxpg.episode_discounts(gamma, traj.terminated, traj.truncated)
+    returns = jaxpg.discounted_returns(traj.rewards, discounts)   # G_t = r_t + d_t G_{t+1}
+    adv = jaxpg.advantages(returns, traj.valid, "mean")           # none | normalize | mean | value
+    loss, aux = jaxpg.reinforce_loss(params, policy.apply, traj.obs, traj.actions, adv, traj.valid, 0.0)
+
+Above the blocks:
+
+- ``jaxpg.Config`` (static: shapes, env, modes; changing it recompiles) and
+  ``jaxpg.HParams`` (traced: learning rate, gamma, ...; new values never recompile).
+- ``jaxpg.make_trainer(config)``: ``init``/``update``/``train`` with optax, clipping,
+  schedules, the value baseline; ``jaxpg.make_train(config)``: a whole run as one pure function
+  ``train(key, hparams) -> (TrainState, Metrics)``, to vmap over seeds and hyperparameters.
+- ``jaxpg.run(config, points, seeds=...)``: the driver behind the ``jaxpg`` command (sharding,
+  chunks, checkpoints, signals, divergence, evaluation, the run directory);
+  ``jaxpg.resume(dir)``; ``jaxpg.sweep.grid(...)`` builds points.
+- ``jaxpg.evaluate``/``jaxpg.summarize``: evaluation episodes and the mean - std score.
+- Modules: ``returns``, ``losses``, ``policies``, ``rollout``, ``train``, ``driver``,
+  ``sweep``, ``checkpoint``, ``stats`` (IQM, bootstrap CIs), ``plotting``, ``render``,
+  ``envs`` (``envs.pixelcopter``), ``compile_cache``.
+
+Shapes and the maths are in each function's docstring; ``docs/`` in the repository has the
+algorithm, the environments, results and performance. The command line: ``jaxpg --help``.
+"""
 
 import importlib
 from typing import TYPE_CHECKING

@@ -50,7 +50,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from jaxpg import checkpoint, rundir
+from jaxpg import checkpoint, compile_cache, rundir
 from jaxpg.evaluate import evaluate
 from jaxpg.train import check_config, check_finite, make_trainer
 from jaxpg.types import Config, HParams, Metrics
@@ -160,6 +160,7 @@ class Population:
         check_config(config)
         if config.num_updates > MAX_UPDATES:
             raise DriverError(f"num_updates must be at most {MAX_UPDATES:,}, got {config.num_updates:,}")
+        compile_cache.enable()  # the persistent compilation cache (JAXPG_COMPILE_CACHE=0: off)
         self.config = config
         self.points = [{}] if points is None else [dict(p) for p in points]
         self.base = HParams() if base is None else base

@@ -1,6 +1,22 @@
-"""Test-wide JAX settings: implicit rank promotion (a common source of silent
-shape bugs such as [T, N] + [T]) raises instead of broadcasting."""
+"""Test-wide JAX settings.
+
+- Implicit rank promotion (a common source of silent shape bugs such as [T, N] + [T])
+  raises instead of broadcasting.
+- JAX's persistent compilation cache, in this checkout's ``.pytest_cache/xla`` (or
+  ``JAXPG_TEST_COMPILE_CACHE``): the two pytest-xdist workers and the fresh interpreters some
+  tests start share every program either has compiled, and a second run of the suite reads
+  them back instead of compiling. It is per checkout, so a fresh clone starts cold.
+"""
+
+import os
+from pathlib import Path
 
 import jax
 
+_HERE = Path(__file__).resolve().parents[1]
+CACHE = Path(os.environ.get("JAXPG_TEST_COMPILE_CACHE") or _HERE / ".pytest_cache" / "xla")
+CACHE.mkdir(parents=True, exist_ok=True)
+os.environ["JAXPG_COMPILE_CACHE"] = str(CACHE)  # subprocesses running jaxpg use it too
+jax.config.update("jax_compilation_cache_dir", str(CACHE))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
 jax.config.update("jax_numpy_rank_promotion", "raise")

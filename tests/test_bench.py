@@ -34,6 +34,7 @@ def test_compile_counter_sees_a_new_compilation():
     assert bench.compile_count() == same
 
 
+@pytest.mark.slow
 def test_train_point_counts_and_zero_recompiles():
     r = bench.train_point("CartPole-v1", 8, 2, (8,), "tanh", updates=4, chunks=2)
     assert r["recompiles"] == 0  # chunks 2.. reuse the compiled program
@@ -72,6 +73,7 @@ def test_run_benchmark_rejects_an_unknown_policy_before_running(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.slow
 def test_run_benchmark_smoke_writes_a_complete_record(tmp_path):
     lines = []
     data = bench.run_benchmark("CartPole-v1", policies=("course",), grid=[(8, 2)], smoke=True,

@@ -3,9 +3,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_env_benchmark_smoke_writes_every_field(tmp_path):
     proc = subprocess.run(
         # Usually ~20 s. Once (CI, 2026-11-25) it never finished; the watchdog dumps every thread's

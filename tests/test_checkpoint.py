@@ -1,6 +1,7 @@
 """Checkpoints: save/load round trip, resume == uninterrupted, bad checkpoints, `jaxpg eval`."""
 
 import csv
+import json
 import os
 import shutil
 import signal
@@ -33,6 +34,24 @@ def test_save_load_round_trip_is_bitwise(tmp_path):
         np.testing.assert_array_equal(ck.metrics[k], getattr(r.metrics, k)[0])
 
 
+def test_eval_with_no_flags_repeats_trains_final_evaluation(tmp_path, capsys):
+    # Same keys (the run's root seed), episodes, episode limit and compiled program as the
+    # evaluation `train` ran: the per-seed means are the ones summary.json holds.
+    out = tmp_path / "run"
+    assert main([*TRAIN, "--updates", "2", "--seed", "5", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    capsys.readouterr()
+    assert main(["eval", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "2 sampled episodes per seed, root seed 5" in text
+    rows = [line.split("|") for line in text.splitlines() if line.strip()[:1].isdigit()]
+    assert [round(float(r[1]), 2) for r in rows] == [round(m, 2) for m in summary["eval_mean"]]
+    assert [round(float(r[4]), 2) for r in rows] == [round(m, 2) for m in summary["eval_mean_other_mode"]]
+    assert main(["eval", str(out), "--seed", "6"]) == 0  # other episodes: other returns
+    rows6 = [line.split("|") for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit()]
+    assert [r[1] for r in rows6] != [r[1] for r in rows]
+
+
 def test_resume_after_a_signal_equals_uninterrupted(tmp_path, capsys):
     """SIGINT after the first chunk: the run stops after the chunk running then, saves, exits 130;
     --resume then finishes it with the same final parameters and metrics, bit for bit."""
@@ -56,6 +75,7 @@ def test_resume_after_a_signal_equals_uninterrupted(tmp_path, capsys):
     assert rows_a == rows_b and len(rows_a) == 2 * 8
 
 
+@pytest.mark.slow
 def test_save_every_and_extension_with_updates(tmp_path):
     out = tmp_path / "run"
     assert main([*TRAIN, "--updates", "4", "--save-every", "2", "--lr-schedule", "constant",
@@ -113,13 +133,14 @@ def test_resume_refuses_run_flags(tmp_path, capsys):
     assert "drop --lr" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_eval_of_a_trained_bandit_gives_the_best_arm(tmp_path, capsys):
     """TwoArmedBandit-probe pays 0 or 1 for one step: a trained greedy policy returns exactly 1."""
     out = tmp_path / "bandit"
     assert main(["train", "--env", "TwoArmedBandit-probe", "--seeds", "2", "--num-envs", "16",
                  "--updates", "60", "--lr", "0.1", "--eval-episodes", "4", "--out", str(out)]) == 0
     capsys.readouterr()
-    assert main(["eval", str(out), "--episodes", "8", "--greedy"]) == 0
+    assert main(["eval", str(out), "--eval-episodes", "8", "--greedy"]) == 0
     printed = capsys.readouterr().out
     assert "60 updates; 8 greedy episodes per seed" in printed
     rows = [line.split("|") for line in printed.splitlines() if line.strip()[:1].isdigit()]
@@ -135,7 +156,7 @@ def test_render_writes_a_gif_of_the_episode(tmp_path, capsys):
     assert main([*TRAIN, "--updates", "2", "--out", str(run)]) == 0
     capsys.readouterr()
     gif = tmp_path / "replay.gif"
-    assert main(["render", str(run), "--out", str(gif), "--seed", "1", "--max-steps", "40"]) == 0
+    assert main(["render", str(run), "--out", str(gif), "--seed-index", "1", "--max-frames", "40"]) == 0
     printed = capsys.readouterr().out
     length = int(printed.split(" steps,")[0].rsplit(" ", 1)[1])
     assert 1 <= length <= 40
@@ -148,7 +169,7 @@ def test_render_writes_a_gif_of_the_episode(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--seed", "5"], "--seed 5 is out of range: the run has seeds 0..1"),
+    (["--seed-index", "5"], "--seed-index 5 is out of range: the run has seeds 0..1"),
     (["--out", "x.png"], "--out must end in .gif or .mp4"),
     (["--out", "/nonexistent-dir/x.gif"], "cannot write --out"),
 ])
@@ -163,20 +184,21 @@ def test_render_bad_input(tmp_path, capsys, argv, message):
     assert not (tmp_path / "r.gif").exists()
 
 
+@pytest.mark.slow
 def test_eval_plays_to_the_envs_own_limit_not_the_training_cut(tmp_path, capsys):
     """A run trained with --max-steps 3 is evaluated on full CartPole episodes (limit 500), as
-    `train`'s own final evaluation is; --max-steps 3 restores the cut (every return is then 3)."""
+    `train`'s own final evaluation is; --eval-max-steps 3 restores the cut (every return is then 3)."""
     out = tmp_path / "cut"
     assert main(["train", "--seeds", "2", "--num-envs", "4", "--hidden", "8", "--max-steps", "3",
                  "--updates", "1", "--eval-episodes", "2", "--out", str(out)]) == 0
     capsys.readouterr()
 
     def means(*extra):
-        assert main(["eval", str(out), "--episodes", "8", "--greedy", *extra]) == 0
+        assert main(["eval", str(out), "--eval-episodes", "8", "--greedy", *extra]) == 0
         lines = capsys.readouterr().out.splitlines()
         rows = [line.split("|") for line in lines if line.strip()[:1].isdigit()]
         return [float(r[1]) for r in rows]
 
-    assert means("--max-steps", "3") == [3.0, 3.0]
+    assert means("--eval-max-steps", "3") == [3.0, 3.0]
     # an untrained greedy CartPole policy falls after ~8-60 steps, never within 3
     assert min(means()) > 3.0

@@ -39,6 +39,12 @@ BAD = [
     (["train", "--gae-lambda", "1.5"], "gae_lambda must be in [0, 1], got 1.5"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["fly"], "invalid choice: 'fly'"),
+    # renamed flags name their new names (one meaning per flag name across commands)
+    (["train", "--greedy-eval"], "--greedy-eval was renamed --greedy"),
+    (["eval", "runs/x", "--episodes", "3"], "--episodes was renamed --eval-episodes"),
+    (["eval", "runs/x", "--max-steps", "3"], "--max-steps was renamed --eval-max-steps"),
+    (["render", "runs/x", "--out", "x.gif", "--episode-seed", "1"], "--episode-seed was renamed --seed"),
+    (["render", "runs/x", "--out", "x.gif", "--max-steps", "9"], "--max-steps was renamed --max-frames"),
 ]
 
 
@@ -127,6 +133,7 @@ def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
     assert not list(out.glob(".*.tmp")), "no temporary files left behind"
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
     """SIGINT after the first progress line: exit 130, the finished updates (and the chunk
     that was running) are saved with a checkpoint, summary.json says interrupted, and there
@@ -173,16 +180,38 @@ def test_progress_bar_and_eta_arithmetic():
     assert _eta_bar(4, 4, 0.0) == "[####################] eta 0s"
 
 
+def _tensorboard_scalars(path):
+    """``{tag: {step: value}}`` from a TFRecord events file (length, crc, Event proto, crc)."""
+    import struct
+
+    from tensorboardX.proto.event_pb2 import Event
+
+    out, data, i = {}, path.read_bytes(), 0
+    while i < len(data):
+        (n,) = struct.unpack("<Q", data[i:i + 8])
+        event = Event.FromString(data[i + 12:i + 12 + n])
+        i += 12 + n + 4
+        for v in event.summary.value:
+            out.setdefault(v.tag, {})[event.step] = v.simple_value
+    return out
+
+
 def test_tensorboard_logs_every_update(tmp_path):
-    pytest.importorskip("tensorboardX")
     out = tmp_path / "run"
     assert main(["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",
                  "--eval-episodes", "2", "--max-steps", "50", "--tensorboard", "--out", str(out)]) == 0
     events = list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert len(events) == 1
-    data = events[0].read_bytes()
-    for tag in (b"all/mean_return", b"seed0/loss", b"seed1/entropy"):
-        assert tag in data
+    scalars = _tensorboard_scalars(events[0])
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert len(rows) == 2 * 4
+    for r in rows:  # every seed's every update, with metrics.csv's value (float32 in the event)
+        s, u = int(r["seed"]), int(r["update"])
+        assert scalars[f"seed{s}/mean_return"][u] == pytest.approx(float(r["mean_return"]), rel=1e-5)
+        assert scalars[f"seed{s}/loss"][u] == pytest.approx(float(r["loss"]), rel=1e-4, abs=1e-6)
+    for u in range(1, 5):  # all/ is the mean over the two seeds
+        both = [float(r["mean_return"]) for r in rows if int(r["update"]) == u]
+        assert scalars["all/mean_return"][u] == pytest.approx(sum(both) / 2, rel=1e-5)
 
 
 def test_tensorboard_without_the_package_is_one_line(tmp_path, capsys, monkeypatch):

@@ -110,6 +110,7 @@ def test_gaussian_policy_head_layout_and_bounds(mode):
     assert float(pol.apply(v, jnp.zeros((1, 3)))[0, 1]) == 0.5
 
 
+@pytest.mark.slow
 def test_continuous_probe_learns_in_seconds():
     # TargetAction: observe g ~ U[-1, 1], reward −(a − g)². Random (initial) policy: ≈ −1.3.
     cfg = jaxpg.Config(env="TargetAction-probe", num_envs=64, num_updates=150, hidden=(32,),

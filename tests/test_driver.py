@@ -31,6 +31,7 @@ def _files(d: Path) -> dict:
     return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow
 def test_run_equals_the_pure_train_function_per_seed():
     r = driver.run(CFG, seeds=3, seed=5, chunk=2, eval_episodes=0, handle_signals=False)
     _, m = jax.jit(jax.vmap(make_trainer(CFG).train, in_axes=(0, None)))(
@@ -51,6 +52,7 @@ _SHARDED = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_train_shards_over_four_devices_and_equals_one_device(tmp_path):
     argv = ["train", "--seeds", "6", *SMALL, "--updates", "4", "--quiet"]
     proc = subprocess.run([sys.executable, "-c", _SHARDED, *argv, "--out", str(tmp_path / "four")],
@@ -68,6 +70,7 @@ def test_train_shards_over_four_devices_and_equals_one_device(tmp_path):
     np.testing.assert_allclose(four["eval_mean"], one["eval_mean"], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_sweep_on_a_continuous_env(tmp_path, capsys):
     out = tmp_path / "pend"
     assert main(["sweep", "--env", "Pendulum-v1", "--seeds", "2", "--lr", "1e-3,3e-3", "--num-envs", "2",
@@ -79,6 +82,7 @@ def test_sweep_on_a_continuous_env(tmp_path, capsys):
     assert "rank" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_sweep_checkpoint_then_resume_equals_the_uninterrupted_sweep_bit_for_bit(tmp_path, capsys):
     grid = ["--lr", "1e-2,3e-3", "--gamma", "0.9,1.0"]
     common = ["sweep", "--seeds", "2", *SMALL, *grid, "--progress-every", "2", "--lr-schedule", "constant",
@@ -97,6 +101,7 @@ def test_sweep_checkpoint_then_resume_equals_the_uninterrupted_sweep_bit_for_bit
     assert (tmp_path / "whole" / "metrics.csv").read_text() == (tmp_path / "split" / "metrics.csv").read_text()
 
 
+@pytest.mark.slow
 def test_eval_render_and_plot_take_one_point_of_a_sweep(tmp_path, capsys):
     out = tmp_path / "sw"
     assert main(["sweep", "--seeds", "2", *SMALL, "--lr", "1e-2,3e-3", "--updates", "2", "--quiet",
@@ -106,19 +111,20 @@ def test_eval_render_and_plot_take_one_point_of_a_sweep(tmp_path, capsys):
     assert "is a sweep of 2 points: choose one with --point 0..1" in capsys.readouterr().err
     assert main(["eval", str(out), "--point", "2"]) == 2
     assert "--point 2 is out of range" in capsys.readouterr().err
-    assert main(["eval", str(out), "--point", "1", "--episodes", "3", "--max-steps", "20"]) == 0
+    assert main(["eval", str(out), "--point", "1", "--eval-episodes", "3", "--eval-max-steps", "20"]) == 0
     assert "point 1: 2 updates" in capsys.readouterr().out
     ck = checkpoint.load(out, 1)
     assert ck.hparams.learning_rate == pytest.approx(3e-3) and ck.seeds == 2
     assert np.asarray(ck.state.update).tolist() == [2, 2]
     gif = tmp_path / "p1.gif"
-    assert main(["render", str(out), "--point", "1", "--seed", "1", "--max-steps", "10", "--out", str(gif)]) == 0
+    assert main(["render", str(out), "--point", "1", "--seed-index", "1", "--max-frames", "10", "--out", str(gif)]) == 0
     assert gif.stat().st_size > 0
     png = tmp_path / "p0.png"
     assert main(["plot", str(out), "--point", "0", "--out", str(png), "--x", "update"]) == 0
     assert png.stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
     out = tmp_path / "done"
     assert main(["train", "--seeds", "2", *SMALL, "--updates", "2", "--quiet", "--out", str(out)]) == 0
@@ -148,6 +154,7 @@ def test_readme_resume_after_save_every_and_rates_count_this_process(tmp_path, c
     assert len(rows) == 2 * 10
 
 
+@pytest.mark.slow
 def test_divergent_sweep_point_is_stopped_reported_and_not_ranked(tmp_path, capsys):
     out = tmp_path / "div"
     rc = main(["sweep", "--seeds", "2", *SMALL, "--lr", "1e-2,3e38", "--lr-schedule", "constant",
@@ -166,6 +173,7 @@ def test_divergent_sweep_point_is_stopped_reported_and_not_ranked(tmp_path, caps
     assert ok.alive.all() and np.asarray(ok.state.update).tolist() == [4, 4]
 
 
+@pytest.mark.slow
 def test_train_divergence_keeps_the_last_finite_state_and_exits_2(tmp_path, capsys):
     out = tmp_path / "D"
     rc = main(["train", "--seeds", "2", *SMALL, "--updates", "8", "--progress-every", "2", "--lr", "3e38",
@@ -176,7 +184,7 @@ def test_train_divergence_keeps_the_last_finite_state_and_exits_2(tmp_path, caps
     assert not ck.alive.all() and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(ck.state.params))
     s = json.loads((out / "summary.json").read_text())
     assert s["diverged"] and s["updates_done"] == ck.updates_done
-    assert main(["eval", str(out), "--episodes", "2", "--max-steps", "10"]) == 0
+    assert main(["eval", str(out), "--eval-episodes", "2", "--eval-max-steps", "10"]) == 0
 
 
 def test_the_flag_table_covers_every_config_and_hparams_field():
@@ -191,7 +199,7 @@ def test_the_flag_table_covers_every_config_and_hparams_field():
 # -------------------------------------------------------------------------------- layering
 # Lower layers never import higher ones (the DESIGN's one-way flow).
 LAYERS = {
-    0: {"types", "fileio", "stats", "distributed"},
+    0: {"types", "fileio", "stats", "distributed", "compile_cache"},
     1: {"policies", "returns", "losses", "rollout", "envs", "envs.probes", "envs.pixelcopter", "defaults"},
     2: {"train", "evaluate", "render", "plotting"},
     3: {"checkpoint"},

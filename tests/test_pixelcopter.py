@@ -1,14 +1,12 @@
 """Tests of the pure-JAX Pixelcopter (jaxpg.envs.pixelcopter) against the original PLE game.
 
-The parity tests replay recorded transitions of the original game (float64, pygame 2.6.1):
-the full recording from ``shared/data/pixelcopter/transitions.npz`` (or the path in
-``JAXPG_PIXELCOPTER_REFERENCE``) and a small copy of its first 300 rows kept in
-``tests/data`` so parity is still checked without the shared folder.
+The parity tests replay all 2,591 recorded transitions of the original game (float64,
+pygame 2.6.1, 30 episodes), shipped in ``tests/data/pixelcopter_transitions.npz`` (675 kB), so
+parity is checked in every clone. The file's fields are described in ``docs/pixelcopter.md``.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -19,13 +17,7 @@ import pytest
 
 from jaxpg.envs import pixelcopter as pc
 
-_FULL = Path(
-    os.environ.get(
-        "JAXPG_PIXELCOPTER_REFERENCE",
-        Path(__file__).resolve().parents[2] / "shared/data/pixelcopter/transitions.npz",
-    )
-)
-_SMALL = Path(__file__).resolve().parent / "data/pixelcopter_transitions_small.npz"
+_DATA = Path(__file__).resolve().parent / "data/pixelcopter_transitions.npz"
 _STATE_KEYS = (
     "player_y",
     "player_vel",
@@ -41,13 +33,12 @@ _STATE_KEYS = (
 _TOL = 1e-4
 
 
-@pytest.fixture(scope="module", params=["full", "small"])
-def reference(request):
-    path = _FULL if request.param == "full" else _SMALL
-    if not path.exists():
-        pytest.skip(f"reference transitions not found at {path} (set JAXPG_PIXELCOPTER_REFERENCE)")
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+@pytest.fixture(scope="module")
+def reference():
+    with np.load(_DATA) as data:  # a missing file is an error, never a skip
+        out = {k: data[k] for k in data.files}
+    assert len(out["action"]) == 2591 and len(np.unique(out["episode"])) == 30
+    return out
 
 
 def _record(data, prefix, rows=slice(None)):
@@ -327,6 +318,7 @@ def test_crash_causes_by_hand():
     assert causes(_hand_state(43.0, 40.0, 24, cave_y=30), 1) == (True, both)
 
 
+@pytest.mark.slow
 def test_death_census_of_constant_policies():
     # experiments/pixelcopter_deaths.py's episode loop. Always thrusting from y=24, v=0
     # (v ← (v − 0.56)·0.99, y ← y + v): y = 23.45, 22.34, 20.70, 18.51, 15.79, 12.55, 8.78, 4.50.
@@ -404,6 +396,7 @@ def _hover_policy(obs):
     return jnp.where(y + 4.0 * v > target, 0, 1).astype(jnp.int32)
 
 
+@pytest.mark.slow
 def test_capacity_and_terrain_regeneration_over_100k_steps():
     env = pc.Pixelcopter()
     params = env.default_params
@@ -541,6 +534,7 @@ def test_random_policy_statistics_match_the_original():
     assert length.min() >= 4 and ret.min() == -5.0 and ret.max() <= 0.0
 
 
+@pytest.mark.slow
 def test_render():
     env = pc.Pixelcopter()
     obs, state = env.reset(jax.random.key(5), env.default_params)

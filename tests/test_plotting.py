@@ -20,7 +20,6 @@ from jaxpg.plotting import (
     learning_curves,
     read_run,
 )
-from jaxpg.stats import iqm
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 FIELDS = ["env_steps", "mean_return", "loss", "mean_length", "entropy", "grad_norm"]
@@ -383,10 +382,30 @@ def test_final_scores_errors(tmp_path, train_dir):
     assert not out.exists()
 
 
-def test_final_scores_iqm_marker_is_the_iqm(sweep_dir):
-    # The diamond drawn per column is stats.iqm of that column's scores (checked via the data).
-    for c in final_score_data(sweep_dir):
-        assert min(c["scores"]) <= iqm(c["scores"]) <= max(c["scores"])
+def test_final_scores_iqm_marker_is_the_iqm(tmp_path, monkeypatch):
+    # 2 points x 8 seeds with known final scores (eval_mean - 2, see write_sweep_dir):
+    # point 0: 0, 1, 2, 3, 7, 20, 50, 90. The IQM drops the 2 lowest and the 2 highest and
+    # averages the middle four: (2 + 3 + 7 + 20) / 4 = 8 (the median would be 5, the mean 21.625).
+    # Point 1 adds 100 to every score: 108.
+    scores = np.array([0.0, 1, 2, 3, 7, 20, 50, 90])
+    returns = np.zeros((2, 8, 2))
+    returns[:, :, -1] = scores + 2.0 + 100.0 * np.arange(2)[:, None]
+    d = write_sweep_dir(tmp_path / "sw", {"learning_rate": [0.01, 0.003]}, np.ones((2, 8, 2)).cumsum(-1), returns)
+    cols = final_score_data(d)
+    np.testing.assert_array_equal([c["scores"] for c in cols], [scores, scores + 100])
+    from matplotlib.axes import Axes
+
+    drawn = []
+    real = Axes.scatter
+
+    def spy(self, x, y, *args, **kwargs):
+        if kwargs.get("marker") == "D":
+            drawn.append(float(np.asarray(y).ravel()[0]))
+        return real(self, x, y, *args, **kwargs)
+
+    monkeypatch.setattr(Axes, "scatter", spy)
+    final_scores(d, tmp_path / "f.png")
+    assert drawn == [8.0, 108.0]
 
 
 # --------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ def _leaves_equal(a, b) -> bool:
 
 
 # 1 ------------------------------------------------------------------------------- reusing --out
+@pytest.mark.slow
 def test_reusing_out_is_refused_and_the_run_survives(tmp_path, capsys):
     R = tmp_path / "R"
     assert main(["train", *A, "--updates", "6", "--save-every", "3", "--progress-every", "3",
@@ -45,9 +46,10 @@ def test_reusing_out_is_refused_and_the_run_survives(tmp_path, capsys):
     assert main(["sweep", *A, "--lr", "1e-2,3e-3", "--updates", "2", "--out", str(R)]) == 2
     assert "already holds a run" in capsys.readouterr().err
     assert _files(R) == before  # nothing overwritten, nothing pruned
-    assert main(["eval", str(R), "--episodes", "2", "--max-steps", "10"]) == 0
+    assert main(["eval", str(R), "--eval-episodes", "2", "--eval-max-steps", "10"]) == 0
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_the_old_run_only_after_the_new_checkpoint(tmp_path):
     R = tmp_path / "R"
     assert main(["train", *A, "--updates", "6", "--save-every", "3", "--progress-every", "3",
@@ -64,6 +66,7 @@ def test_overwrite_replaces_the_old_run_only_after_the_new_checkpoint(tmp_path):
 
 
 # 2 ------------------------------------------------------------------------ SIGTERM and SIGHUP
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", ["SIGTERM", "SIGHUP"])
 def test_sigterm_and_sighup_save_and_resume_bit_for_bit(tmp_path, sig):
     argv = ["train", *SMALL, "--updates", "600", "--progress-every", "2", "--lr-schedule", "constant"]
@@ -100,6 +103,7 @@ def test_sigterm_and_sighup_save_and_resume_bit_for_bit(tmp_path, sig):
 
 
 # 4 ------------------------------------------------------------- a signal during the final save
+@pytest.mark.slow
 def test_signals_during_the_final_save_are_deferred(tmp_path, monkeypatch, capsys):
     original = rundir.Writer.checkpoint
 
@@ -138,7 +142,7 @@ def test_a_flipped_bit_in_a_checkpoint_is_refused_naming_the_file(tmp_path, caps
             err = capsys.readouterr().err
             assert err.count("\n") == 1 and f"{data} does not match the SHA-256" in err, err
     data.write_bytes(original)
-    assert main(["eval", str(out), "--episodes", "2", "--max-steps", "10"]) == 0
+    assert main(["eval", str(out), "--eval-episodes", "2", "--eval-max-steps", "10"]) == 0
 
 
 # 6 -------------------------------------------------------------------------------- symlinks
@@ -162,6 +166,7 @@ def test_a_symlinked_checkpoints_dir_is_refused_and_its_target_untouched(tmp_pat
     (["--hidden", "100000,100000"], None),
     (["--num-envs", "4000", "--seeds", "8"], "6e8"),  # a budget below what the run needs
 ])
+@pytest.mark.slow
 def test_a_run_that_cannot_fit_is_refused_before_allocating(tmp_path, capsys, monkeypatch, argv, budget):
     if budget:
         monkeypatch.setenv("JAXPG_MAX_MEMORY", budget)
@@ -191,7 +196,7 @@ def test_xla_out_of_memory_becomes_one_line(tmp_path, capsys, monkeypatch):
     (["train", "--seed", "99999999999999999999"], "--seed: expected an integer that fits in 64 bits"),
     (["train", "--progress-every", "99999999999999999999"], "--progress-every: expected a positive integer"),
     (["train", "--eval-episodes", "99999999999999999999"], "--eval-episodes: expected a positive integer"),
-    (["eval", "x", "--episodes", "99999999999999999999"], "--episodes: expected a positive integer up to"),
+    (["eval", "x", "--eval-episodes", "99999999999999999999"], "--eval-episodes: expected a positive integer up to"),
     (["render", "x", "--out", "a.gif", "--fps", "99999999999999999999"], "--fps: expected a positive"),
     (["sweep", "--env", "NoSuchEnv-v9"], "unknown environment 'NoSuchEnv-v9'"),
     (["train", "--out", ""], "--out: expected a path, got ''"),

@@ -37,6 +37,7 @@ def test_grid_rejects_bad_values(axes, match):
         sw.grid(**axes)
 
 
+@pytest.mark.slow
 def test_sweep_point_equals_training_alone():
     pts = sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0])
     s = sw.Sweep(CFG, pts, seeds=3, seed=5)
@@ -53,6 +54,7 @@ def test_sweep_point_equals_training_alone():
     assert not np.array_equal(res.metrics.loss[0], res.metrics.loss[2])
 
 
+@pytest.mark.slow
 def test_second_sweep_of_same_shape_reuses_the_compiled_program():
     a = sw.Sweep(CFG, sw.grid(learning_rate=[1e-2, 2e-2]), seeds=2)
     b = sw.Sweep(CFG, sw.grid(learning_rate=[5e-3, 7e-3]), seeds=2)
@@ -76,6 +78,7 @@ _FOUR_DEVICES = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sharded_over_four_cpu_devices_equals_one_device(tmp_path):
     out = tmp_path / "four.npz"
     subprocess.run([sys.executable, "-c", _FOUR_DEVICES, str(out)], check=True, timeout=300,
@@ -129,6 +132,7 @@ SWEEP_ARGS = ["--env", "CartPole-v1", "--seeds", "3", "--lr", "1e-2,3e-3", "--up
               "--max-steps", "60", "--eval-episodes", "2", "--quiet"]
 
 
+@pytest.mark.slow
 def test_two_processes_under_jax_distributed_run_one_sweep(tmp_path):
     port = _free_port()
     env = {**os.environ, "JAX_PLATFORMS": "cpu"}
@@ -160,6 +164,7 @@ def test_two_processes_under_jax_distributed_run_one_sweep(tmp_path):
     np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)  # losses differ in float summation order
 
 
+@pytest.mark.slow
 def test_unreachable_coordinator_is_a_one_line_error_in_bounded_time():
     port = _free_port()  # nothing listens there
     r = subprocess.run(
@@ -171,6 +176,7 @@ def test_unreachable_coordinator_is_a_one_line_error_in_bounded_time():
     assert "could not be reached within 2 s" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_initialising_more_than_128_runs_does_not_hang():
     # A jitted vmap of `init` over > 128 runs used to hang on the XLA CPU backend (jax 0.10.2: the
     # batched LAPACK QR of flax's orthogonal init; jaxpg.policies.orthogonal has no LAPACK call).

@@ -176,6 +176,7 @@ def test_entropy_coef_at_by_hand():
     assert [float(entropy_coef_at(0.01, jnp.int32(u), "constant", 4)) for u in (0, 3, 9)] == [0.01] * 3
 
 
+@pytest.mark.slow
 def test_linear_entropy_schedule_changes_only_the_bonus_weight():
     # Same key, same params at update 1 and 2 until the weights differ: update 1 uses 0.05·1 in both
     # runs (identical), update 2 uses 0.05 vs 0.05·(1 - 1/3) on the same rollout, so the reported
@@ -193,10 +194,18 @@ def test_linear_entropy_schedule_changes_only_the_bonus_weight():
     assert not np.allclose(lin.loss[2], c.loss[2])  # from here on the parameters differ
 
 
-def test_policies_module_exports():
-    assert callable(policies.sample) and callable(jaxpg.mlp_policy)
+def test_top_level_names_are_the_blocks_themselves():
+    # `jaxpg.X` is the same object as the block's own module attribute (no wrapper, no copy),
+    # and every name in __all__ resolves.
+    from jaxpg import losses, returns
+
+    assert jaxpg.mlp_policy is policies.mlp_policy and jaxpg.reinforce_loss is losses.reinforce_loss
+    assert jaxpg.discounted_returns is returns.discounted_returns
+    missing = [n for n in jaxpg.__all__ if getattr(jaxpg, n, None) is None]
+    assert not missing, missing
 
 
+@pytest.mark.slow
 def test_pixelcopter_recommended_settings_beat_the_random_policy_quickly():
     # Random policy (data README): return mean -4.796, std 0.463 over 1,000 episodes. After 100
     # updates of 128 episodes (cut at 256 steps) with the recommended settings the mean training

@@ -60,6 +60,7 @@ def _train(cfg, hp=None, seeds=2):
                                                    hp or jaxpg.HParams())
 
 
+@pytest.mark.slow
 def test_bootstrap_setting_matters_only_when_episodes_are_truncated():
     # TwoArmedBandit always terminates: the flag cannot change anything.
     base = dict(env="TwoArmedBandit-probe", num_envs=8, num_updates=5, hidden=(4,), advantage="value")
@@ -88,6 +89,7 @@ def _grad_variance(params, pol, adv_fn, batches=200, n=16):
     return float(grads.var(0).sum()), np.asarray(grads.mean(0))
 
 
+@pytest.mark.slow
 def test_value_baseline_reduces_gradient_variance_on_a_probe_with_known_returns():
     # StateOffset: reward = offset[c] + a with offsets (0, 10); G = reward (one step).
     # V(c) = offset[c] + π(1|c). A constant baseline (the batch mean) leaves the ±5 of
@@ -150,6 +152,7 @@ def test_running_obs_statistics_equal_numpy_over_all_valid_rows(seed, t1, t2):
     assert float(stats["count"]) == len(allrows)
 
 
+@pytest.mark.slow
 def test_obs_norm_is_used_and_updated_and_vmapped_seed_equals_alone():
     cfg = jaxpg.Config(env="CartPole-v1", num_envs=8, num_updates=4, hidden=(8,), advantage="value",
                        obs_norm=True)
@@ -191,6 +194,7 @@ class _NaNAfterTwo(probes.DelayedReward):
         return "NaNObs-test"
 
 
+@pytest.mark.slow
 def test_cli_stops_on_non_finite_observations_with_one_line(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(envs._OWN, "NaNObs-test", lambda: (_NaNAfterTwo(5), _NaNAfterTwo(5).default_params))
     out = tmp_path / "run"
@@ -206,6 +210,7 @@ def test_cli_stops_on_non_finite_observations_with_one_line(tmp_path, capsys, mo
     assert summary["diverged"].startswith("the environment returned") and summary["eval_mean"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("env", ["CartPole-v1", "Pendulum-v1"])
 def test_checkpoint_round_trip_with_value_and_obs_norm(tmp_path, env):
     cfg = jaxpg.Config(env=env, num_envs=4, hidden=(8,), num_updates=4, advantage="value", obs_norm=True,
@@ -226,6 +231,7 @@ def test_checkpoint_round_trip_with_value_and_obs_norm(tmp_path, env):
 
 @pytest.mark.parametrize("env", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "Pendulum-v1",
                                  "MountainCarContinuous-v0"])
+@pytest.mark.slow
 def test_every_classic_control_task_trains_with_its_recommended_settings(env):
     from jaxpg.defaults import recommended
 
@@ -237,6 +243,7 @@ def test_every_classic_control_task_trains_with_its_recommended_settings(env):
     assert m.mean_return.shape == (2, 2) and int(m.env_steps.sum()) > 0
 
 
+@pytest.mark.slow
 def test_gae_lambda_matters_only_for_multi_step_episodes_and_is_a_traced_sweep_axis():
     # one-step bandit episodes: A_0 = r_0 − V(s_0) for every λ (the episode's discount is 0)
     base = dict(env="TwoArmedBandit-probe", num_envs=8, num_updates=5, hidden=(4,), advantage="value")

@@ -26,6 +26,10 @@ def build_parser() -> Parser:
     run.add_parsers(sub)
     tools.add_parsers(sub)
     inspect.add_parsers(sub)
+    for command in sub.choices.values():
+        command.add_argument("--no-compile-cache", action="store_true",
+                             help="do not use the persistent compilation cache (~/.cache/jaxpg/xla; "
+                                  "JAXPG_COMPILE_CACHE=0 does the same, =DIR moves it)")
     return parser
 
 
@@ -37,6 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        from jaxpg import compile_cache
+
+        if args.no_compile_cache:
+            compile_cache.disable()
+        else:
+            compile_cache.enable()
         commands = {
             "train": lambda: run.cmd_train(args, argv), "sweep": lambda: run.cmd_sweep(args, argv),
             "envs": lambda: tools.cmd_envs(args), "bench": lambda: tools.cmd_bench(args),

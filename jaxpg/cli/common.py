@@ -21,6 +21,22 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+class _Renamed(argparse.Action):
+    """A flag that was renamed: using it is a one-line error naming the new flag."""
+
+    def __init__(self, option_strings, dest, new: str = "", **kwargs):
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs="?", help=argparse.SUPPRESS)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        raise UsageError(f"{option_string} was renamed {self.new}")
+
+
+def renamed(parser: argparse.ArgumentParser, old: str, new: str) -> None:
+    """Makes ``old`` a hidden flag whose use is the one-line error "``old`` was renamed ``new``"."""
+    parser.add_argument(old, action=_Renamed, new=new)
+
+
 def fail(message: str) -> int:
     print(f"jaxpg: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
     return EXIT_USAGE

@@ -9,6 +9,7 @@ from jaxpg.cli.common import (
     number,
     path,
     positive_int,
+    renamed,
     seed_int,
     writable_file,
 )
@@ -22,24 +23,35 @@ def add_parsers(sub) -> None:
                        formatter_class=HelpFormatter)
     e.add_argument("run_dir", type=path, metavar="DIR", help=RUN_DIR_HELP)
     e.add_argument("--point", type=nonneg_int, default=None, help=POINT_HELP)
-    e.add_argument("--episodes", type=positive_int, default=32,
-                   help="episodes per seed, played in parallel (as train's final evaluation)")
-    e.add_argument("--greedy", action="store_true", help="argmax actions (sampled otherwise, as the course)")
-    e.add_argument("--seed", type=seed_int, default=0, help="seed of the evaluation episodes")
-    e.add_argument("--max-steps", type=positive_int, default=None,
-                   help="episode step limit (default: the env's own, as train's final evaluation, "
-                        "even when the run's --max-steps cut its training episodes shorter)")
+    e.add_argument("--eval-episodes", type=positive_int, default=None,
+                   help="episodes per seed, played in parallel (default: as many as the run's final "
+                        "evaluation played, 32 if it played none)")
+    e.add_argument("--greedy", action="store_true",
+                   help="argmax actions (default: the mode the run's final evaluation reported, sampled "
+                        "unless train was given --greedy; the other mode is the last column)")
+    e.add_argument("--seed", type=seed_int, default=None,
+                   help="root seed of the evaluation episodes (default: the run's own --seed, so the "
+                        "defaults repeat train's final evaluation)")
+    e.add_argument("--eval-max-steps", type=positive_int, default=None,
+                   help="episode step limit (default: the one the run's final evaluation used, the env's "
+                        "own unless train was given --eval-max-steps)")
+    renamed(e, "--episodes", "--eval-episodes")
+    renamed(e, "--max-steps", "--eval-max-steps")
     r = sub.add_parser("render", help="play one episode with a saved policy and write an animated GIF",
                        formatter_class=HelpFormatter)
     r.add_argument("run_dir", type=path, metavar="DIR", help=RUN_DIR_HELP)
     r.add_argument("--out", type=path, required=True, help="replay.gif (or .mp4, needs imageio[ffmpeg])")
     r.add_argument("--point", type=nonneg_int, default=None, help=POINT_HELP)
-    r.add_argument("--seed", type=nonneg_int, default=0, help="which trained seed of the run plays")
-    r.add_argument("--episode-seed", type=seed_int, default=0, help="seed of the episode's randomness")
+    r.add_argument("--seed-index", type=nonneg_int, default=0,
+                   help="which of the run's trained seeds plays (0-based)")
+    r.add_argument("--seed", type=seed_int, default=None,
+                   help="root seed of the episode's randomness (default: the run's own --seed)")
     r.add_argument("--greedy", action="store_true", help="argmax actions (sampled otherwise)")
-    r.add_argument("--max-steps", type=positive_int, default=None,
-                   help="frames at most (default: the run's episode limit, capped at 1000)")
+    r.add_argument("--max-frames", type=positive_int, default=None,
+                   help="steps at most (default: the env's episode limit, capped at 1000)")
     r.add_argument("--fps", type=positive_int, default=30, help="frames per second of the animation")
+    renamed(r, "--episode-seed", "--seed")
+    renamed(r, "--max-steps", "--max-frames")
     pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95%% bootstrap CI) of run "
                                      "directories, or final-score distributions",
                         formatter_class=HelpFormatter)
@@ -68,30 +80,33 @@ def _load(run_dir, point):
 def cmd_eval(args) -> int:
     """``jaxpg eval DIR``: K episodes per seed of the saved policies."""
     ck = _load(args.run_dir, args.point)
-    import jax
     import numpy as np
 
-    from jaxpg.evaluate import evaluate, summarize
-    from jaxpg.train import make_trainer
+    from jaxpg import driver
+    from jaxpg.evaluate import summarize
 
-    trainer = make_trainer(ck.config)
-    max_steps = args.max_steps or int(trainer.env_params.max_steps_in_episode)
-    keys = jax.random.split(jax.random.key(args.seed), ck.seeds)
-    returns = np.asarray(jax.jit(jax.vmap(lambda k, p: evaluate(
-        k, trainer.env, trainer.env_params, trainer.policy.apply, p, args.episodes, max_steps,
-        greedy=args.greedy, dist=trainer.policy.dist)))(keys, ck.state.params))
-    mode = "greedy" if args.greedy else "sampled"
+    # The driver's own population and evaluation program: with the defaults, exactly the
+    # numbers train's final evaluation printed (same keys, same compiled program).
+    pop = driver.Population(ck.config, None, ck.seeds, ck.hparams, ck.root_seed)
+    state, _ = pop.place(ck.state, ck.alive)
+    seed = ck.root_seed if args.seed is None else args.seed
+    max_steps = args.eval_max_steps or ck.meta.get("eval_max_steps") or None
+    episodes = args.eval_episodes or int(ck.meta.get("eval_episodes") or 32)
+    greedy = bool(args.greedy or ck.meta.get("eval_greedy"))
+    both = pop.evaluate(state, episodes, seed=seed, max_steps=max_steps)
+    mode, other = ("greedy", "sampled") if greedy else ("sampled", "greedy")
+    returns, other_returns = both[mode], both[other]
     where = "" if args.point is None else f" point {args.point}"
-    print(f"{ck.config.env}, {args.run_dir}{where}: {ck.updates_done} updates; "
-          f"{args.episodes} {mode} episodes per seed (score = mean - std)")
-    print(" seed |      mean |     std |    score")
+    print(f"{ck.config.env}, {args.run_dir}{where}: {ck.updates_done} updates; {episodes} {mode} episodes per "
+          f"seed, root seed {seed} (score = mean - std); last column: {other} actions")
+    print(f" seed |      mean |     std |    score | {other} mean")
     for s, r in enumerate(returns):
         m = summarize(r)
         flag = "" if ck.alive[s] else "   (diverged: its last finite state)"
-        print(f" {s:>4} | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f}{flag}")
+        print(f" {s:>4} | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f} | {other_returns[s].mean():11.2f}{flag}")
     m = summarize(returns.reshape(-1))
     scores = [summarize(r).score for r in returns]
-    print(f"  all | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f}   "
+    print(f"  all | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f} | {other_returns.mean():11.2f}   "
           f"(per-seed score: median {np.median(scores):.2f}, worst {min(scores):.2f})")
     return 0
 
@@ -105,8 +120,8 @@ def cmd_render(args) -> int:
         raise UsageError(f"--out must end in .gif or .mp4, got {str(args.out)!r}")
     writable_file(args.out)
     ck = _load(args.run_dir, args.point)
-    if not 0 <= args.seed < ck.seeds:
-        raise UsageError(f"--seed {args.seed} is out of range: the run has seeds 0..{ck.seeds - 1}")
+    if not 0 <= args.seed_index < ck.seeds:
+        raise UsageError(f"--seed-index {args.seed_index} is out of range: the run has seeds 0..{ck.seeds - 1}")
     try:
         render.renderer(ck.config.env)
     except ValueError as e:
@@ -116,9 +131,11 @@ def cmd_render(args) -> int:
     from jaxpg.train import make_trainer
 
     trainer = make_trainer(ck.config)
-    max_steps = args.max_steps or min(trainer.max_steps, 1000)
-    params = jax.tree.map(lambda x: x[args.seed], ck.state.params)
-    states, length = render.play_episode(jax.random.key(args.episode_seed), ck.config.env,
+    max_steps = args.max_frames or min(int(trainer.env_params.max_steps_in_episode), 1000)
+    params = jax.tree.map(lambda x: x[args.seed_index], ck.state.params)
+    seed = ck.root_seed if args.seed is None else args.seed
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), args.seed_index)
+    states, length = render.play_episode(key, ck.config.env,
                                          trainer.policy.apply, params, max_steps, args.greedy)
     states = jax.tree.map(lambda a: a[: length + 1], states)
     images = render.frames(ck.config.env, states)
@@ -128,7 +145,7 @@ def cmd_render(args) -> int:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
-    print(f"wrote {args.out}: seed {args.seed}, {length} steps, {len(images)} frames "
+    print(f"wrote {args.out}: seed index {args.seed_index}, {length} steps, {len(images)} frames "
           f"({images.shape[2]}x{images.shape[1]})")
     return 0
 

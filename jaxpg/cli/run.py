@@ -8,7 +8,16 @@ import sys
 from pathlib import Path
 
 from jaxpg.cli import flags
-from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, number, path, positive_int, seed_int
+from jaxpg.cli.common import (
+    HelpFormatter,
+    UsageError,
+    nonneg_int,
+    number,
+    path,
+    positive_int,
+    renamed,
+    seed_int,
+)
 
 
 def add_parsers(sub) -> None:
@@ -45,8 +54,9 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     p.add_argument("--eval-episodes", type=nonneg_int, default=None,
                    help="evaluation episodes per seed after training, sampled and greedy (default: 32; "
                         "0: none)")
-    p.add_argument("--greedy-eval", action="store_true", default=None,
-                   help="report argmax-action evaluation (sampled actions otherwise)")
+    p.add_argument("--greedy", action="store_true", default=None,
+                   help="report (and rank by) the argmax-action evaluation; sampled actions otherwise")
+    renamed(p, "--greedy-eval", "--greedy")
     p.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="step limit of the evaluation episodes (default: the env's own limit, even when "
                         "--max-steps cuts the training episodes shorter)")
@@ -85,7 +95,7 @@ def _resume(args, argv: list[str]):
         result = driver.resume(args.resume, updates=args.updates, chunk=args.progress_every,
                                save_every=args.save_every, log=_log(args),
                                target=getattr(args, "target", None), eval_episodes=args.eval_episodes,
-                               eval_greedy=args.greedy_eval, eval_max_steps=args.eval_max_steps)
+                               eval_greedy=args.greedy, eval_max_steps=args.eval_max_steps)
     except ValueError as e:
         raise UsageError(str(e)) from None
     if result is None:
@@ -110,7 +120,7 @@ def cmd_train(args, argv: list[str]) -> int:
         try:
             result = driver.run(config, None, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
                                 chunk=args.progress_every, save_every=args.save_every,
-                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy_eval),
+                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
                                 eval_max_steps=args.eval_max_steps, log=_log(args), overwrite=args.overwrite,
                                 progress=tb.progress if tb else None)
         except ValueError as e:
@@ -228,7 +238,7 @@ def cmd_sweep(args, argv: list[str]) -> int:
             points = grid(**{n: lists[n] for n in order})
             result = driver.run(config, points, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
                                 chunk=args.progress_every, save_every=args.save_every,
-                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy_eval),
+                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
                                 eval_max_steps=args.eval_max_steps, target=args.target, log=_log(args),
                                 overwrite=args.overwrite, axes=order)
         except ValueError as e:

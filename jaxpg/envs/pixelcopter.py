@@ -2,8 +2,8 @@
 
 A step-for-step port of PLE's ``Pixelcopter`` game under the settings of the
 Hugging Face course's ``Pixelcopter-PLE-v0`` wrapper (48 x 48 screen, fps 30
-with ``force_fps``, frame skip 1). The rules, in the order applied, are in
-``shared/specs/pixelcopter.md``; this module follows them exactly and is
+with ``force_fps``, frame skip 1). The rules, in the order applied, are in the
+repository's ``docs/pixelcopter.md``; this module follows them exactly and is
 checked against recorded transitions of the original game.
 
 Representation (chosen so a float32 port decides every integer rectangle and
