@@ -44,6 +44,19 @@ def _register_own(name: str, factory: Callable[[], tuple[Any, Any]], aliases=())
 _register_own("Pixelcopter-v0", _pixelcopter, aliases=("Pixelcopter-PLE-v0",))
 
 
+def _mountain_car_continuous():
+    from jaxpg.envs.classic import MountainCarContinuous
+
+    env = MountainCarContinuous()
+    return env, env.default_params
+
+
+# gymnax ids whose gymnax dynamics differ from gymnasium's: served by jaxpg.envs.classic instead.
+_GYMNASIUM_DYNAMICS: dict[str, Callable[[], tuple[Any, Any]]] = {
+    "MountainCarContinuous-v0": _mountain_car_continuous,
+}
+
+
 def names() -> list[str]:
     """Every name ``make`` accepts (gymnax ids, jaxpg's own envs, aliases), sorted."""
     return sorted([*gymnax.registered_envs, *_OWN, *_ALIASES])
@@ -54,7 +67,8 @@ def make(name: str):
 
     Args:
       name: a gymnax id (``"CartPole-v1"``, ``"Acrobot-v1"``, ...) or one of
-        jaxpg's own environments (see ``jaxpg.envs.names()``).
+        jaxpg's own environments (see ``jaxpg.envs.names()``). ``"MountainCarContinuous-v0"``
+        is gymnax's env with gymnasium's left wall (``jaxpg.envs.classic``).
 
     Returns:
       ``(env, env_params)``.
@@ -72,6 +86,8 @@ def make(name: str):
     name = _ALIASES.get(name, name)
     if name in _OWN:
         return _OWN[name]()
+    if name in _GYMNASIUM_DYNAMICS:
+        return _GYMNASIUM_DYNAMICS[name]()
     if name in gymnax.registered_envs:
         try:
             return gymnax.make(name)
