@@ -144,8 +144,8 @@ def test_renderer_cartpole_is_render_cartpole():
 
 def test_renderer_unsupported():
     with pytest.raises(ValueError, match="not supported") as info:
-        render.renderer("Acrobot-v1")
-    assert "Acrobot-v1" in str(info.value) and "CartPole-v1" in str(info.value)
+        render.renderer("Catch-bsuite")
+    assert "Catch-bsuite" in str(info.value) and "CartPole-v1" in str(info.value)
     assert "\n" not in str(info.value)
 
 
@@ -214,7 +214,7 @@ def test_frames_batches_match_single_renders(cartpole):
         np.testing.assert_array_equal(small[i], single)
     np.testing.assert_array_equal(render.frames("CartPole-v1", states), small)  # default params
     with pytest.raises(ValueError, match="not supported"):
-        render.frames("Acrobot-v1", states)
+        render.frames("Catch-bsuite", states)
 
 
 # --------------------------------------------------------------------------------------------
@@ -290,3 +290,266 @@ def test_write_mp4_without_imageio(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match=r"imageio\[ffmpeg\]"):
         render.write_mp4(_distinct_frames(), tmp_path / "x.mp4")
     assert os.listdir(tmp_path) == []
+
+
+# --------------------------------------------------------------------------------------------
+# Pendulum, Acrobot and MountainCar (gymnasium's classic-control pictures)
+# --------------------------------------------------------------------------------------------
+
+_SQ = 500  # Pendulum and Acrobot: 500 x 500, centre (250, 250)
+_SQ_SCALE = _SQ / 4.4  # 113.6 px per unit (bound 2.2)
+_ROD = (204, 77, 77)
+_LINK = (0, 204, 204)
+_JOINT = (204, 204, 0)
+_BLACK = (0, 0, 0)
+_MC_SCALE = 600 / 1.8  # MountainCar: 333.3 px per unit
+_WHEEL = (128, 128, 128)
+_FLAG = (204, 204, 0)
+
+
+def _xy(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel coordinates (x right, y up from the bottom row) of a mask's pixels."""
+    rows, cols = np.nonzero(mask)
+    return cols, mask.shape[0] - 1 - rows
+
+
+def _reset_state(name: str):
+    env, params = envs.make(name)
+    return params, env.reset_env(jax.random.key(0), params)[1]
+
+
+@pytest.fixture(scope="module")
+def pendulum():
+    return _reset_state("Pendulum-v1")
+
+
+@pytest.fixture(scope="module")
+def acrobot():
+    return _reset_state("Acrobot-v1")
+
+
+def _pend(base, theta: float, u: float = 0.0):
+    return base.replace(theta=jnp.float32(theta), last_u=jnp.float32(u))
+
+
+def _acro(base, a1: float, a2: float):
+    return base.replace(joint_angle1=jnp.float32(a1), joint_angle2=jnp.float32(a2))
+
+
+def test_pendulum_rod_up_at_theta_zero_down_at_pi_left_at_half_pi(pendulum):
+    params, base = pendulum
+    up = np.asarray(render.render_pendulum(_pend(base, 0.0), params))
+    assert up.shape == (_SQ, _SQ, 3) and up.dtype == np.uint8
+    # theta = 0: the rod (length 113.6, rounded ends of radius 11) rises from the axle.
+    x, y = _xy(_mask(up, _ROD))
+    assert x.size > 2000
+    assert np.abs(x - 250).max() <= 12
+    assert y.min() >= 250 - 12  # nothing below the axle but its round end
+    assert y.max() >= 250 + 113  # the tip reaches 1 unit up
+    assert _mask(up, _BLACK)[_SQ - 1 - 250, 250]  # axle disc at the centre
+    # theta = pi: the same rod pointing down.
+    x, y = _xy(_mask(render.render_pendulum(_pend(base, math.pi), params), _ROD))
+    assert np.abs(x - 250).max() <= 12 and y.max() <= 250 + 12 and y.min() <= 250 - 113
+    # theta = pi / 2: gymnasium's angle is counter-clockwise (theta + pi/2 from the x axis):
+    # the rod points left.
+    x, y = _xy(_mask(render.render_pendulum(_pend(base, math.pi / 2), params), _ROD))
+    assert np.abs(y - 250).max() <= 12 and x.max() <= 250 + 12 and x.min() <= 250 - 113
+
+
+def test_pendulum_torque_arrow(pendulum):
+    params, base = pendulum
+    black = {u: _mask(render.render_pendulum(_pend(base, math.pi, u), params), _BLACK) for u in (0.0, -1.5, 1.5)}
+    # No torque: only the axle, a disc of radius int(0.05 * 113.6) = 5 (81 lattice points).
+    assert black[0.0].sum() == 81
+    x, y = _xy(black[-1.5])
+    # The arrow scales with |u|: a ring of radius 0.45 * size, size = 113.6 * 1.5 / 2 = 85.2
+    # (38 px), its arrowhead 0.08 * size (7 px) to either side of it.
+    size = _SQ_SCALE * 0.75
+    r = np.hypot(x - 250, y - 250)
+    assert x.size > 200 and r.max() <= 0.53 * size + 1
+    assert ((r > 0.45 * size - 2) & (r < 0.45 * size + 2)).sum() > 150
+    # u < 0: clockwise, gymnasium's bitmap as is: open in the upper-left quadrant (above the
+    # arrowhead, which rises 0.18 * size = 15 px at 9 o'clock).
+    upper_left = (x < 244) & (y > 270)
+    upper_right = (x > 256) & (y > 270)
+    head = (np.abs(x - (250 - 0.45 * size)) <= 3) & (y > 256) & (y < 264)
+    assert head.sum() >= 10
+    assert not upper_left.any() and upper_right.sum() > 20
+    # u > 0: the mirror image about the axle's column.
+    np.testing.assert_array_equal(black[1.5][:, 1:], black[-1.5][:, 1:][:, ::-1])
+
+
+def test_acrobot_hangs_straight_down_at_zero(acrobot):
+    params, base = acrobot
+    img = np.asarray(render.render_acrobot(_acro(base, 0.0, 0.0), params))
+    assert img.shape == (_SQ, _SQ, 3) and img.dtype == np.uint8
+    # Two links of 113.6 px, 22.7 px wide, hanging below the pivot at (250, 250).
+    x, y = _xy(_mask(img, _LINK))
+    assert x.size > 3000
+    assert np.abs(x - 250).max() <= 12
+    assert y.max() <= 251 and 22 <= y.min() <= 24  # down to 250 - 2 * 113.6 = 22.7
+    # Joints: the pivot and the elbow one unit below it (int(250 - 113.6) = 136).
+    joints = _mask(img, _JOINT)
+    assert joints[_SQ - 1 - 250, 250] and joints[_SQ - 1 - 136, 250]
+    assert not joints[_SQ - 1 - 193, 250]  # mid-link is link colour
+    # The goal line at height 1 (y = int(250 + 113.6) = 363) across the whole width, and
+    # nothing else black.
+    black = _mask(img, _BLACK)
+    assert black[_SQ - 1 - 363].all() and black.sum() == _SQ
+
+
+def test_acrobot_angles_turn_the_links(acrobot):
+    params, base = acrobot
+    # a1 = pi/2: the first link turns counter-clockwise to point right; a2 = 0 keeps the
+    # second in line, so the arm lies along y = 250 from x = 250 to 250 + 227.
+    x, y = _xy(_mask(render.render_acrobot(_acro(base, math.pi / 2, 0.0), params), _LINK))
+    assert np.abs(y - 250).max() <= 12 and x.min() >= 249 and 475 <= x.max() <= 479
+    # a1 = 0, a2 = pi/2: the first link hangs down, the second points right from the elbow.
+    x, y = _xy(_mask(render.render_acrobot(_acro(base, 0.0, math.pi / 2), params), _LINK))
+    right = x > 262
+    assert right.sum() > 1000 and np.abs(y[right] - 136.4).max() <= 12
+    assert 361 <= x.max() <= 365  # 250 + 113.6
+    # a1 = pi: straight up, the tip above the goal line (y = 363).
+    x, y = _xy(_mask(render.render_acrobot(_acro(base, math.pi, 0.0), params), _LINK))
+    assert y.max() >= 476 and (y > 363).sum() > 1000
+
+
+def test_mountain_car_moves_right_with_position():
+    params, base = _reset_state("MountainCar-v0")
+    centres = []
+    for pos in (-1.0, -0.5, 0.0, 0.4):
+        img = np.asarray(render.render_mountain_car(base.replace(position=jnp.float32(pos)), params))
+        assert img.shape == (400, 600, 3) and img.dtype == np.uint8
+        # The wheels (grey) sit on the car's base, 10 px above the hill at `position`.
+        x, y = _xy(_mask(img, _WHEEL))
+        assert x.size > 300
+        cx = (pos + 1.2) * _MC_SCALE
+        cy = 10 + (math.sin(3 * pos) * 0.45 + 0.55) * _MC_SCALE
+        assert abs(x.mean() - cx) <= 2 and abs(y.mean() - cy) <= 2
+        # The black body: 40 x 20 px above the wheels' centre, round the same point.
+        bx, by = _xy(_mask(img, _BLACK))
+        near = (np.abs(bx - cx) <= 30) & (by >= cy - 30) & (by <= cy + 30)
+        assert near.sum() > 500
+        centres.append(x.mean())
+    assert np.all(np.diff(centres) > 100)
+
+
+@pytest.mark.parametrize("name, flag_x, goal", [("MountainCar-v0", 566, 0.5),
+                                                ("MountainCarContinuous-v0", 550, 0.45)])
+def test_mountain_car_flag_at_goal_and_hill(name, flag_x, goal):
+    params, base = _reset_state(name)
+    img = np.asarray(render.renderer(name)(base.replace(position=jnp.float32(-0.5)), params))
+    # Flag pole: column int((goal + 1.2) * 333.3) from the hill up 50 px; the pennant is a
+    # 25 px triangle to its right in its top 10 px.
+    hill_y = int((math.sin(3 * goal) * 0.45 + 0.55) * _MC_SCALE)
+    x, y = _xy(_mask(img, _FLAG))
+    assert x.min() == flag_x and flag_x + 23 <= x.max() <= flag_x + 25
+    assert y.min() >= hill_y + 40 and y.max() <= hill_y + 50
+    # (the pennant, drawn last, covers the pole's top 11 px)
+    pole = _mask(img, _BLACK)[:, flag_x]
+    assert pole[_H - 1 - hill_y - 39 : _H - 1 - hill_y + 1].all() and not pole[_H - 1 - hill_y - 45]
+    assert _mask(img, _FLAG)[_H - 1 - hill_y - 45, flag_x]
+    # The hill: a black curve with a pixel in every column, lowest at the valley
+    # x = -pi/6 (column 225.5), y = 0.1 * 333.3 = 33.
+    bx, by = _xy(_mask(img, _BLACK))
+    assert set(bx.tolist()) == set(range(600))
+    bottom = bx[by == by.min()]
+    assert by.min() == 33 and abs(bottom.mean() - 225.5) <= 2
+
+
+_NEW = [
+    ("Pendulum-v1", "theta", [0.0, 1.0, -2.5], (_SQ, _SQ)),
+    ("Acrobot-v1", "joint_angle1", [0.0, 0.7, -2.0], (_SQ, _SQ)),
+    ("MountainCar-v0", "position", [-1.1, -0.5, 0.5], (400, 600)),
+    ("MountainCarContinuous-v0", "position", [-1.1, -0.5, 0.45], (400, 600)),
+]
+
+
+@pytest.mark.parametrize("name, field, values, size", _NEW)
+def test_new_renderers_jit_and_vmap_match_eager(name, field, values, size):
+    params, base = _reset_state(name)
+    draw = render.renderer(name)
+    assert name in render.supported()
+    states = [base.replace(**{field: jnp.float32(v)}) for v in values]
+    batch = jax.tree.map(lambda *leaves: jnp.stack(leaves), *states)
+    eager = [np.asarray(draw(s, params)) for s in states]
+    jitted = jax.jit(draw)
+    vmapped = np.asarray(jax.jit(jax.vmap(draw, in_axes=(0, None)))(batch, params))
+    assert vmapped.shape == (3, *size, 3) and vmapped.dtype == np.uint8
+    for i in range(3):
+        np.testing.assert_array_equal(np.asarray(jitted(states[i], params)), eager[i])
+        np.testing.assert_array_equal(vmapped[i], eager[i])
+    assert not np.array_equal(eager[0], eager[1]) and not np.array_equal(eager[1], eager[2])
+    np.testing.assert_array_equal(render.frames(name, batch, params, batch_size=2), vmapped)
+
+
+# --------------------------------------------------------------------------------------------
+# play_episode with a Gaussian head
+# --------------------------------------------------------------------------------------------
+
+
+def _constant_gaussian(params, obs):
+    del obs
+    return jnp.concatenate([params["mean"], params["log_std"]])
+
+
+@pytest.mark.parametrize("squash, torque", [("clip", 0.5), ("tanh", 2 * math.tanh(0.5))])
+def test_play_episode_gaussian_greedy_maps_the_mean_into_the_bounds(squash, torque):
+    dist = policies.Gaussian(1, (-2.0,), (2.0,), squash)
+    params = {"mean": jnp.asarray([0.5]), "log_std": jnp.asarray([0.0])}
+    states, length = render.play_episode(jax.random.key(0), "Pendulum-v1", _constant_gaussian, params, 6,
+                                         greedy=True, dist=dist)
+    assert length == 6
+    # Greedy plays the mean 0.5; the env receives dist.to_env(0.5), as in training.
+    np.testing.assert_allclose(np.asarray(states.last_u), [0.0] + [torque] * 6, rtol=1e-6)
+
+
+def test_play_episode_gaussian_matches_manual_stepping():
+    env, env_params = envs.make("Pendulum-v1")
+    policy = policies.mlp_policy((8,), action_space=env.action_space(env_params), log_std_init=0.5)
+    params = policy.init(jax.random.key(1), jnp.zeros(3))
+    key = jax.random.key(5)
+    states, length = render.play_episode(key, "Pendulum-v1", policy.apply, params, 12, dist=policy.dist)
+    assert length == 12 and states.theta.shape == (13,)
+    key, reset_key = jax.random.split(key)
+    obs, state = env.reset_env(reset_key, env_params)
+    thetas, torques = [state.theta], [state.last_u]
+    for _ in range(12):
+        key, act_key, step_key = jax.random.split(key, 3)
+        u = policy.dist.sample(act_key, policy.apply(params, obs))
+        obs, state, _, _, _ = env.step_env(step_key, state, policy.dist.to_env(u), env_params)
+        thetas.append(state.theta)
+        torques.append(state.last_u)
+    np.testing.assert_allclose(np.asarray(states.theta), np.asarray(thetas), atol=1e-5)
+    np.testing.assert_allclose(np.asarray(states.last_u), np.asarray(torques), atol=1e-5)
+    assert len(np.unique(np.asarray(states.last_u[1:]))) >= 10  # sampled: a new torque each step
+    assert np.abs(np.asarray(states.last_u)).max() <= 2.0
+    images = render.frames("Pendulum-v1", states)
+    assert images.shape == (13, _SQ, _SQ, 3)
+
+
+def test_play_episode_head_must_fit_the_action_space(tiny_policy):
+    policy, params = tiny_policy
+    with pytest.raises(ValueError, match="continuous action space.*dist=policy.dist"):
+        render.play_episode(jax.random.key(0), "Pendulum-v1", policy.apply, params, 5)
+    with pytest.raises(ValueError, match="discrete action space"):
+        render.play_episode(jax.random.key(0), "CartPole-v1", policy.apply, params, 5,
+                            dist=policies.Gaussian(1, (-1.0,), (1.0,)))
+
+
+@pytest.mark.slow
+def test_cli_renders_a_trained_pendulum_policy(tmp_path, capsys):
+    from jaxpg.cli import main
+
+    run = tmp_path / "run"
+    assert main(["train", "--env", "Pendulum-v1", "--seeds", "1", "--num-envs", "2", "--updates", "1",
+                 "--hidden", "8", "--eval-episodes", "1", "--out", str(run)]) == 0
+    capsys.readouterr()
+    gif = run / "p.gif"
+    assert main(["render", str(run), "--out", str(gif), "--max-frames", "10"]) == 0
+    assert "10 steps, 11 frames (500x500)" in capsys.readouterr().out
+    with Image.open(gif) as im:
+        assert im.size == (_SQ, _SQ) and im.n_frames == 11
+        im.seek(5)
+        frame = np.asarray(im.convert("RGB"))
+    assert _mask(frame, _ROD).sum() > 2000
