@@ -24,6 +24,8 @@ Above the blocks:
 - ``jaxpg.run(config, points, seeds=...)``: the driver behind the ``jaxpg`` command (sharding,
   chunks, checkpoints, signals, divergence, evaluation, the run directory);
   ``jaxpg.resume(dir)``; ``jaxpg.sweep.grid(...)`` builds points.
+- ``jaxpg.load(run_dir, seed=i)``: a trained seed's policy (``act``, ``greedy``, ``apply``,
+  ``evaluate``) exactly as its run used it, observation scaling and normalisation included.
 - ``jaxpg.evaluate``/``jaxpg.summarize``: evaluation episodes and the mean - std score.
 - Modules: ``returns``, ``losses``, ``policies``, ``rollout``, ``train``, ``driver``,
   ``sweep``, ``checkpoint``, ``stats`` (IQM, bootstrap CIs), ``plotting``, ``render``,
@@ -54,6 +56,7 @@ _LAZY = {
     "make_trainer": "jaxpg.train", "check_finite": "jaxpg.train", "DivergedError": "jaxpg.train",
     "driver": "jaxpg.driver", "run": "jaxpg.driver", "resume": "jaxpg.driver",
     "Population": "jaxpg.driver", "RunResult": "jaxpg.driver",
+    "load": "jaxpg.agent", "Agent": "jaxpg.agent",
 }
 
 
@@ -73,6 +76,7 @@ def __dir__():
 
 if TYPE_CHECKING:  # pragma: no cover
     from jaxpg import driver, envs, sweep  # noqa: F401
+    from jaxpg.agent import Agent, load  # noqa: F401
     from jaxpg.driver import Population, RunResult, resume, run  # noqa: F401
     from jaxpg.train import (  # noqa: F401
         DivergedError,
@@ -86,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __version__ = "0.1.0"
 
 __all__ = [
+    "Agent",
     "Categorical",
     "Config",
     "DivergedError",
@@ -109,6 +114,7 @@ __all__ = [
     "envs",
     "episode_discounts",
     "evaluate",
+    "load",
     "losses",
     "make_optimizer",
     "make_train",

@@ -1,0 +1,124 @@
+"""A trained policy, loaded from a run directory, for use in your own code: ``jaxpg.load``.
+
+``jaxpg.load(run_dir, seed=i)`` rebuilds seed ``i``'s policy exactly as training and the run's
+final evaluation used it: the network, the action head (categorical, or Gaussian with its
+clipping or tanh squashing into the env's bounds), the observation scaling and the
+observation-normalisation statistics (kept in the policy's variables). Nothing has to be
+re-specified by hand.
+
+    agent = jaxpg.load("runs/cartpole", seed=0)
+    action = agent.greedy(obs)                 # env-ready action, argmax / the Gaussian's mean
+    action = agent.act(key, obs)               # sampled, as training and the course evaluate
+    returns = agent.evaluate()                 # = the run's final evaluation of this seed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import jax
+import numpy as np
+
+from jaxpg import checkpoint
+from jaxpg.evaluate import evaluate as _evaluate
+from jaxpg.train import make_trainer
+from jaxpg.types import Config, HParams
+
+__all__ = ["Agent", "evaluation_key", "load"]
+
+
+def evaluation_key(root_seed: int, seeds: int, seed_index: int, greedy: bool) -> jax.Array:
+    """The key the driver's final evaluation gives seed ``seed_index`` of a run.
+
+    ``split(fold_in(key(root_seed), 1), seeds)[i]``, split once more: the first half plays the
+    sampled episodes, the second the greedy ones.
+    """
+    per_seed = jax.random.split(jax.random.fold_in(jax.random.key(root_seed), 1), seeds)[seed_index]
+    return jax.random.split(per_seed)[1 if greedy else 0]
+
+
+class Agent(NamedTuple):
+    """One trained seed's policy.
+
+    Attributes:
+      env: the environment name (``jaxpg.envs.make(env)`` builds it; ``env_pair()`` returns
+        the exact ``(env, env_params)`` training used).
+      config, hparams: the run's ``Config`` and (this point's) ``HParams``.
+      params: the policy's variables (``{"params": ...}``, plus ``"obs_norm"`` statistics).
+      policy: the ``Policy`` (``init``, ``apply``, ``dist``).
+      seed_index, point: which seed (and sweep point) of the run this is.
+      root_seed, seeds: the run's root seed and its number of seeds per point.
+      updates_done: updates the checkpoint had done.
+      meta: the run's ``checkpoint.json``.
+    """
+
+    env: str
+    config: Config
+    hparams: HParams
+    params: Any
+    policy: Any
+    seed_index: int
+    point: int | None
+    root_seed: int
+    seeds: int
+    updates_done: int
+    meta: dict
+
+    def apply(self, obs: jax.Array) -> jax.Array:
+        """The head's input for ``obs`` ``[*batch, *obs_shape]``: logits, or (mean, log-std)."""
+        return self.policy.apply(self.params, obs)
+
+    def act(self, key: jax.Array, obs: jax.Array) -> jax.Array:
+        """A sampled action, mapped into the env's action space (what training plays)."""
+        dist = self.policy.dist
+        return dist.to_env(dist.sample(key, self.apply(obs)))
+
+    def greedy(self, obs: jax.Array) -> jax.Array:
+        """The head's mode (argmax; a Gaussian's mean), mapped into the env's action space."""
+        dist = self.policy.dist
+        return dist.to_env(dist.mode(self.apply(obs)))
+
+    def env_pair(self):
+        """``(env, env_params)`` exactly as the run's training and evaluation built them."""
+        tr = make_trainer(self.config)
+        return tr.env, tr.env_params
+
+    def evaluate(self, episodes: int | None = None, greedy: bool | None = None, seed: int | None = None,
+                 max_steps: int | None = None) -> np.ndarray:
+        """``[K]`` returns of K evaluation episodes played in parallel.
+
+        With no arguments: the run's own final evaluation of this seed (same episodes, mode,
+        episode limit and keys), so its mean is the ``eval_mean`` the run reported.
+        """
+        meta = self.meta
+        episodes = int(episodes or meta.get("eval_episodes") or 32)
+        greedy = bool(meta.get("eval_greedy", False)) if greedy is None else bool(greedy)
+        tr = make_trainer(self.config)
+        limit = int(max_steps or meta.get("eval_max_steps") or tr.env_params.max_steps_in_episode)
+        key = evaluation_key(self.root_seed if seed is None else seed, self.seeds, self.seed_index, greedy)
+        fn = jax.jit(lambda k, p: _evaluate(k, tr.env, tr.env_params, tr.policy.apply, p, episodes, limit,
+                                            greedy=greedy, dist=tr.policy.dist))
+        return np.asarray(fn(key, self.params))
+
+
+def load(run_dir: str | Path, seed: int = 0, point: int | None = None) -> Agent:
+    """Seed ``seed`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep`` --out).
+
+    Args:
+      run_dir: the run directory.
+      seed: which of the run's seeds (0-based index, as in ``summary.json``).
+      point: which hyperparameter point of a sweep directory (required for a sweep of more
+        than one point).
+
+    Raises:
+      checkpoint.CheckpointError: no loadable checkpoint, a damaged one, or a bad index.
+    """
+    ck = checkpoint.load(run_dir, point)
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < ck.seeds:
+        raise checkpoint.CheckpointError(f"seed {seed!r} is out of range: {run_dir} has seeds 0..{ck.seeds - 1}")
+    tr = make_trainer(ck.config)
+    params = jax.tree.map(lambda x: jax.numpy.asarray(np.asarray(x)[int(seed)]), ck.state.params)
+    return Agent(env=ck.config.env, config=ck.config, hparams=ck.hparams, params=params, policy=tr.policy,
+                 seed_index=int(seed), point=point, root_seed=int(ck.root_seed), seeds=int(ck.seeds),
+                 updates_done=int(ck.updates_done), meta=dict(ck.meta))
