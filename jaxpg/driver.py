@@ -107,19 +107,21 @@ def stack_points(base: HParams, points: Sequence[Mapping[str, Any]]) -> HParams:
     })
 
 
-def chunk_length(updates: int, requested: int | None = None) -> int:
+def chunk_length(updates: int, requested: int | None = None, periods: Sequence[int | None] = ()) -> int:
     """Updates per compiled chunk: ``requested`` (must divide ``updates``), or the divisor of
-    ``updates`` nearest to a tenth of it (every chunk has the same static length)."""
+    ``updates`` (and of every period given: ``--save-every``, ``--eval-every``) nearest to a
+    tenth of the run (every chunk has the same static length)."""
     if requested is not None:
         if updates % requested:
             raise DriverError(f"--progress-every {requested} must divide the {updates} updates to run "
                               "(every compiled chunk has the same length)")
         return requested
     target = max(1, updates // 10)
+    g = math.gcd(updates, *(int(p) for p in periods if p))
     divisors = set()
-    for d in range(1, math.isqrt(updates) + 1):
-        if updates % d == 0:
-            divisors.update((d, updates // d))
+    for d in range(1, math.isqrt(g) + 1):
+        if g % d == 0:
+            divisors.update((d, g // d))
     return min(divisors, key=lambda d: (abs(d - target), d))
 
 
@@ -355,16 +357,19 @@ class Population:
         return _COMPILED[key]
 
     def evaluate(self, state, episodes: int, greedy: bool = False, seed: int | None = None,
-                 max_steps: int | None = None) -> dict[str, np.ndarray]:
+                 max_steps: int | None = None, at: int | None = None) -> dict[str, np.ndarray]:
         """``{"sampled": [R, K], "greedy": [R, K]}`` evaluation returns of every run's policy.
 
-        Seed ``i`` uses ``split(fold_in(key(seed), 1), S)[i]``, split once more for the two
-        modes. ``max_steps``: the episode limit (default: the env's own).
+        Seed ``i`` uses ``split(fold_in(key(seed), 1), S)[i]`` (``jaxpg.agent.evaluation_key``),
+        split once more for the two modes. An evaluation during training (``at`` = the updates
+        done) uses ``fold_in(fold_in(key(seed), 2), at)`` instead, so each is fresh and none
+        repeats the final one. ``max_steps``: the episode limit (default: the env's own).
         """
         seed = self.root_seed if seed is None else seed
         limit = int(max_steps or self.trainer.env_params.max_steps_in_episode)
-        keys = np.asarray(jax.random.key_data(
-            jax.random.split(jax.random.fold_in(jax.random.key(seed), 1), self.seeds)))
+        base = jax.random.fold_in(jax.random.key(seed), 1) if at is None else \
+            jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), int(at))
+        keys = np.asarray(jax.random.key_data(jax.random.split(base, self.seeds)))
         fn = self._eval_fn(int(episodes), limit)
         sampled, greedy_r = fn(self._put(keys[self._run_seed]), state.params)
         return {"sampled": self.gather(sampled), "greedy": self.gather(greedy_r)}
@@ -456,7 +461,8 @@ class Progress(NamedTuple):
     the chunk's last update; ``env_steps``: valid env steps of this process's training so far;
     ``steps_per_s``: over this process's own training time; ``elapsed_s``; ``eta_s``;
     ``metrics``: the chunk's ``Metrics``, leaves ``[H, S, chunk]`` (update ``update - chunk + 1``
-    first).
+    first); ``evaluation``: with ``eval_every``, the evaluation at ``update`` (a
+    ``RunResult.eval_curve`` row: ``env_steps``, ``sampled_mean``, ... ``[H, S]``), else None.
     """
 
     update: int
@@ -467,6 +473,7 @@ class Progress(NamedTuple):
     elapsed_s: float
     eta_s: float
     metrics: Metrics
+    evaluation: dict | None = None
 
 
 class RunResult(NamedTuple):
@@ -486,6 +493,9 @@ class RunResult(NamedTuple):
       env_steps: valid env steps trained by this process (not counting a resumed past).
       out: the run directory, or None.
       settings: what the run directory records (kind "train"/"sweep", points, axes, eval settings...).
+      eval_curve: with ``eval_every``, the evaluations during training: ``{"update": [E],
+        "env_steps", "sampled_mean", "sampled_std", "greedy_mean", "greedy_std": [H, S, E]}``
+        (``env_steps``: each run's valid training steps so far); else None.
     """
 
     metrics: Metrics
@@ -500,6 +510,7 @@ class RunResult(NamedTuple):
     env_steps: int
     out: Path | None
     settings: dict
+    eval_curve: dict[str, np.ndarray] | None = None
 
     @property
     def exit_code(self) -> int:
@@ -574,7 +585,7 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
         eval_greedy: bool = False, eval_max_steps: int | None = None, target: float | None = None,
         progress: Callable[[Progress], None] | None = None, log: Callable[[str], None] | None = None,
         mesh: Mesh | None = None, overwrite: bool = False, handle_signals: bool = True,
-        axes: Sequence[str] | None = None) -> RunResult:
+        axes: Sequence[str] | None = None, eval_every: int | None = None) -> RunResult:
     """Trains a population (``points`` × ``seeds`` of ``config``), evaluates it and writes ``out``.
 
     Args:
@@ -591,6 +602,9 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
       eval_episodes: evaluation episodes per run (sampled and greedy), 0 for none.
       eval_greedy: report greedy rather than sampled evaluation in the summary.
       eval_max_steps: evaluation episode limit (default: the env's own).
+      eval_every: also evaluate every K updates during training (``eval_episodes`` episodes,
+        sampled and greedy; a multiple of ``chunk``): ``RunResult.eval_curve`` and
+        ``out/evals.csv``.
       target: stop once every run's training return has reached it.
       progress: called with a ``Progress`` after every chunk. log: called with each
         human-readable line (start, compile time, a progress line per chunk, notes).
@@ -619,7 +633,7 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
         "config": checkpoint.settings_dict(config), "hparams": pop.base.to_dict(),
         "eval_episodes": eval_episodes, "eval_greedy": bool(eval_greedy),
         "eval_max_steps": int(eval_max_steps or pop.trainer.env_params.max_steps_in_episode),
-        "overwrite": bool(overwrite),
+        "eval_every": _check_eval_every(eval_every, eval_episodes), "overwrite": bool(overwrite),
     }
     return _drive(pop, settings, None, config.num_updates, out, chunk, save_every, target, progress, log,
                   handle_signals, t_start)
@@ -629,7 +643,8 @@ def resume(out: str | Path, *, updates: int | None = None, chunk: int | None = N
            save_every: int | None = None, progress: Callable[[Progress], None] | None = None,
            log: Callable[[str], None] | None = None, mesh: Mesh | None = None,
            handle_signals: bool = True, target: float | None = None, eval_episodes: int | None = None,
-           eval_greedy: bool | None = None, eval_max_steps: int | None = None) -> RunResult | None:
+           eval_greedy: bool | None = None, eval_max_steps: int | None = None,
+           eval_every: int | None = None) -> RunResult | None:
     """Continues the run saved in ``out`` to ``updates`` total updates (default: its own).
 
     Returns ``None`` (and changes nothing) when the run has already done them. The evaluation
@@ -664,12 +679,14 @@ def resume(out: str | Path, *, updates: int | None = None, chunk: int | None = N
                     eval_greedy=bool(meta.get("eval_greedy", False)),
                     eval_max_steps=int(meta.get("eval_max_steps") or
                                        pop.trainer.env_params.max_steps_in_episode),
+                    eval_every=meta.get("eval_every"),
                     run_id=meta.get("run_id") or uuid.uuid4().hex, overwrite=False,
                     wall_seconds_before=float(meta.get("wall_seconds_total", 0.0)))
     for k, v in (("eval_episodes", eval_episodes), ("eval_greedy", eval_greedy),
-                 ("eval_max_steps", eval_max_steps)):
+                 ("eval_max_steps", eval_max_steps), ("eval_every", eval_every)):
         if v is not None:
             settings[k] = v
+    settings["eval_every"] = _check_eval_every(settings["eval_every"], settings["eval_episodes"])
     if total > ck.config.num_updates and ck.config.lr_schedule == "linear" and log is not None:
         log(f"note: the linear learning-rate schedule of this run ends at update {ck.config.num_updates}; "
             "the updates past it run at learning rate 0")
@@ -684,13 +701,17 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
     say = (lambda text: None) if (log is None or not lead) else log
     base = 0 if ck is None else ck.updates_done
     remaining = total - base
-    chunk = chunk_length(remaining, chunk)
+    chunk = chunk_length(remaining, chunk, (save_every, settings.get("eval_every")))
     if save_every is not None:
         if out is None:
             raise DriverError("--save-every needs --out (the directory the checkpoints go to)")
         if save_every % chunk:
             raise DriverError(f"--save-every {save_every} must be a multiple of the chunk of {chunk} updates "
                               "(--progress-every)")
+    every = settings.get("eval_every")
+    if every is not None and every % chunk:
+        raise DriverError(f"--eval-every {every} must be a multiple of the chunk of {chunk} updates "
+                          "(--progress-every)")
     config = pop.config
     n_dev = pop.mesh.devices.size
     verb = f"resuming {out} at update {base}: " if ck is not None else ""
@@ -719,6 +740,16 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
         say(f"compiled in {compile_s:.1f} s")
         return _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progress, say, lead,
                            signals, t_start, base, remaining, state, alive, collected, run_c, hp, compile_s)
+
+
+def _check_eval_every(eval_every, eval_episodes) -> int | None:
+    if eval_every is None:
+        return None
+    if isinstance(eval_every, bool) or not isinstance(eval_every, int | np.integer) or eval_every <= 0:
+        raise DriverError(f"eval_every must be a positive integer, got {eval_every!r}")
+    if not eval_episodes:
+        raise DriverError("--eval-every needs evaluation episodes (--eval-episodes > 0)")
+    return int(eval_every)
 
 
 def _same_settings_everywhere(settings: dict, *extra) -> None:
@@ -760,6 +791,8 @@ def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progre
         for h in np.unique(np.nonzero(~alive_host)[0] // pop.seeds):
             diverged[int(h)] = (ck.meta.get("diverged") or {}).get(str(h), "diverged before the resume")
     writer = rundir.Writer(out, pop, settings, lead) if out is not None else None
+    every = settings.get("eval_every")
+    curve = rundir.read_evals(out, pop, base) if (every and ck is not None and out is not None) else []
     chunks_total = remaining // chunk
     steps_done = 0
     stopped_early = False
@@ -812,6 +845,19 @@ def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progre
             alive_host &= ~kill
             if settings["kind"] == "sweep" and pending is not None and alive_host.any():
                 pending = (pending[0], pop._and(pending[1], pop._put(pop.pad(~kill))), *pending[2:])
+        eval_note, evaluation = "", None
+        if every and updates_done % every == 0 and alive_host.any():
+            ev = pop.evaluate(finished[0], settings["eval_episodes"], max_steps=settings["eval_max_steps"],
+                              at=updates_done)
+            steps_so_far = np.concatenate([np.asarray(c.env_steps, np.int64) for c in collected], axis=1).sum(1)
+            curve.append({"update": updates_done, "env_steps": pop.to_points(steps_so_far),
+                          **{f"{k}_{f}": pop.to_points(getattr(v, f)(axis=1)) for k, v in ev.items()
+                             for f in ("mean", "std")}})
+            if writer is not None:
+                writer.evals(curve)
+            evaluation = curve[-1]
+            mode = "greedy" if settings["eval_greedy"] else "sampled"
+            eval_note = f"  eval {float(np.mean(curve[-1][mode + '_mean'])):8.2f}"
         elapsed = time.perf_counter() - t_train
         last_ret = pop.to_points(m.mean_return[:, -1])
         eta = elapsed / (i + 1) * (chunks_total - i - 1)
@@ -821,10 +867,11 @@ def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progre
         say(f"  update {updates_done:>5}/{total}  return "
             + (f"{live.mean():8.2f}" if live.size else "     nan")
             + (f" (min {live.min():.2f})" if live.size > 1 else "")
+            + eval_note
             + f"  env steps {steps_done:>11,}  {rate:,.0f} steps/s  {_eta_bar(i + 1, chunks_total, eta)}")
         if progress is not None:
             progress(Progress(updates_done, total, last_ret, steps_done, rate, elapsed, eta,
-                              Metrics(*(pop.to_points(getattr(m, f)) for f in Metrics._fields))))
+                              Metrics(*(pop.to_points(getattr(m, f)) for f in Metrics._fields)), evaluation))
         if save_due and not signals():
             snapshot_save(*finished, "")
         if target is not None and pending is not None and alive_host.any() and \
@@ -859,8 +906,14 @@ def _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progre
     timings = {"compile_s": compile_s, "train_s": train_s, "eval_s": eval_s,
                "wall_s": time.perf_counter() - t_start}
     metrics_hs = Metrics(*(pop.to_points(getattr(metrics, f)) for f in Metrics._fields))
+    eval_curve = None
+    if curve:
+        eval_curve = {"update": np.array([c["update"] for c in curve])}
+        for k in curve[0]:
+            if k != "update":
+                eval_curve[k] = np.stack([c[k] for c in curve], axis=-1)
     result = RunResult(metrics_hs, returns, state, pop, updates_done, diverged, interrupted, stopped_early,
-                       timings, steps_done, out, settings)
+                       timings, steps_done, out, settings, eval_curve)
     if writer is not None and saved_at is not None:  # a run with no checkpoint leaves no results either
         writer.results(result)
     return result

@@ -4,6 +4,8 @@
   updates), with a 95 % stratified-bootstrap band (Agarwal et al. 2021; see ``jaxpg.stats``).
 * ``final_scores``: the distribution over seeds of the final evaluation score of every run or
   sweep point (dots and a box plot).
+* ``performance_profiles``: the fraction of seeds whose final score exceeds each threshold, with
+  a 95 % stratified-bootstrap band (Agarwal et al. 2021's performance profiles).
 
 matplotlib is imported inside the functions, so ``import jaxpg.plotting`` stays cheap and works
 without it; figures are rendered by the Agg canvas (no display needed, and the caller's pyplot
@@ -24,16 +26,24 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from jaxpg.fileio import atomic_write
-from jaxpg.stats import curve_iqm_ci, iqm
+from jaxpg.stats import _scores_matrix, curve_iqm_ci, iqm, performance_profile_ci
 from jaxpg.types import point_label
 
 __all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "final_scores",
-           "final_score_data"]
+           "final_score_data", "performance_profiles", "performance_profiles_from_scores"]
 
 StrPath = str | os.PathLike
 _INT_COLUMNS = ("point", "seed", "update", "env_steps")
 _REQUIRED = ("seed", "update", "env_steps", "mean_return")
-_X_LABELS = {"env_steps": "environment steps (valid)", "update": "update (gradient steps)"}
+_X_LABELS = {"env_steps": "environment steps per seed (valid)", "update": "update (gradient steps)"}
+TRAIN_METRICS = ("mean_return", "loss", "entropy", "grad_norm", "mean_length")
+EVAL_METRICS = ("sampled_mean", "sampled_std", "sampled_score", "greedy_mean", "greedy_std", "greedy_score")
+_METRIC_LABELS = {"mean_return": "training return", "loss": "loss", "entropy": "policy entropy",
+                  "grad_norm": "gradient norm", "mean_length": "training episode length",
+                  "sampled_mean": "evaluation return (sampled)", "greedy_mean": "evaluation return (greedy)",
+                  "sampled_score": "evaluation score (sampled, mean - std)",
+                  "greedy_score": "evaluation score (greedy, mean - std)",
+                  "sampled_std": "evaluation return std (sampled)", "greedy_std": "evaluation return std (greedy)"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -74,7 +84,8 @@ def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
     if not rows:
         raise ValueError(f"{path}: empty file (expected a header and one row per seed per update)")
     header, body = rows[0], rows[1:]
-    missing = [c for c in _REQUIRED if c not in header]
+    required = _REQUIRED if path.name != "evals.csv" else ("seed", "update", "env_steps")
+    missing = [c for c in required if c not in header]
     if missing:
         raise ValueError(f"{path}: header lacks column(s) {', '.join(missing)}; got {','.join(header)!r}")
     if len(set(header)) != len(header):
@@ -106,11 +117,13 @@ def _column(path: Path, header: list[str], body: list[list[str]], name: str) -> 
 _point_label = point_label
 
 
-def read_run(run_dir: StrPath) -> dict[str, Any]:
-    """Reads the ``metrics.csv`` of a ``jaxpg train`` or ``jaxpg sweep`` output directory.
+def read_run(run_dir: StrPath, table: str = "metrics") -> dict[str, Any]:
+    """Reads the ``metrics.csv`` (or ``evals.csv``) of a ``jaxpg train`` or ``sweep`` directory.
 
     Args:
       run_dir: the ``--out`` directory.
+      table: ``"metrics"`` (every update's training metrics) or ``"evals"`` (the evaluations
+        during training of ``--eval-every``: ``sampled_mean`` ... ``greedy_score``).
 
     Returns:
       A dict with
@@ -132,8 +145,12 @@ def read_run(run_dir: StrPath) -> dict[str, Any]:
         (point, seed, update), env_steps that decrease), or the JSON beside it is unreadable.
     """
     path = _run_dir(run_dir)
-    csv_path = path / "metrics.csv"
+    if table not in ("metrics", "evals"):
+        raise ValueError(f"table must be 'metrics' or 'evals', got {table!r}")
+    csv_path = path / f"{table}.csv"
     if not csv_path.is_file():
+        if table == "evals":
+            raise ValueError(f"{path}: no evals.csv (train with --eval-every K to evaluate during training)")
         raise ValueError(f"{path}: no metrics.csv (expected the --out directory of jaxpg train or sweep)")
     header, body = _read_csv(csv_path)
     if header[0] == "point":
@@ -157,6 +174,8 @@ def read_run(run_dir: StrPath) -> dict[str, Any]:
         raise ValueError(f"{csv_path}: expected one row per {', '.join(keys)} "
                          f"({' x '.join(map(str, shape))} = {math.prod(shape)} rows), got {len(body)} rows")
     out: dict[str, Any] = {"dir": path, "layout": layout, "axes": axes}
+    if "env_steps" not in metric_names:
+        raise ValueError(f"{csv_path}: no env_steps column")
     for name in metric_names:
         grid = np.empty(math.prod(shape), dtype=cols[name].dtype)
         grid[flat] = cols[name]
@@ -216,6 +235,34 @@ def align_curves(x: ArrayLike, y: ArrayLike, points: int = 200) -> tuple[np.ndar
     return grid, np.stack([np.interp(grid, xs, ys) for xs, ys in zip(x, y, strict=True)])
 
 
+def smooth(y: ArrayLike, window: int) -> np.ndarray:
+    """Trailing moving average over the last ``window`` values of each row (``[..., U]``): value
+    u is the mean of values ``max(0, u - window + 1) .. u`` (the first ones average fewer)."""
+    y = np.asarray(y, dtype=np.float64)
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValueError(f"the smoothing window must be a positive integer, got {window!r}")
+    if window == 1:
+        return y
+    c = np.cumsum(y, axis=-1)
+    out = c.copy()
+    out[..., window:] = c[..., window:] - c[..., :-window]
+    n = np.minimum(np.arange(1, y.shape[-1] + 1), window)
+    return out / n
+
+
+def _resolve_metric(metric: str, run_meta: Mapping[str, Any] | None) -> tuple[str, str]:
+    """``(table, column)`` of a ``--metric``: a metrics.csv column, an evals.csv column, or
+    ``eval`` (the evaluation mode the run reported: ``sampled_mean`` or ``greedy_mean``)."""
+    if metric == "eval":
+        greedy = bool((run_meta or {}).get("eval_greedy"))
+        return "evals", "greedy_mean" if greedy else "sampled_mean"
+    if metric in TRAIN_METRICS:
+        return "metrics", metric
+    if metric in EVAL_METRICS:
+        return "evals", metric
+    raise ValueError(f"unknown metric {metric!r}; choose from eval, {', '.join(TRAIN_METRICS + EVAL_METRICS)}")
+
+
 def learning_curve_data(
     run_dirs: StrPath | Sequence[StrPath],
     labels: Sequence[str] | None = None,
@@ -224,6 +271,8 @@ def learning_curve_data(
     points: int = 200,
     confidence: float = 0.95,
     point: int | None = None,
+    metric: str = "mean_return",
+    smoothing: int = 1,
 ) -> list[dict[str, Any]]:
     """What ``learning_curves`` draws: one curve per train run (one per point of a sweep).
 
@@ -236,10 +285,15 @@ def learning_curve_data(
       reps: bootstrap replicates of the band.
       points: points per curve.
       confidence: coverage of the band.
+      metric: the column drawn: ``mean_return`` (default) or another ``metrics.csv`` column
+        (``loss``, ``entropy``, ``grad_norm``, ``mean_length``), ``eval`` (the evaluations during
+        training, in the mode the run reported) or an ``evals.csv`` column (``greedy_score``...).
+      smoothing: trailing moving average over this many updates (evaluations), per seed,
+        before the IQM.
 
     Returns:
-      A list of dicts with ``label``, ``x`` [G], ``iqm``, ``lo``, ``hi`` [G], ``seeds`` (S) and
-      ``env`` (str or None).
+      A list of dicts with ``label``, ``x`` [G], ``iqm``, ``lo``, ``hi`` [G], ``seeds`` (S),
+      ``env`` (str or None) and ``metric`` (the column drawn).
 
     Raises:
       ValueError: no directories, a bad ``x`` or ``labels``, or any ``read_run`` error.
@@ -250,14 +304,20 @@ def learning_curve_data(
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise ValueError(f"points must be a positive integer, got {points!r}")
     names = _labels(labels, len(dirs))
+    smooth(np.zeros(1), smoothing)  # checks the window before reading anything
     curves = []
     for i, d in enumerate(dirs):
         run = read_run(d)
+        table, column = _resolve_metric(metric, run["meta"])
+        if table == "evals":
+            run = {**read_run(d, "evals"), "label": run["label"], "meta": run["meta"], "env": run["env"]}
+        if column not in run:
+            raise ValueError(f"{run['dir']}: no {column!r} column in {table}.csv")
         name = names[i] if names else run["label"]
         sweep = run["layout"] == "sweep"
         for p, plabel in _chosen(run["point_labels"], point, run["dir"], sweep):
             steps = run["env_steps"][p] if sweep else run["env_steps"]
-            ret = run["mean_return"][p] if sweep else run["mean_return"]
+            ret = smooth(run[column][p] if sweep else run[column], smoothing)
             if x == "env_steps":
                 xs, ys = align_curves(steps, ret, points)
             else:
@@ -265,11 +325,11 @@ def learning_curve_data(
                 keep = np.unique(np.linspace(0, n - 1, min(points, n)).round()).astype(int)
                 xs, ys = run["updates"][keep].astype(np.float64), ret[:, keep]
             if not np.all(np.isfinite(ys)):
-                raise ValueError(f"{run['dir'] / 'metrics.csv'}: mean_return has nan/inf values"
+                raise ValueError(f"{run['dir'] / (table + '.csv')}: {column} has nan/inf values"
                                  + (f" at point {p} ({plabel})" if sweep else ""))
             mid, lo, hi = curve_iqm_ci(ys, reps=reps, confidence=confidence, seed=0)
             curves.append({"label": f"{name}: {plabel}" if sweep else name, "x": xs, "iqm": mid,
-                           "lo": lo, "hi": hi, "seeds": ys.shape[0], "env": run["env"]})
+                           "lo": lo, "hi": hi, "seeds": ys.shape[0], "env": run["env"], "metric": column})
     return curves
 
 
@@ -283,6 +343,9 @@ def learning_curves(
     title: str | None = None,
     points: int = 200,
     point: int | None = None,
+    metric: str = "mean_return",
+    smoothing: int = 1,
+    log_x: bool = False,
 ) -> Path:
     """Plots IQM learning curves with 95 % stratified-bootstrap bands (Agarwal et al. 2021).
 
@@ -302,6 +365,8 @@ def learning_curves(
       hlines: ``{label: y}`` reference lines, drawn dashed, e.g. ``{"course pass (350)": 350}``.
       title: figure title (default: the env name(s)).
       points: points per curve.
+      metric, smoothing: see ``learning_curve_data``.
+      log_x: a logarithmic x axis.
 
     Returns:
       ``out_path`` as a Path.
@@ -311,7 +376,8 @@ def learning_curves(
     """
     out = _check_format(out_path)
     refs = _hlines(hlines)
-    curves = learning_curve_data(run_dirs, labels, x, reps, points, point=point)
+    curves = learning_curve_data(run_dirs, labels, x, reps, points, point=point, metric=metric,
+                                 smoothing=smoothing)
     fig = _figure((7.0, 4.5))
     ax = fig.add_subplot()
     for c in curves:
@@ -326,12 +392,17 @@ def learning_curves(
         from matplotlib.ticker import MaxNLocator
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(f"episode return (IQM over {over}, 95% CI)")
-    ax.set_xlim(left=0)
+    what = _METRIC_LABELS.get(curves[0]["metric"], curves[0]["metric"]) if curves else "episode return"
+    sm = f", smoothed over {smoothing}" if smoothing > 1 else ""
+    ax.set_ylabel(f"{what} (IQM over {over}, 95% CI{sm})")
+    if log_x:
+        ax.set_xscale("log")
+    else:
+        ax.set_xlim(left=0)
     ax.grid(alpha=0.3)
     envs = sorted({c["env"] for c in curves if c["env"]})
     ax.set_title(title if title is not None else
-                 f"{', '.join(envs) + ': ' if envs else ''}training return, IQM and 95% bootstrap CI")
+                 f"{', '.join(envs) + ': ' if envs else ''}{what}, IQM and 95% bootstrap CI")
     ax.legend(fontsize="small", loc="best")
     return _save(fig, out)
 
@@ -468,6 +539,104 @@ def final_scores(
     ax.set_title(title if title is not None else "Final evaluation score per seed")
     ax.legend(fontsize="small", loc="best")
     return _save(fig, out)
+
+
+def _profile_taus(scores: Sequence[np.ndarray]) -> np.ndarray:
+    """Every distinct score, plus one threshold below the lowest and one above the highest.
+
+    The profile is constant between consecutive scores, so a step curve through these thresholds
+    (``where="post"``) is exact.
+    """
+    values = np.unique(np.concatenate([np.ravel(a) for a in scores]))
+    margin = 0.05 * (values[-1] - values[0]) or 0.05 * max(abs(values[0]), 1.0)
+    return np.concatenate([[values[0] - margin], values, [values[-1] + margin]])
+
+
+def performance_profiles_from_scores(
+    curves: Sequence[tuple[str, ArrayLike]],
+    out_path: StrPath,
+    taus: ArrayLike | None = None,
+    reps: int = 2000,
+    title: str | None = None,
+) -> Path:
+    """Draws ``performance_profiles`` from score matrices: one step curve and band per entry.
+
+    Args:
+      curves: ``(label, scores)`` pairs; ``scores`` is [seeds] or [seeds, tasks] (see
+        ``jaxpg.stats.performance_profile``: with several tasks, the fraction is averaged over them).
+      out_path: the image to write (format from the suffix); written atomically.
+      taus: the thresholds (default: every distinct score, and one beyond each end, which draws
+        the step curves exactly).
+      reps: bootstrap replicates of the bands.
+      title: figure title.
+
+    Returns:
+      ``out_path`` as a Path.
+
+    Raises:
+      ValueError: no curves, bad scores or taus, or an unsupported image format.
+    """
+    out = _check_format(out_path)
+    if not curves:
+        raise ValueError("no score sets to draw")
+    mats = [(str(label), _scores_matrix(scores)) for label, scores in curves]
+    grid = _profile_taus([m for _, m in mats]) if taus is None else np.asarray(taus, dtype=np.float64)
+    if grid.ndim != 1 or grid.size == 0 or not np.all(np.isfinite(grid)):
+        raise ValueError(f"taus must be a non-empty 1-D list of finite numbers, got {taus!r}")
+    grid = np.sort(grid)
+    fig = _figure((7.0, 4.5))
+    ax = fig.add_subplot()
+    for label, m in mats:
+        mid, lo, hi = performance_profile_ci(m, grid, reps=reps, seed=0)
+        (line,) = ax.step(grid, mid, where="post", lw=1.8, label=f"{label} (n={m.shape[0]})")
+        ax.fill_between(grid, lo, hi, step="post", color=line.get_color(), alpha=0.2, lw=0)
+    ax.set_xlabel("final score (mean - std of the evaluation returns)")
+    tasks = max(m.shape[1] for _, m in mats)
+    ax.set_ylabel(r"fraction of seeds with score > $\tau$" + ("\n(mean over environments)" if tasks > 1 else ""))
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title if title is not None else "Performance profiles of the final score (95% bootstrap CI)")
+    ax.legend(fontsize="small", loc="best")
+    return _save(fig, out)
+
+
+def performance_profiles(
+    dirs: StrPath | Sequence[StrPath],
+    out_path: StrPath,
+    labels: Sequence[str] | None = None,
+    point: int | None = None,
+    taus: ArrayLike | None = None,
+    reps: int = 2000,
+    title: str | None = None,
+) -> Path:
+    """Plots performance profiles of the final scores, with 95 % stratified-bootstrap bands.
+
+    One step curve per train run or sweep point (the columns of ``final_score_data``): at each
+    threshold ``tau``, the fraction of its seeds whose final score (``eval_score`` = mean − std of
+    the evaluation returns) is strictly above ``tau`` (``jaxpg.stats.performance_profile``; one
+    task, the seeds as runs), shaded between the 2.5 and 97.5 percentiles of ``reps`` bootstrap
+    replicates (``jaxpg.stats.performance_profile_ci``). A curve that lies above another at every
+    ``tau`` is stochastically dominant (Agarwal et al. 2021).
+
+    Args:
+      dirs: one or more ``--out`` directories of ``jaxpg train`` / ``jaxpg sweep``.
+      out_path: the image to write (format from the suffix); written atomically.
+      labels: one label per directory (see ``final_score_data``).
+      point: draw only this point of each sweep directory (default: every point).
+      taus: the thresholds (default: every distinct score, and one beyond each end).
+      reps: bootstrap replicates of the bands.
+      title: figure title.
+
+    Returns:
+      ``out_path`` as a Path.
+
+    Raises:
+      ValueError: bad arguments, an unsupported image format, or any ``final_score_data`` error.
+    """
+    _check_format(out_path)
+    columns = final_score_data(dirs, labels, point=point)
+    curves = [(c["label"].replace("\n", " "), c["scores"]) for c in columns]
+    return performance_profiles_from_scores(curves, out_path, taus=taus, reps=reps, title=title)
 
 
 # --------------------------------------------------------------------------------------------

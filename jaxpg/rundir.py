@@ -6,6 +6,8 @@ Layout of ``--out DIR`` for a population of H points × S seeds::
     metrics.csv                         one row per (point,) seed and update:
                                         ``seed,update,...`` for a train run,
                                         ``point,<swept fields>,seed,update,...`` for a sweep
+    evals.csv                           with --eval-every: the evaluations during training, one row
+                                        per (point,) seed and evaluation, sampled and greedy
     summary.json                        a train run: settings, timings, evaluation per seed
     sweep.json                          a sweep: the same per point, and which points diverged
 
@@ -32,9 +34,10 @@ from jaxpg.evaluate import summarize
 from jaxpg.fileio import atomic_write, atomic_write_json
 from jaxpg.types import Metrics
 
-__all__ = ["prepare", "Writer", "RunDirError", "holds_a_run", "metrics_csv", "RESULT_FILES"]
+__all__ = ["prepare", "Writer", "RunDirError", "holds_a_run", "metrics_csv", "evals_csv", "read_evals",
+           "RESULT_FILES"]
 
-RESULT_FILES = ("checkpoint.json", "summary.json", "sweep.json", "metrics.csv")
+RESULT_FILES = ("checkpoint.json", "summary.json", "sweep.json", "metrics.csv", "evals.csv")
 CSV_FIELDS = ("env_steps", "mean_return", "loss", "mean_length", "entropy", "grad_norm")
 
 
@@ -111,6 +114,55 @@ def metrics_csv(metrics: Metrics, points: list[dict], axes: list[str], kind: str
     return buf.getvalue()
 
 
+EVAL_FIELDS = ("sampled_mean", "sampled_std", "sampled_score", "greedy_mean", "greedy_std", "greedy_score")
+
+
+def evals_csv(curve: list[dict], points: list[dict], axes: list[str], kind: str) -> str:
+    """``evals.csv`` text of the evaluations during training (``RunResult.eval_curve`` rows):
+    one row per point, seed and evaluation, both modes; score = mean - std."""
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    sweep = kind == "sweep"
+    w.writerow([*(["point", *axes] if sweep else []), "seed", "update", "env_steps", *EVAL_FIELDS])
+    if not curve:
+        return buf.getvalue()
+    H, S = np.asarray(curve[0]["env_steps"]).shape
+    for h in range(H):
+        lead = [h, *(f"{points[h].get(a, float('nan')):g}" for a in axes)] if sweep else []
+        for s in range(S):
+            for c in curve:
+                vals = []
+                for mode in ("sampled", "greedy"):
+                    m, sd = float(c[f"{mode}_mean"][h, s]), float(c[f"{mode}_std"][h, s])
+                    vals += [f"{m:.6g}", f"{sd:.6g}", f"{m - sd:.6g}"]
+                w.writerow([*lead, s, c["update"], int(c["env_steps"][h, s]), *vals])
+    return buf.getvalue()
+
+
+def read_evals(out: Path | None, pop, up_to: int) -> list[dict]:
+    """The rows of ``out/evals.csv`` at or before update ``up_to`` (what a resumed run keeps:
+    evaluations after its checkpoint are redone), in ``RunResult.eval_curve`` row form."""
+    if out is None or not (Path(out) / "evals.csv").is_file():
+        return []
+    with open(Path(out) / "evals.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_update: dict[int, dict] = {}
+    H, S = pop.num_points, pop.seeds
+    for r in rows:
+        u = int(r["update"])
+        if u > up_to:
+            continue
+        c = by_update.setdefault(u, {"update": u, "env_steps": np.zeros((H, S), np.int64),
+                                     **{f"{m}_{f}": np.zeros((H, S)) for m in ("sampled", "greedy")
+                                        for f in ("mean", "std")}})
+        h, s = int(r.get("point", 0) or 0), int(r["seed"])
+        c["env_steps"][h, s] = int(r["env_steps"])
+        for m in ("sampled", "greedy"):
+            for f in ("mean", "std"):
+                c[f"{m}_{f}"][h, s] = float(r[f"{m}_{f}"])
+    return [by_update[u] for u in sorted(by_update)]
+
+
 def _machine() -> dict:
     import jax
 
@@ -132,6 +184,7 @@ class Writer:
         s = self.settings
         return {**{k: s[k] for k in ("kind", "run_id", "env", "seeds", "root_seed", "points", "axes",
                                       "config", "hparams", "eval_episodes", "eval_greedy", "eval_max_steps")},
+                "eval_every": s.get("eval_every"),
                 "updates_done": int(updates_done), "diverged": {str(h): m for h, m in diverged.items()}}
 
     def checkpoint(self, host_state, collected: list[Metrics], alive: np.ndarray, updates_done: int,
@@ -150,9 +203,17 @@ class Writer:
         atomic_write(self.out / "metrics.csv",
                      metrics_csv(m, self.pop.points, self.settings["axes"], self.settings["kind"]))
 
+    def evals(self, curve: list[dict]) -> None:
+        """Rewrites ``evals.csv`` with every evaluation during training so far."""
+        if self.lead:
+            atomic_write(self.out / "evals.csv",
+                         evals_csv(curve, self.pop.points, self.settings["axes"], self.settings["kind"]))
+
     def _remove_old(self) -> None:
         other = "sweep.json" if self.settings["kind"] == "train" else "summary.json"
         (self.out / other).unlink(missing_ok=True)
+        if not self.settings.get("eval_every"):
+            (self.out / "evals.csv").unlink(missing_ok=True)
         meta = json.loads((self.out / "checkpoint.json").read_text())
         mine = {str(u) for u in meta.get("steps_written", [])}
         steps = self.out / "checkpoints"

@@ -464,3 +464,57 @@ def test_plot_cli_writes_png_and_rejects_bad_input(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and message in err, err
+
+
+# --------------------------------------------------------------------------------------------
+# --metric, --smooth, --log-x, evaluations during training
+
+
+def test_smooth_is_a_trailing_mean_that_averages_fewer_at_the_start():
+    # window 3 over 3, 6, 9, 12: 3/1, (3+6)/2, (3+6+9)/3, (6+9+12)/3
+    np.testing.assert_allclose(plotting.smooth([[3.0, 6.0, 9.0, 12.0]], 3), [[3.0, 4.5, 6.0, 9.0]])
+    np.testing.assert_array_equal(plotting.smooth([1.0, 5.0], 1), [1.0, 5.0])
+    with pytest.raises(ValueError, match="positive integer"):
+        plotting.smooth([1.0], 0)
+
+
+def _write_evals(d: Path, rows):
+    with (d / "evals.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["seed", "update", "env_steps", "sampled_mean", "sampled_std", "sampled_score",
+                    "greedy_mean", "greedy_std", "greedy_score"])
+        for r in rows:
+            w.writerow(r)
+
+
+def test_metric_eval_draws_the_evaluations_during_training(train_dir, tmp_path):
+    # 5 seeds evaluated at updates 4 and 8; seed s has sampled mean 10*s + u and greedy 100 + u.
+    _write_evals(train_dir, [[s, u, 100 * u, 10 * s + u, 1.0, 10 * s + u - 1, 100 + u, 0.0, 100 + u]
+                             for s in range(5) for u in (4, 8)])
+    (c,) = plotting.learning_curve_data(train_dir, x="update", metric="eval", reps=50)
+    np.testing.assert_array_equal(c["x"], [4, 8])
+    # IQM of 10*s + u over s = 0..4 (trim 25%: drop s = 0 and 4 -> mean of s = 1, 2, 3 = 20 + u)
+    np.testing.assert_allclose(c["iqm"], [24.0, 28.0])
+    (g,) = plotting.learning_curve_data(train_dir, x="update", metric="greedy_score", reps=50)
+    np.testing.assert_allclose(g["iqm"], [104.0, 108.0])
+    (lo,) = plotting.learning_curve_data(train_dir, x="update", metric="loss", reps=50)
+    assert lo["metric"] == "loss"
+    out = plotting.learning_curves(train_dir, tmp_path / "e.png", metric="eval", smoothing=2, log_x=True, reps=50)
+    assert_valid_png(out)
+
+
+def test_metric_eval_without_evaluations_and_unknown_metrics_are_one_line(train_dir, tmp_path):
+    with pytest.raises(ValueError, match="no evals.csv .train with --eval-every K"):
+        plotting.learning_curve_data(train_dir, metric="eval")
+    with pytest.raises(ValueError, match="unknown metric 'return'; choose from eval, mean_return"):
+        plotting.learning_curve_data(train_dir, metric="return")
+
+
+def test_x_label_says_steps_are_per_seed(train_dir, tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    labels = []
+    real = Axes.set_xlabel
+    monkeypatch.setattr(Axes, "set_xlabel", lambda self, text, *a, **k: labels.append(text) or real(self, text))
+    plotting.learning_curves(train_dir, tmp_path / "c.png", reps=50)
+    assert labels == ["environment steps per seed (valid)"]

@@ -1,4 +1,5 @@
-"""IQM and stratified-bootstrap CIs (Agarwal et al. 2021): hand-computed cases, scipy parity,
+"""IQM, stratified-bootstrap CIs, probability of improvement, IQM differences and performance
+profiles (Agarwal et al. 2021): hand-computed cases, scipy parity, plain-loop references,
 reproducibility and the properties a percentile bootstrap must have."""
 
 import numpy as np
@@ -8,7 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from jaxpg.stats import bootstrap_replicates, curve_iqm_ci, iqm, stratified_bootstrap_ci
+from jaxpg.stats import (
+    Comparison,
+    bootstrap_replicates,
+    compare,
+    curve_iqm_ci,
+    iqm,
+    iqm_difference,
+    performance_profile,
+    performance_profile_ci,
+    probability_of_improvement,
+    stratified_bootstrap_ci,
+)
 
 # --------------------------------------------------------------------------------------------
 # IQM
@@ -241,3 +253,305 @@ def test_curve_iqm_ci_single_seed_and_bad_input():
         curve_iqm_ci([[1.0, np.nan]])
     with pytest.raises(ValueError, match="confidence"):
         curve_iqm_ci([[1.0, 2.0]], confidence=1.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Comparing two algorithms: probability of improvement, IQM difference, `compare`
+
+def _poi_reference(x, y) -> float:
+    """P(X > Y) by the definition: a double loop over the pairs of every task, ties count 1/2."""
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = (x[:, None], y[:, None]) if x.ndim == 1 else (x, y)
+    per_task = []
+    for t in range(x.shape[1]):
+        total = 0.0
+        for xi in x[:, t]:
+            for yj in y[:, t]:
+                total += 1.0 if xi > yj else 0.5 if xi == yj else 0.0
+        per_task.append(total / (x.shape[0] * y.shape[0]))
+    return sum(per_task) / len(per_task)
+
+
+@pytest.mark.parametrize("x, y, expected", [
+    # pairs (1,2): 0, (2,2): tie 0.5, (3,2): 1 -> (0 + 0.5 + 1) / 3 = 0.5
+    ([[1], [2], [3]], [[2], [2], [2]], 0.5),
+    # x=3 beats 1, 2, not 5 (2 wins); x=4 likewise (2 wins) -> 4 / (2 * 3) = 2/3
+    ([[3], [4]], [[1], [2], [5]], 2 / 3),
+    # every pair a tie -> 0.5 each -> 0.5
+    ([[1], [1]], [[1], [1]], 0.5),
+    # 2 vs (1, 2, 3): 1 + 0.5 + 0 = 1.5 over 3 pairs -> 0.5
+    ([[2]], [[1], [2], [3]], 0.5),
+    # (2, 2) vs (1, 2): each x gives 1 + 0.5 -> 3 / 4 = 0.75
+    ([[2], [2]], [[1], [2]], 0.75),
+    # every x above every y -> 1; and the reverse -> 0
+    ([[5], [6]], [[1], [2], [3]], 1.0),
+    ([[1], [2], [3]], [[5], [6]], 0.0),
+    # two tasks, averaged (not pooled): task 0 x=(1,2) y=(0,3): 1>0, 1<3, 2>0, 2<3 -> 2/4 = 0.5;
+    # task 1 x=(10,20) y=(30,40): all lose -> 0; mean (0.5 + 0) / 2 = 0.25. (Pooling all 4 x
+    # against all 4 y would give 1+1+2+2 = 6/16 = 0.375.)
+    ([[1, 10], [2, 20]], [[0, 30], [3, 40]], 0.25),
+    # a 1-D input is one task: same as the first case
+    ([1, 2, 3], [2, 2, 2], 0.5),
+])
+def test_probability_of_improvement_hand_computed(x, y, expected):
+    assert probability_of_improvement(x, y) == pytest.approx(expected, abs=1e-12)
+    assert isinstance(probability_of_improvement(x, y), float)
+
+
+def test_probability_of_improvement_is_antisymmetric_and_half_on_itself():
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 4, size=(7, 3)), rng.integers(0, 4, size=(5, 3))  # many ties
+    assert probability_of_improvement(x, y) + probability_of_improvement(y, x) == pytest.approx(1.0)
+    assert probability_of_improvement(x, x) == pytest.approx(0.5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda tasks: st.tuples(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.just(tasks)), elements=st.integers(-3, 3).map(float)),
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 8), st.just(tasks)),
+               elements=st.floats(-3, 3, allow_nan=False).map(lambda v: round(v * 2) / 2)))))
+def test_probability_of_improvement_equals_double_loop_and_mann_whitney(xy):
+    x, y = xy  # small integer / half-integer grids: plenty of ties
+    assert probability_of_improvement(x, y) == pytest.approx(_poi_reference(x, y), abs=1e-12)
+    # rliable computes it with scipy's Mann-Whitney U ("greater") over n * m, per task
+    u = [scipy.stats.mannwhitneyu(x[:, t], y[:, t], alternative="greater").statistic / (len(x) * len(y))
+         for t in range(x.shape[1])]
+    assert probability_of_improvement(x, y) == pytest.approx(np.mean(u), abs=1e-12)
+
+
+def test_iqm_difference_hand_computed():
+    # IQM(1..8) = mean(3, 4, 5, 6) = 4.5; IQM(0, 1, 2, 3, 10, 20) = mean(1, 2, 3, 10) = 4.0 -> +0.5
+    assert iqm_difference([1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 10, 20]) == pytest.approx(0.5)
+    assert iqm_difference([0, 1, 2, 3, 10, 20], [1, 2, 3, 4, 5, 6, 7, 8]) == pytest.approx(-0.5)
+    # a matrix: the IQM over all runs and tasks together. x = [[1, 5], [2, 6], [3, 7], [4, 8]]
+    # holds 1..8 -> 4.5; y all 1 -> 1; difference 3.5
+    x = np.array([[1, 5], [2, 6], [3, 7], [4, 8]], dtype=float)
+    assert iqm_difference(x, np.ones((3, 2))) == pytest.approx(3.5)
+
+
+@pytest.mark.parametrize("fn", [probability_of_improvement, iqm_difference, compare])
+@pytest.mark.parametrize("x, y, match", [
+    (np.zeros((3, 2)), np.zeros((3, 3)), "same tasks"),
+    ([], [1.0], "x is empty"),
+    ([1.0], [np.nan], "y has 1 non-finite"),
+    (np.zeros((2, 2, 2)), [1.0], r"x must be \[runs\] or \[runs, tasks\]"),
+])
+def test_comparisons_reject_bad_input(fn, x, y, match):
+    with pytest.raises(ValueError, match=match):
+        fn(x, y)
+
+
+def test_compare_rejects_bad_bootstrap_arguments():
+    with pytest.raises(ValueError, match="reps must be"):
+        compare([1.0, 2.0], [1.0], reps=0)
+    with pytest.raises(ValueError, match="confidence must be"):
+        compare([1.0, 2.0], [1.0], confidence=1.0)
+
+
+def test_compare_point_estimates_and_fields():
+    x = np.array([[1.0], [2.0], [3.0]])
+    y = np.array([[2.0], [2.0], [2.0]])
+    c = compare(x, y, reps=200)
+    assert isinstance(c, Comparison)
+    # IQM of 3 runs cuts int(0.75) = 0: mean(1, 2, 3) = 2; IQM(2, 2, 2) = 2; difference 0; P = 0.5
+    assert (c.iqm_x, c.iqm_y, c.iqm_diff, c.prob_improvement) == pytest.approx((2.0, 2.0, 0.0, 0.5))
+    assert (c.runs_x, c.runs_y, c.tasks) == (3, 3, 1)
+    # y never varies: its interval is the point (2, 2); x resamples 3 of {1, 2, 3}, IQM in [1, 3]
+    assert c.iqm_y_ci == (2.0, 2.0)
+    assert 1.0 <= c.iqm_x_ci[0] < 2.0 < c.iqm_x_ci[1] <= 3.0
+    assert c.iqm_diff_ci == pytest.approx((c.iqm_x_ci[0] - 2.0, c.iqm_x_ci[1] - 2.0))  # y is constant
+
+
+def test_compare_separated_algorithms_give_a_certain_improvement():
+    # every run of x above every run of y, on both tasks: every replicate has P = 1 exactly
+    x = np.array([[10.0, 20.0], [11.0, 21.0], [12.0, 22.0]])
+    y = np.array([[1.0, 2.0], [2.0, 3.0]])
+    c = compare(x, y, reps=300)
+    assert c.prob_improvement == 1.0 and c.prob_improvement_ci == (1.0, 1.0)
+    reverse = compare(y, x, reps=300)
+    assert reverse.prob_improvement == 0.0 and reverse.prob_improvement_ci == (0.0, 0.0)
+    assert c.iqm_diff_ci[0] > 0 and reverse.iqm_diff_ci[1] < 0
+
+
+def test_compare_intervals_contain_the_point_estimates_and_shrink_with_more_runs():
+    widths = []
+    for runs in (5, 20, 80):
+        rng = np.random.default_rng(runs)
+        x = rng.normal(1.0, 2.0, size=(runs, 2))
+        y = rng.normal(0.0, 2.0, size=(runs, 2))
+        c = compare(x, y, reps=1000)
+        assert c.iqm_diff_ci[0] < c.iqm_diff < c.iqm_diff_ci[1], c
+        assert c.prob_improvement_ci[0] < c.prob_improvement < c.prob_improvement_ci[1], c
+        assert c.iqm_x_ci[0] < c.iqm_x < c.iqm_x_ci[1] and c.iqm_y_ci[0] < c.iqm_y < c.iqm_y_ci[1], c
+        widths.append((c.iqm_diff_ci[1] - c.iqm_diff_ci[0], c.prob_improvement_ci[1] - c.prob_improvement_ci[0]))
+    diff_w, poi_w = zip(*widths, strict=True)
+    # width ~ 1/sqrt(runs): 16x the runs should roughly quarter it
+    assert diff_w[0] > diff_w[1] > diff_w[2] and diff_w[2] < 0.5 * diff_w[0], diff_w
+    assert poi_w[0] > poi_w[1] > poi_w[2] and poi_w[2] < 0.5 * poi_w[0], poi_w
+
+
+def test_compare_is_reproducible_and_its_x_interval_is_the_stratified_bootstrap():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(9, 3)), rng.normal(size=(6, 3))
+    assert compare(x, y, reps=400, seed=5) == compare(x, y, reps=400, seed=5)  # bit for bit
+    assert compare(x, y, reps=400, seed=5) != compare(x, y, reps=400, seed=6)
+    # X's resamples are drawn first from the same generator as bootstrap_replicates'
+    c = compare(x, y, reps=400, seed=5)
+    assert c.iqm_x_ci == pytest.approx(stratified_bootstrap_ci(x, reps=400, seed=5), rel=1e-12)
+
+
+def _compare_reference(x, y, reps, seed, confidence=0.95):
+    """The independent stratified bootstrap of `compare`, one replicate and one pair at a time."""
+    rng = np.random.default_rng(seed)
+    (n, tasks), m = x.shape, y.shape[0]
+    ix = rng.integers(0, n, size=(reps, n, tasks))  # X's draws first, then Y's (as documented)
+    iy = rng.integers(0, m, size=(reps, m, tasks))
+    diffs, pois = [], []
+    for r in range(reps):
+        xs = np.array([[x[ix[r, i, t], t] for t in range(tasks)] for i in range(n)])
+        ys = np.array([[y[iy[r, j, t], t] for t in range(tasks)] for j in range(m)])
+        diffs.append(scipy.stats.trim_mean(xs.ravel(), 0.25) - scipy.stats.trim_mean(ys.ravel(), 0.25))
+        pois.append(_poi_reference(xs, ys))
+    tail = 100 * (1 - confidence) / 2
+    return np.percentile(diffs, [tail, 100 - tail]), np.percentile(pois, [tail, 100 - tail])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda tasks: st.tuples(
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.just(tasks)), elements=st.integers(0, 4).map(float)),
+    hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.just(tasks)),
+               elements=st.floats(-10, 10, allow_nan=False)))),
+       st.integers(0, 2**32 - 1))
+def test_compare_intervals_equal_a_plain_bootstrap_loop(xy, seed):
+    x, y = xy
+    c = compare(x, y, reps=60, seed=seed)
+    diff_ci, poi_ci = _compare_reference(x, y, reps=60, seed=seed)
+    np.testing.assert_allclose(c.iqm_diff_ci, diff_ci, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(c.prob_improvement_ci, poi_ci, rtol=1e-12, atol=1e-12)
+    assert c.iqm_diff == pytest.approx(scipy.stats.trim_mean(x.ravel(), 0.25) - scipy.stats.trim_mean(y.ravel(), 0.25))
+    assert c.prob_improvement == pytest.approx(_poi_reference(x, y), abs=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Performance profiles
+
+
+def test_performance_profile_hand_computed():
+    scores = np.array([[1, 10], [2, 20], [3, 30], [4, 40]], dtype=float)
+    taus = [0, 2, 2.5, 25, 40]
+    # task 0 (1, 2, 3, 4): > 0: 4/4; > 2: {3, 4} 2/4; > 2.5: 2/4; > 25: 0; > 40: 0
+    # task 1 (10, 20, 30, 40): > 0, 2, 2.5: 4/4; > 25: {30, 40} 2/4; > 40: 0 (strictly above)
+    # mean over tasks: [(1+1)/2, (0.5+1)/2, (0.5+1)/2, (0+0.5)/2, 0] = [1, 0.75, 0.75, 0.25, 0]
+    np.testing.assert_allclose(performance_profile(scores, taus), [1, 0.75, 0.75, 0.25, 0])
+    # one task, a scalar tau: (1, 2, 3, 4) > 2 -> 2/4
+    np.testing.assert_allclose(performance_profile([1, 2, 3, 4], 2), [0.5])
+    # order of taus is kept
+    np.testing.assert_allclose(performance_profile(scores, [40, 0]), [0, 1])
+
+
+@settings(max_examples=100, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 7), st.integers(1, 3)), elements=st.integers(-3, 3).map(float)),
+       st.lists(st.floats(-4, 4, allow_nan=False).map(lambda v: round(v * 2) / 2), min_size=1, max_size=6))
+def test_performance_profile_equals_double_loop(scores, taus):
+    runs, tasks = scores.shape
+    expected = [sum(sum(scores[i, t] > tau for i in range(runs)) / runs for t in range(tasks)) / tasks for tau in taus]
+    np.testing.assert_allclose(performance_profile(scores, taus), expected, atol=1e-12)
+
+
+def test_performance_profile_ci_band():
+    rng = np.random.default_rng(0)
+    scores = rng.normal(size=(10, 2))
+    taus = np.linspace(-3, 3, 13)
+    mid, lo, hi = performance_profile_ci(scores, taus, reps=500)
+    assert mid.shape == lo.shape == hi.shape == (13,)
+    np.testing.assert_allclose(mid, performance_profile(scores, taus))
+    assert np.all(lo <= mid) and np.all(mid <= hi)
+    # below every score every replicate is 1, above every score 0: the band collapses there
+    mid, lo, hi = performance_profile_ci(scores, [-100.0, 100.0], reps=200)
+    np.testing.assert_array_equal(np.stack([mid, lo, hi]), [[1, 0], [1, 0], [1, 0]])
+    # reproducible, and the seed matters
+    a = performance_profile_ci(scores, taus, reps=300, seed=4)
+    np.testing.assert_array_equal(a[1], performance_profile_ci(scores, taus, reps=300, seed=4)[1])
+    assert not np.array_equal(a[1], performance_profile_ci(scores, taus, reps=300, seed=5)[1])
+    with pytest.raises(ValueError, match="taus"):
+        performance_profile(scores, [[0.0]])
+    with pytest.raises(ValueError, match="taus has 1 non-finite"):
+        performance_profile(scores, [np.nan])
+    with pytest.raises(ValueError, match="confidence"):
+        performance_profile_ci(scores, taus, confidence=0)
+
+
+def test_performance_profile_band_shrinks_with_more_runs():
+    widths = []
+    for runs in (5, 20, 80):
+        scores = np.random.default_rng(runs).normal(size=(runs, 2))
+        _, lo, hi = performance_profile_ci(scores, [0.0], reps=1000)
+        widths.append(float(hi[0] - lo[0]))
+    assert widths[0] > widths[1] > widths[2] and widths[2] < 0.5 * widths[0], widths
+
+
+@settings(max_examples=25, deadline=None)
+@given(hnp.arrays(np.float64, st.tuples(st.integers(1, 6), st.integers(1, 3)), elements=st.integers(0, 5).map(float)),
+       st.integers(0, 2**32 - 1))
+def test_performance_profile_ci_equals_a_plain_bootstrap_loop(scores, seed):
+    runs, tasks = scores.shape
+    taus = [-1.0, 0.5, 2.0, 3.5, 5.0]
+    idx = np.random.default_rng(seed).integers(0, runs, size=(50, runs, tasks))  # bootstrap_replicates' draws
+    reps = [[sum(scores[idx[r, i, t], t] > tau for i in range(runs) for t in range(tasks)) / (runs * tasks)
+             for tau in taus] for r in range(50)]
+    _, lo, hi = performance_profile_ci(scores, taus, reps=50, seed=seed)
+    np.testing.assert_allclose(lo, np.percentile(reps, 2.5, axis=0), atol=1e-12)
+    np.testing.assert_allclose(hi, np.percentile(reps, 97.5, axis=0), atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# Against the paper
+
+
+def test_formulas_match_the_definitions_of_agarwal_et_al_2021():
+    """Agarwal et al. 2021 ("Deep RL at the Edge of the Statistical Precipice"), with M tasks and
+    N (X) and K (Y) runs per task, written out literally:
+
+    * IQM (Sec. 4.1): "the mean score of the middle 50% of the runs combined across all tasks",
+      i.e. sort the N*M scores, drop the lowest and the highest 25 %, average the rest;
+    * probability of improvement (Sec. 4.3, Eq. in "Probability of improvement"):
+      P(X > Y) = 1/M sum_m P(X_m > Y_m), P(X_m > Y_m) = 1/(NK) sum_i sum_j S(x_m,i, y_m,j),
+      S(x, y) = 1 if y < x, 1/2 if y = x, 0 if y > x;
+    * performance profile / run-score distribution (Sec. 4.2):
+      F_X(tau) = 1/M sum_m 1/N sum_n 1[x_m,n > tau].
+    """
+    # N = 4 runs of X, K = 4 runs of Y, M = 2 tasks (8 scores each: 25 % is exactly 2 scores)
+    x = np.array([[3.0, 0.5], [7.0, 0.9], [5.0, 0.9], [1.0, 0.2]])
+    y = np.array([[4.0, 0.9], [2.0, 0.1], [6.0, 0.5], [2.0, 0.3]])
+    N, K, M = 4, 4, 2
+
+    def paper_iqm(s):
+        flat = sorted(s.ravel().tolist())
+        q = len(flat) // 4
+        middle = flat[q:len(flat) - q]
+        return sum(middle) / len(middle)
+
+    def S(a, b):
+        return 1.0 if b < a else 0.5 if b == a else 0.0
+
+    poi = sum(sum(S(x[i, m], y[j, m]) for i in range(N) for j in range(K)) / (N * K) for m in range(M)) / M
+    # By hand: task 0, x = (3, 7, 5, 1), y = (4, 2, 6, 2): 3 beats 2, 2 -> 2; 7 beats all 4; 5 beats
+    # 4, 2, 2 -> 3; 1 beats none: 9/16. Task 1, x = (.5, .9, .9, .2), y = (.9, .1, .5, .3): .5 beats
+    # .1, .3 and ties .5 -> 2.5; each .9 beats .1, .5, .3 and ties .9 -> 3.5 + 3.5; .2 beats .1 -> 1:
+    # 10.5/16. P = (9/16 + 10.5/16) / 2 = 19.5/32 = 0.609375.
+    assert poi == pytest.approx(19.5 / 32)
+    assert probability_of_improvement(x, y) == pytest.approx(poi, abs=1e-12)
+
+    # IQM(x): sorted (0.2, 0.5, 0.9, 0.9, 1, 3, 5, 7) -> middle (0.9, 0.9, 1, 3) -> 5.8 / 4 = 1.45.
+    # IQM(y): sorted (0.1, 0.3, 0.5, 0.9, 2, 2, 4, 6) -> middle (0.5, 0.9, 2, 2) -> 5.4 / 4 = 1.35.
+    assert paper_iqm(x) == pytest.approx(1.45) and paper_iqm(y) == pytest.approx(1.35)
+    assert iqm(x) == pytest.approx(paper_iqm(x)) and iqm(y) == pytest.approx(paper_iqm(y))
+    assert iqm_difference(x, y) == pytest.approx(paper_iqm(x) - paper_iqm(y))  # 0.1
+
+    taus = [0.0, 0.5, 2.5, 6.0, 7.0]
+    paper_profile = [sum(sum(1.0 for n in range(N) if x[n, m] > tau) / N for m in range(M)) / M for tau in taus]
+    # tau = 2.5: task 0 has 3, 7, 5 above (3/4), task 1 none (0) -> 3/8
+    assert paper_profile[2] == pytest.approx(3 / 8)
+    np.testing.assert_allclose(performance_profile(x, taus), paper_profile)
+    c = compare(x, y, reps=500)
+    assert (c.iqm_diff, c.prob_improvement) == pytest.approx((paper_iqm(x) - paper_iqm(y), poi))

@@ -2,6 +2,8 @@
 
 - ``train``, ``sweep``: ``jaxpg.cli.run`` (both call ``jaxpg.driver``)
 - ``eval``, ``render``, ``plot``: ``jaxpg.cli.inspect`` (read run directories)
+- ``compare``: ``jaxpg.cli.compare`` (IQM difference, probability of improvement, profiles)
+- ``--wandb``/``--tensorboard`` of train and sweep: ``jaxpg.cli.tracking``
 - ``envs``, ``bench``: ``jaxpg.cli.tools``
 
 Every error from bad input is one line on stderr and exit status 2.
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from jaxpg.cli import inspect, run, tools
+from jaxpg.cli import compare, inspect, run, tools
 from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -26,6 +28,7 @@ def build_parser() -> Parser:
     run.add_parsers(sub)
     tools.add_parsers(sub)
     inspect.add_parsers(sub)
+    compare.add_parsers(sub)
     for command in sub.choices.values():
         command.add_argument("--no-compile-cache", action="store_true",
                              help="do not use the persistent compilation cache (~/.cache/jaxpg/xla; "
@@ -51,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             "train": lambda: run.cmd_train(args, argv), "sweep": lambda: run.cmd_sweep(args, argv),
             "envs": lambda: tools.cmd_envs(args), "bench": lambda: tools.cmd_bench(args),
             "eval": lambda: inspect.cmd_eval(args), "render": lambda: inspect.cmd_render(args),
-            "plot": lambda: inspect.cmd_plot(args),
+            "plot": lambda: inspect.cmd_plot(args), "compare": lambda: compare.cmd_compare(args),
         }
         return commands[args.command]()
     except UsageError as e:

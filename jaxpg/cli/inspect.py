@@ -60,7 +60,14 @@ def add_parsers(sub) -> None:
     pl.add_argument("--point", type=nonneg_int, default=None,
                     help="draw only this point of each sweep directory (default: every point)")
     pl.add_argument("--labels", type=lambda t: t.split(","), default=None, help="comma-separated, one per DIR")
-    pl.add_argument("--x", choices=("env_steps", "update"), default="env_steps", help="horizontal axis")
+    pl.add_argument("--x", choices=("env_steps", "update"), default="env_steps",
+                    help="horizontal axis (env_steps: each seed's own valid env steps)")
+    pl.add_argument("--metric", default="mean_return",
+                    help="what to draw: mean_return, loss, entropy, grad_norm, mean_length (metrics.csv), eval "
+                         "(evaluations during training, --eval-every) or an evals.csv column such as greedy_score")
+    pl.add_argument("--smooth", type=positive_int, default=1, metavar="W",
+                    help="trailing moving average over W updates (evaluations) per seed")
+    pl.add_argument("--log-x", action="store_true", help="logarithmic horizontal axis")
     pl.add_argument("--final-scores", action="store_true",
                     help="plot each run's (or sweep point's) per-seed final score (mean - std): dots + box")
     pl.add_argument("--pass-line", type=number, action="append", default=[], metavar="Y",
@@ -135,8 +142,8 @@ def cmd_render(args) -> int:
     params = jax.tree.map(lambda x: x[args.seed_index], ck.state.params)
     seed = ck.root_seed if args.seed is None else args.seed
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), args.seed_index)
-    states, length = render.play_episode(key, ck.config.env,
-                                         trainer.policy.apply, params, max_steps, args.greedy)
+    states, length = render.play_episode(key, ck.config.env, trainer.policy.apply, params, max_steps,
+                                         args.greedy, dist=trainer.policy.dist)
     states = jax.tree.map(lambda a: a[: length + 1], states)
     images = render.frames(ck.config.env, states)
     try:
@@ -164,7 +171,8 @@ def cmd_plot(args) -> int:
                                         title=args.title, point=args.point)
         else:
             out = plotting.learning_curves(args.run_dirs, args.out, labels=args.labels, x=args.x,
-                                           hlines=hlines, title=args.title, point=args.point)
+                                           hlines=hlines, title=args.title, point=args.point, metric=args.metric,
+                                           smoothing=args.smooth, log_x=args.log_x)
     except ValueError as e:
         raise UsageError(str(e).splitlines()[0]) from None
     except OSError as e:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 
-from jaxpg.cli import flags
+from jaxpg.cli import flags, tracking
 from jaxpg.cli.common import (
     HelpFormatter,
     UsageError,
@@ -27,11 +26,11 @@ def add_parsers(sub) -> None:
     t.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the run (train or sweep) saved in DIR with its saved settings; "
                         "--updates N = total updates")
-    t.add_argument("--tensorboard", action="store_true",
-                   help="also log the per-update metrics to OUT/tensorboard (`pip install tensorboardX`)")
+    tracking.add_flags(t, sweep=False)
     w = sub.add_parser("sweep", help="seeds x hyperparameter grid in one compiled program, sharded over "
                                      "every device (and host)", formatter_class=HelpFormatter)
     _add_run_flags(w, sweep=True)
+    tracking.add_flags(w, sweep=True)
     w.add_argument("--target", type=number, default=None,
                    help="stop early once every run's training return has reached this value")
     w.add_argument("--resume", type=path, default=None, metavar="DIR",
@@ -57,6 +56,9 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     p.add_argument("--greedy", action="store_true", default=None,
                    help="report (and rank by) the argmax-action evaluation; sampled actions otherwise")
     renamed(p, "--greedy-eval", "--greedy")
+    p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
+                   help="also evaluate every K updates during training (--eval-episodes episodes, sampled and "
+                        "greedy; a multiple of --progress-every): OUT/evals.csv, `jaxpg plot --metric eval`")
     p.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="step limit of the evaluation episodes (default: the env's own limit, even when "
                         "--max-steps cuts the training episodes shorter)")
@@ -91,16 +93,30 @@ def _resume(args, argv: list[str]):
     refused += [f for f in _RESUME_REFUSES if any(a == f or a.startswith(f + "=") for a in argv)]
     if refused:
         raise UsageError(f"--resume continues a run with its saved settings; drop {', '.join(refused)}")
+    from jaxpg import checkpoint, rundir
+
+    tr = tracking.Trackers([])
+    if args.wandb or getattr(args, "tensorboard", False):
+        try:
+            rundir.check_no_symlinks(args.resume)
+            meta = checkpoint.load(args.resume, whole=True).meta
+        except (checkpoint.CheckpointError, rundir.RunDirError) as e:
+            raise UsageError(str(e)) from None
+        if args.out is None:
+            args.out = args.resume  # trackers write beside the run they continue
+        tr = tracking.trackers(args, {**_tracked_settings(meta), "resumed_at": meta.get("updates_done")})
+    result = None
     try:
         result = driver.resume(args.resume, updates=args.updates, chunk=args.progress_every,
-                               save_every=args.save_every, log=_log(args),
+                               save_every=args.save_every, log=_log(args), progress=tr.progress if tr else None,
                                target=getattr(args, "target", None), eval_episodes=args.eval_episodes,
-                               eval_greedy=args.greedy, eval_max_steps=args.eval_max_steps)
+                               eval_greedy=args.greedy, eval_max_steps=args.eval_max_steps,
+                               eval_every=args.eval_every)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    finally:
+        tr.finish(result)
     if result is None:
-        from jaxpg import checkpoint
-
         done = checkpoint.load(args.resume, whole=True).updates_done
         print(f"{args.resume}: all {done} updates are done; nothing to do "
               "(pass --updates N to train further)")
@@ -114,20 +130,20 @@ def cmd_train(args, argv: list[str]) -> int:
             return 0
     else:
         config, hparams, _ = flags.settings(args)
-        tb = _tensorboard(args)
+        tr = tracking.trackers(args, _run_settings("train", config, hparams, args))
         from jaxpg import driver
 
+        result = None
         try:
             result = driver.run(config, None, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
                                 chunk=args.progress_every, save_every=args.save_every,
                                 eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
-                                eval_max_steps=args.eval_max_steps, log=_log(args), overwrite=args.overwrite,
-                                progress=tb.progress if tb else None)
+                                eval_max_steps=args.eval_max_steps, eval_every=args.eval_every, log=_log(args),
+                                overwrite=args.overwrite, progress=tr.progress if tr else None)
         except ValueError as e:
             raise UsageError(str(e)) from None
         finally:
-            if tb:
-                tb.close()
+            tr.finish(result)
     if result.settings["kind"] == "sweep":
         _print_sweep(result)
         return result.exit_code
@@ -175,39 +191,20 @@ def _timing_line(result) -> str:
             f"{steps / max(t['train_s'], 1e-9):,.0f} steps/s")
 
 
-class _TensorBoard:
-    def __init__(self, out: Path):
-        from tensorboardX import SummaryWriter
+def _run_settings(kind: str, config, hparams, args, points=None) -> dict:
+    """What a tracker records as the run's config (as ``checkpoint.json`` does)."""
+    from jaxpg import checkpoint
 
-        self.w = SummaryWriter(str(out / "tensorboard"))
-
-    def progress(self, p) -> None:
-        m = p.metrics
-        n = m.loss.shape[-1]
-        for u in range(n):
-            step = p.update - n + u + 1
-            for field in ("mean_return", "loss", "entropy", "grad_norm", "mean_length"):
-                vals = getattr(m, field)[0, :, u]
-                self.w.add_scalar(f"all/{field}", float(vals.mean()), step)
-                for s, v in enumerate(vals):
-                    self.w.add_scalar(f"seed{s}/{field}", float(v), step)
-        self.w.add_scalar("all/steps_per_s", float(p.steps_per_s), p.update)
-
-    def close(self) -> None:
-        self.w.close()
+    return {"kind": kind, "env": config.env, "seeds": args.seeds, "root_seed": args.seed,
+            "config": checkpoint.settings_dict(config), "hparams": hparams.to_dict(), "points": points,
+            "eval_episodes": _or(args.eval_episodes, 32), "eval_greedy": bool(args.greedy),
+            "eval_every": args.eval_every}
 
 
-def _tensorboard(args):
-    if not args.tensorboard:
-        return None
-    if args.out is None:
-        raise UsageError("--tensorboard needs --out (the logs go to OUT/tensorboard)")
-    try:
-        import tensorboardX  # noqa: F401
-    except ImportError:
-        raise UsageError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
-    args.out.mkdir(parents=True, exist_ok=True)
-    return _TensorBoard(args.out)
+def _tracked_settings(meta: dict) -> dict:
+    keys = ("kind", "env", "seeds", "root_seed", "config", "hparams", "points", "eval_episodes", "eval_greedy",
+            "eval_every")
+    return {k: meta.get(k) for k in keys}
 
 
 def cmd_sweep(args, argv: list[str]) -> int:
@@ -234,15 +231,23 @@ def cmd_sweep(args, argv: list[str]) -> int:
         order = [flags.BY_FLAG[f].field for f in flags.given_flags(argv) if flags.BY_FLAG[f].field in lists]
         from jaxpg.sweep import grid
 
+        points = grid(**{n: lists[n] for n in order})
+        import jax
+
+        tr = tracking.trackers(args, _run_settings("sweep", config, hparams, args, points)) \
+            if jax.process_index() == 0 else tracking.Trackers([])
+        result = None
         try:
-            points = grid(**{n: lists[n] for n in order})
             result = driver.run(config, points, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
                                 chunk=args.progress_every, save_every=args.save_every,
                                 eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
-                                eval_max_steps=args.eval_max_steps, target=args.target, log=_log(args),
-                                overwrite=args.overwrite, axes=order)
+                                eval_max_steps=args.eval_max_steps, eval_every=args.eval_every,
+                                target=args.target, log=_log(args), overwrite=args.overwrite, axes=order,
+                                progress=tr.progress if tr else None)
         except ValueError as e:
             raise UsageError(str(e)) from None
+        finally:
+            tr.finish(result)
     import jax
 
     if jax.process_index() == 0:

@@ -1,0 +1,199 @@
+"""Experiment tracking for ``train`` and ``sweep``: TensorBoard (``--tensorboard``) and Weights &
+Biases (``--wandb``). Both are optional dependencies, fed by the driver's ``progress`` callback.
+
+What W&B gets (one W&B run per jaxpg run):
+
+- config: the env, ``Config``, ``HParams``, seeds, root seed, sweep points and evaluation settings;
+- every update: each metric (``mean_return``, ``loss``, ``entropy``, ``grad_norm``, ``mean_length``)
+  averaged over seeds (``all/…``, with ``min/…`` and ``max/…`` of the return) and per seed
+  (``seed{s}/…``) — for a sweep per point (``p{h}/…``, ``p{h}/seed{s}/…``); per-seed keys are
+  logged for runs of at most :data:`PER_SEED_LIMIT` seeds in all;
+- with ``--eval-every``: ``eval/…`` at each evaluation (sampled and greedy means);
+- at the end: the final evaluation per seed in the run summary, and the learning-curve and
+  final-score plots as images (with ``--out``).
+
+``WANDB_MODE=offline`` keeps everything in a local ``wandb/`` directory (``wandb sync`` uploads it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from jaxpg.cli.common import UsageError
+
+FIELDS = ("mean_return", "loss", "entropy", "grad_norm", "mean_length")
+PER_SEED_LIMIT = 64
+
+
+class TensorBoard:
+    def __init__(self, out: Path):
+        from tensorboardX import SummaryWriter
+
+        self.w = SummaryWriter(str(out / "tensorboard"))
+
+    def progress(self, p) -> None:
+        m = p.metrics
+        n = m.loss.shape[-1]
+        for u in range(n):
+            step = p.update - n + u + 1
+            for field in FIELDS:
+                vals = getattr(m, field)[0, :, u]
+                self.w.add_scalar(f"all/{field}", float(vals.mean()), step)
+                for s, v in enumerate(vals):
+                    self.w.add_scalar(f"seed{s}/{field}", float(v), step)
+        self.w.add_scalar("all/steps_per_s", float(p.steps_per_s), p.update)
+        if p.evaluation is not None:
+            for mode in ("sampled", "greedy"):
+                self.w.add_scalar(f"eval/{mode}_mean", float(np.mean(p.evaluation[f"{mode}_mean"])), p.update)
+
+    def finish(self, result) -> None:
+        self.w.close()
+
+
+def _finite_mean(v) -> float | None:
+    v = np.asarray(v, np.float64)
+    v = v[np.isfinite(v)]
+    return float(v.mean()) if v.size else None
+
+
+class Wandb:
+    """Logs a run to Weights & Biases (see the module docstring for what)."""
+
+    def __init__(self, args, settings: dict):
+        try:
+            import wandb
+        except ImportError:
+            raise UsageError("--wandb needs wandb: pip install 'jaxpg[wandb]'") from None
+        self.wandb = wandb
+        self.out = args.out
+        kwargs = {"project": args.wandb_project, "entity": args.wandb_entity, "group": args.wandb_group,
+                  "tags": args.wandb_tags, "config": settings, "job_type": settings.get("kind"),
+                  "name": args.wandb_name}
+        if args.out is not None:
+            args.out.mkdir(parents=True, exist_ok=True)
+            kwargs["dir"] = str(args.out)
+        try:
+            self.run = wandb.init(**{k: v for k, v in kwargs.items() if v is not None})
+        except Exception as e:  # noqa: BLE001 - wandb raises many kinds (auth, network, settings)
+            raise UsageError(f"--wandb: wandb.init failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                             " (WANDB_MODE=offline logs without a network)") from None
+        self.sweep = settings.get("kind") == "sweep"
+
+    def _prefix(self, h: int) -> str:
+        return f"p{h}/" if self.sweep else ""
+
+    def progress(self, p) -> None:
+        m = p.metrics
+        H, S, n = m.loss.shape
+        per_seed = H * S <= PER_SEED_LIMIT
+        for u in range(n):
+            step = p.update - n + u + 1
+            row: dict[str, float | None] = {}
+            for h in range(H):
+                pre = self._prefix(h)
+                for field in FIELDS:
+                    vals = np.asarray(getattr(m, field)[h, :, u], np.float64)
+                    row[f"{pre}all/{field}"] = _finite_mean(vals)
+                    if per_seed:
+                        for s in range(S):
+                            row[f"{pre}seed{s}/{field}"] = float(vals[s])
+                ret = np.asarray(m.mean_return[h, :, u], np.float64)
+                if np.isfinite(ret).any():
+                    row[f"{pre}min/mean_return"] = float(np.nanmin(ret))
+                    row[f"{pre}max/mean_return"] = float(np.nanmax(ret))
+            if u == n - 1:
+                row["steps_per_s"] = float(p.steps_per_s)
+                row["env_steps"] = int(p.env_steps)
+                if p.evaluation is not None:
+                    for h in range(H):
+                        for mode in ("sampled", "greedy"):
+                            row[f"{self._prefix(h)}eval/{mode}_mean"] = \
+                                _finite_mean(p.evaluation[f"{mode}_mean"][h])
+            self.run.log({k: v for k, v in row.items() if v is not None}, step=step)
+
+    def finish(self, result) -> None:
+        try:
+            if result is not None and result.eval_returns is not None:
+                mode = "greedy" if result.settings.get("eval_greedy") else "sampled"
+                ev = result.eval_returns[mode]  # [H, S, K]
+                means, stds = ev.mean(-1), ev.std(-1)
+                for h in range(ev.shape[0]):
+                    pre = self._prefix(h)
+                    self.run.summary[f"{pre}eval/mean"] = float(means[h].mean())
+                    self.run.summary[f"{pre}eval/score_per_seed"] = [float(x) for x in means[h] - stds[h]]
+                    self.run.summary[f"{pre}eval/mean_per_seed"] = [float(x) for x in means[h]]
+                self.run.summary["eval/mode"] = mode
+                self.run.summary["updates_done"] = int(result.updates_done)
+            if result is not None and self.out is not None and (Path(self.out) / "metrics.csv").exists():
+                self._plots(result)
+        finally:
+            self.run.finish()
+
+    def _plots(self, result) -> None:
+        from jaxpg import plotting
+
+        images = {}
+        try:
+            images["plots/learning_curve"] = plotting.learning_curves(self.out, Path(self.out) / "curve.png")
+            if result.eval_returns is not None:
+                images["plots/final_scores"] = plotting.final_scores(self.out, Path(self.out) / "final_scores.png")
+        except ValueError:
+            pass  # e.g. nothing to draw yet: the metrics are still logged
+        if images:
+            self.run.log({k: self.wandb.Image(str(v)) for k, v in images.items()}, step=int(result.updates_done))
+
+
+class Trackers:
+    """Every tracker a command asked for, fed by one ``progress`` callback."""
+
+    def __init__(self, items):
+        self.items = [t for t in items if t is not None]
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def progress(self, p) -> None:
+        for t in self.items:
+            t.progress(p)
+
+    def finish(self, result) -> None:
+        for t in self.items:
+            t.finish(result)
+
+
+def add_flags(p, sweep: bool) -> None:
+    """``--wandb`` and its options (train and sweep), and ``--tensorboard`` (train)."""
+    if not sweep:
+        p.add_argument("--tensorboard", action="store_true",
+                       help="also log the per-update metrics to OUT/tensorboard (`pip install tensorboardX`)")
+    p.add_argument("--wandb", action="store_true",
+                   help="log config, every update's metrics, evaluations and the final plots to Weights & Biases "
+                        "(`pip install 'jaxpg[wandb]'`; WANDB_MODE=offline logs locally)")
+    p.add_argument("--wandb-project", default="jaxpg", help="W&B project")
+    p.add_argument("--wandb-entity", default=None, help="W&B entity (user or team; default: yours)")
+    p.add_argument("--wandb-group", default=None, help="W&B group, e.g. one per experiment")
+    p.add_argument("--wandb-tags", type=lambda t: [x for x in t.split(",") if x], default=None,
+                   help="comma-separated W&B tags")
+    p.add_argument("--wandb-name", default=None, help="W&B run name (default: W&B's)")
+
+
+def trackers(args, settings: dict) -> Trackers:
+    """The trackers ``args`` asks for (checked before anything is compiled)."""
+    items = []
+    if getattr(args, "tensorboard", False):
+        if args.out is None:
+            raise UsageError("--tensorboard needs --out (the logs go to OUT/tensorboard)")
+        try:
+            import tensorboardX  # noqa: F401
+        except ImportError:
+            raise UsageError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
+        args.out.mkdir(parents=True, exist_ok=True)
+        items.append(TensorBoard(args.out))
+    if not args.wandb and any(getattr(args, f) not in (None, "jaxpg") for f in
+                              ("wandb_project", "wandb_entity", "wandb_group", "wandb_tags", "wandb_name")):
+        raise UsageError("--wandb-project/--wandb-entity/--wandb-group/--wandb-tags/--wandb-name need --wandb")
+    if args.wandb:
+        items.append(Wandb(args, settings))
+    return Trackers(items)
