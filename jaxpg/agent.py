@@ -85,25 +85,52 @@ class Agent(NamedTuple):
         return tr.env, tr.env_params
 
     def evaluate(self, episodes: int | None = None, greedy: bool | None = None, seed: int | None = None,
-                 max_steps: int | None = None) -> np.ndarray:
+                 max_steps: int | None = None, key: jax.Array | None = None) -> np.ndarray:
         """``[K]`` returns of K evaluation episodes played in parallel.
 
         With no arguments: the run's own final evaluation of this seed (same episodes, mode,
-        episode limit and keys), so its mean is the ``eval_mean`` the run reported.
+        episode limit and keys), so its mean is the ``eval_mean`` the run reported. ``seed``
+        derives the keys from another root seed; ``key`` gives the key itself.
         """
         meta = self.meta
         episodes = int(episodes or meta.get("eval_episodes") or 32)
         greedy = bool(meta.get("eval_greedy", False)) if greedy is None else bool(greedy)
         tr = make_trainer(self.config)
         limit = int(max_steps or meta.get("eval_max_steps") or tr.env_params.max_steps_in_episode)
-        key = evaluation_key(self.root_seed if seed is None else seed, self.seeds, self.seed_index, greedy)
+        if key is None:
+            key = evaluation_key(self.root_seed if seed is None else seed, self.seeds, self.seed_index, greedy)
         fn = jax.jit(lambda k, p: _evaluate(k, tr.env, tr.env_params, tr.policy.apply, p, episodes, limit,
                                             greedy=greedy, dist=tr.policy.dist))
         return np.asarray(fn(key, self.params))
 
 
+def _load_exported(folder: Path) -> Agent:
+    """The policy of a ``jaxpg export`` folder (``params.safetensors`` + ``jaxpg.json``)."""
+    import json
+
+    from jaxpg.export import MANIFEST, load_safetensors, unflatten
+
+    try:
+        m = json.loads((folder / MANIFEST).read_text())
+        config, hparams = checkpoint.config_from_dict(m["config"]), HParams(**m["hparams"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise checkpoint.CheckpointError(f"{folder}: unreadable {MANIFEST} ({e})") from None
+    arrays, _ = load_safetensors(folder / "params.safetensors")
+    tr = make_trainer(config)
+    params = jax.tree.map(jax.numpy.asarray, unflatten(arrays))
+    want = jax.tree.structure(jax.eval_shape(tr.policy.init, jax.random.key(0),
+                                             jax.numpy.zeros(tr.env.observation_space(tr.env_params).shape)))
+    if jax.tree.structure(params) != want:
+        raise checkpoint.CheckpointError(f"{folder}: params.safetensors does not hold the policy {MANIFEST} describes")
+    meta = {"eval_episodes": 32, "eval_greedy": False, **{k: m.get(k) for k in ("root_seed", "seeds")}}
+    return Agent(env=config.env, config=config, hparams=hparams, params=params, policy=tr.policy,
+                 seed_index=int(m.get("seed_index", 0)), point=m.get("point"), root_seed=int(m.get("root_seed", 0)),
+                 seeds=int(m.get("seeds", 1)), updates_done=int(m.get("updates_done", 0)), meta=meta)
+
+
 def load(run_dir: str | Path, seed: int = 0, point: int | None = None) -> Agent:
-    """Seed ``seed`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep`` --out).
+    """Seed ``seed`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep`` --out),
+    or the policy of a ``jaxpg export`` folder (``seed`` and ``point`` are then ignored).
 
     Args:
       run_dir: the run directory.
@@ -114,6 +141,8 @@ def load(run_dir: str | Path, seed: int = 0, point: int | None = None) -> Agent:
     Raises:
       checkpoint.CheckpointError: no loadable checkpoint, a damaged one, or a bad index.
     """
+    if (Path(run_dir) / "params.safetensors").is_file():
+        return _load_exported(Path(run_dir))
     ck = checkpoint.load(run_dir, point)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < ck.seeds:
         raise checkpoint.CheckpointError(f"seed {seed!r} is out of range: {run_dir} has seeds 0..{ck.seeds - 1}")

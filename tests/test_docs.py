@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RUN = ("python", "bash")
 NOT_RUN = ("text",)
-OPTIONAL = {"torch==2.13.0", "imageio[ffmpeg]", "tensorboardX"}
+OPTIONAL = {"torch==2.13.0", "imageio[ffmpeg]", "tensorboardX", "huggingface_hub"}
 
 
 def blocks(path: Path) -> list[tuple[str, int, str]]:
@@ -102,7 +102,7 @@ def shrink(argv: list[str]) -> list[str]:
             argv = _set(argv, "--updates", math.ceil(int(u) / 50))
         elif not resuming:
             argv = _set(argv, "--updates", 3)
-        for flag in ("--save-every", "--progress-every"):
+        for flag in ("--save-every", "--progress-every", "--eval-every"):
             v = _value(argv, flag)
             if v is not None:
                 argv = _set(argv, flag, math.ceil(int(v) / 50))

@@ -204,7 +204,7 @@ LAYERS = {
         "defaults"},
     2: {"train", "evaluate", "render", "plotting"},
     3: {"checkpoint"},
-    4: {"rundir", "agent"},
+    4: {"rundir", "agent", "export"},
     5: {"driver"},
     6: {"sweep", "bench"},
     7: {"cli", "cli.common", "cli.flags", "cli.run", "cli.inspect", "cli.tools", "cli.compare", "cli.tracking",

@@ -1,7 +1,7 @@
 """The ``jaxpg`` command line: one small module per command, run flags from one table.
 
 - ``train``, ``sweep``: ``jaxpg.cli.run`` (both call ``jaxpg.driver``)
-- ``eval``, ``render``, ``plot``: ``jaxpg.cli.inspect`` (read run directories)
+- ``eval``, ``render``, ``plot``, ``export``: ``jaxpg.cli.inspect`` (read run directories)
 - ``compare``: ``jaxpg.cli.compare`` (IQM difference, probability of improvement, profiles)
 - ``--wandb``/``--tensorboard`` of train and sweep: ``jaxpg.cli.tracking``
 - ``envs``, ``bench``: ``jaxpg.cli.tools``
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             "envs": lambda: tools.cmd_envs(args), "bench": lambda: tools.cmd_bench(args),
             "eval": lambda: inspect.cmd_eval(args), "render": lambda: inspect.cmd_render(args),
             "plot": lambda: inspect.cmd_plot(args), "compare": lambda: compare.cmd_compare(args),
+            "export": lambda: inspect.cmd_export(args),
         }
         return commands[args.command]()
     except UsageError as e:

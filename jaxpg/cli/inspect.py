@@ -52,6 +52,23 @@ def add_parsers(sub) -> None:
     r.add_argument("--fps", type=positive_int, default=30, help="frames per second of the animation")
     renamed(r, "--episode-seed", "--seed")
     renamed(r, "--max-steps", "--max-frames")
+    x = sub.add_parser("export", help="write a trained seed as a folder ready for the Hugging Face Hub "
+                                      "(model card, params.safetensors, results.json, replay)",
+                       formatter_class=HelpFormatter)
+    x.add_argument("run_dir", type=path, metavar="DIR", help=RUN_DIR_HELP)
+    x.add_argument("--out", type=path, required=True, help="the folder to write (created)")
+    x.add_argument("--point", type=nonneg_int, default=None, help=POINT_HELP)
+    x.add_argument("--seed-index", type=nonneg_int, default=None,
+                   help="which trained seed (default: the best final score in summary.json)")
+    x.add_argument("--eval-episodes", type=positive_int, default=32,
+                   help="fresh evaluation episodes for the card's mean_reward (at least 10)")
+    x.add_argument("--greedy", action="store_true", help="evaluate and replay with argmax actions (sampled otherwise)")
+    x.add_argument("--seed", type=seed_int, default=None,
+                   help="root seed of the fresh evaluation (default: the run's own; the episodes differ from "
+                        "the run's final evaluation)")
+    x.add_argument("--repo-name", default=None, help="the model's name in the card (default: jaxpg-ENV)")
+    x.add_argument("--max-frames", type=positive_int, default=500, help="replay length at most")
+    x.add_argument("--fps", type=positive_int, default=30, help="replay frames per second")
     pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95%% bootstrap CI) of run "
                                      "directories, or final-score distributions",
                         formatter_class=HelpFormatter)
@@ -154,6 +171,28 @@ def cmd_render(args) -> int:
         raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
     print(f"wrote {args.out}: seed index {args.seed_index}, {length} steps, {len(images)} frames "
           f"({images.shape[2]}x{images.shape[1]})")
+    return 0
+
+
+def cmd_export(args) -> int:
+    """``jaxpg export DIR --out FOLDER``."""
+    from jaxpg import checkpoint
+    from jaxpg.export import export
+
+    if args.out.exists() and not args.out.is_dir():
+        raise UsageError(f"--out {str(args.out)!r} is a file, not a folder")
+    try:
+        r = export(args.run_dir, args.out, seed=args.seed_index, point=args.point, episodes=args.eval_episodes,
+                   greedy=args.greedy, eval_seed=args.seed, repo_name=args.repo_name,
+                   replay_frames=args.max_frames, fps=args.fps)
+    except (checkpoint.CheckpointError, ValueError) as e:
+        raise UsageError(str(e).splitlines()[0]) from None
+    except OSError as e:
+        raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
+    name = args.repo_name or f"jaxpg-{r['env_id']}"
+    print(f"wrote {args.out}: seed {r['seed_index']}, mean_reward {r['mean_reward']:.2f} +/- {r['std_reward']:.2f} "
+          f"over {r['n_evaluation_episodes']} fresh episodes")
+    print(f"upload it with:  hf upload YOUR_HF_NAME/{name} {args.out} .   (pip install huggingface_hub; hf auth login)")
     return 0
 
 

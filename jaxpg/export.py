@@ -1,0 +1,234 @@
+"""``jaxpg export RUN --out DIR``: a trained policy as a folder ready for the Hugging Face Hub.
+
+The folder is what the Deep RL course's ``package_to_hub`` produces, for a jaxpg policy:
+
+- ``README.md``: the model card. Its YAML front matter carries the Hub's model-index metadata
+  (``library_name: jaxpg``, tags, task ``reinforcement-learning``, the env id as dataset, and
+  ``mean_reward`` as "mean +/- std" of a fresh evaluation), then the hyperparameters, the
+  evaluation, the replay and a snippet that loads the policy with ``jaxpg.load``;
+- ``params.safetensors``: the policy's variables (network and observation-normalisation
+  statistics), flattened with dotted names (``params.Dense_0.kernel``);
+- ``jaxpg.json``: the run's ``Config`` and ``HParams`` and which seed this is, so
+  ``jaxpg.load(DIR)`` rebuilds the exact policy;
+- ``results.json``: ``env_id``, ``mean_reward``, ``std_reward``, ``n_evaluation_episodes``,
+  ``eval_datetime`` (the course's fields), and jaxpg's own;
+- ``replay.gif`` (and ``replay.mp4`` when ``imageio[ffmpeg]`` is installed): one episode.
+
+Nothing is uploaded: the command prints the ``hf upload`` line that does it.
+
+The safetensors file is written and read here without the ``safetensors`` package (the format
+is an 8-byte little-endian header length, a JSON header of names, dtypes, shapes and byte
+offsets, then the raw little-endian arrays); the tests read it back with the real package.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from jaxpg import __version__, checkpoint
+from jaxpg.fileio import atomic_write, atomic_write_json
+
+__all__ = ["export", "load_safetensors", "save_safetensors", "MANIFEST"]
+
+MANIFEST = "jaxpg.json"
+_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.float16): "F16",
+           np.dtype(np.int32): "I32", np.dtype(np.int64): "I64", np.dtype(np.uint32): "U32",
+           np.dtype(np.uint8): "U8", np.dtype(np.int8): "I8", np.dtype(np.bool_): "BOOL"}
+_NP = {v: k for k, v in _DTYPES.items()}
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
+    """Nested dicts of arrays -> ``{"a.b.c": array}``."""
+    out: dict[str, np.ndarray] = {}
+    for k, v in tree.items():
+        if "." in str(k):
+            raise ValueError(f"a parameter name contains '.': {k!r}")
+        name = f"{prefix}{k}"
+        if isinstance(v, dict) or hasattr(v, "items"):
+            out.update(flatten(v, name + "."))
+        else:
+            out[name] = np.asarray(v)
+    return out
+
+
+def unflatten(flat: dict[str, np.ndarray]) -> dict:
+    out: dict = {}
+    for name, v in flat.items():
+        node = out
+        *parents, leaf = name.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def save_safetensors(arrays: dict[str, np.ndarray], path: str | Path, metadata: dict[str, str] | None = None) -> None:
+    """Writes ``arrays`` in the safetensors format (atomically)."""
+    header: dict[str, Any] = {}
+    chunks, offset = [], 0
+    for name in sorted(arrays):
+        a = np.asarray(arrays[name], order="C")  # (ascontiguousarray would make a 0-d array 1-d)
+        if a.dtype not in _DTYPES:
+            raise ValueError(f"{name}: dtype {a.dtype} has no safetensors name")
+        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
+        header[name] = {"dtype": _DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    if metadata:
+        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
+    atomic_write(Path(path), struct.pack("<Q", len(text)) + text + b"".join(chunks))
+
+
+def load_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """``(arrays, metadata)`` of a safetensors file."""
+    data = Path(path).read_bytes()
+    try:
+        (n,) = struct.unpack("<Q", data[:8])
+        header = json.loads(data[8:8 + n])
+    except (struct.error, ValueError, UnicodeDecodeError) as e:
+        raise checkpoint.CheckpointError(f"{path}: not a safetensors file ({e})") from None
+    meta = header.pop("__metadata__", {})
+    body = data[8 + n:]
+    out = {}
+    for name, spec in header.items():
+        lo, hi = spec["data_offsets"]
+        dt = _NP[spec["dtype"]].newbyteorder("<")
+        out[name] = np.frombuffer(body[lo:hi], dtype=dt).reshape(spec["shape"]).astype(dt.newbyteorder("="))
+    return out, meta
+
+
+def _best_seed(run_dir: Path, seeds: int) -> int:
+    """The seed with the highest final evaluation score in summary.json (0 without one)."""
+    try:
+        scores = json.loads((run_dir / "summary.json").read_text()).get("eval_score")
+    except (OSError, ValueError):
+        return 0
+    if not scores or len(scores) != seeds or any(s is None for s in scores):
+        return 0
+    return int(np.argmax(scores))
+
+
+def _card(env: str, repo: str, mean: float, std: float, episodes: int, greedy: bool, agent, replay: str | None,
+          hparams: dict, config: dict, updates: int, steps: int | None) -> str:
+    tags = [env, "reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class", "jax", "jaxpg"]
+    front = [
+        "---", "library_name: jaxpg", "tags:", *(f"- {t}" for t in tags), "model-index:", f"- name: {repo}",
+        "  results:", "  - task:", "      type: reinforcement-learning", "      name: reinforcement-learning",
+        "    dataset:", f"      name: {env}", f"      type: {env}", "    metrics:", "    - type: mean_reward",
+        f"      value: {mean:.2f} +/- {std:.2f}", "      name: mean_reward", "      verified: false", "---", "",
+    ]
+    rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in {**config, **hparams}.items())
+    mode = "greedy (argmax / the Gaussian's mean)" if greedy else "sampled (as the course evaluates)"
+    body = f"""# REINFORCE agent playing **{env}**
+
+A policy-gradient (REINFORCE, Williams 1992) agent trained with
+jaxpg {__version__}: seed {agent.seed_index} of a run of
+{agent.seeds} seeds (root seed {agent.root_seed}), after {updates:,} updates{
+f" and {steps:,} valid environment steps" if steps else ""}.
+
+## Evaluation
+
+{episodes} fresh episodes, {mode} actions: mean reward **{mean:.2f} +/- {std:.2f}**
+(score mean - std = {mean - std:.2f}).
+{f'{chr(10)}![replay]({replay}){chr(10)}' if replay else ''}
+## Use it
+
+```python
+import jax, jaxpg
+
+agent = jaxpg.load("path/to/this/folder")          # the folder downloaded from the Hub
+env, env_params = agent.env_pair()
+obs, state = env.reset(jax.random.key(0), env_params)
+action = agent.greedy(obs)                          # or agent.act(key, obs): sampled
+returns = agent.evaluate(episodes=10)               # 10 evaluation episodes, in parallel
+```
+
+## Hyperparameters
+
+| setting | value |
+| --- | --- |
+{rows}
+
+Files: `params.safetensors` (the policy's variables, observation statistics included),
+`jaxpg.json` (the settings `jaxpg.load` rebuilds the policy from), `results.json`.
+"""
+    return "\n".join(front) + body
+
+
+def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point: int | None = None,
+           episodes: int = 32, greedy: bool = False, eval_seed: int | None = None, repo_name: str | None = None,
+           replay_frames: int = 500, fps: int = 30, say=print) -> dict:
+    """Writes the Hub folder of one trained seed (see the module docstring); returns results.json.
+
+    Args:
+      run_dir: a ``jaxpg train``/``sweep`` directory. seed: which seed (default: the best final
+        score in summary.json). point: a sweep's point.
+      out: the folder to write (created; files in it are replaced).
+      episodes: fresh evaluation episodes (at least 10, as the course asks).
+      greedy: evaluate (and replay) with the head's mode instead of sampling.
+      eval_seed: root of the fresh evaluation's keys (default: the run's root seed; the keys
+        differ from the run's own final evaluation).
+      repo_name: the model's name in the card (default ``jaxpg-<env>``).
+    """
+    import jax
+
+    from jaxpg import render
+    from jaxpg.agent import load
+
+    if episodes < 10:
+        raise ValueError(f"--eval-episodes must be at least 10 for a Hub model card, got {episodes}")
+    run_dir, out = Path(run_dir), Path(out)
+    ck = checkpoint.load(run_dir, point)
+    seed = _best_seed(run_dir, ck.seeds) if seed is None and point is None else (seed or 0)
+    agent = load(run_dir, seed=seed, point=point)
+    root = agent.root_seed if eval_seed is None else int(eval_seed)
+    key = jax.random.fold_in(jax.random.fold_in(jax.random.key(root), 3), seed)
+    returns = agent.evaluate(episodes=episodes, greedy=greedy, key=key)
+    mean, std = float(returns.mean()), float(returns.std())
+    out.mkdir(parents=True, exist_ok=True)
+    params = jax.tree.map(np.asarray, agent.params)
+    save_safetensors(flatten(params), out / "params.safetensors",
+                     {"format": "jaxpg", "env": agent.env, "jaxpg_version": __version__})
+    manifest = {"format": "jaxpg-policy", "version": 1, "jaxpg_version": __version__, "env": agent.env,
+                "config": checkpoint.settings_dict(agent.config), "hparams": agent.hparams.to_dict(),
+                "seed_index": agent.seed_index, "point": point, "root_seed": agent.root_seed, "seeds": agent.seeds,
+                "updates_done": agent.updates_done, "source": str(run_dir)}
+    atomic_write_json(out / MANIFEST, manifest)
+    replay = None
+    try:
+        render.renderer(agent.env)
+        states, length = render.play_episode(jax.random.fold_in(key, 1), agent.env, agent.policy.apply,
+                                             agent.params, replay_frames, greedy, dist=agent.policy.dist)
+        states = jax.tree.map(lambda a: a[: length + 1], states)
+        images = render.frames(agent.env, states)
+        render.write_gif(images, out / "replay.gif", fps=fps)
+        replay = "replay.gif"
+        try:
+            render.write_mp4(images, out / "replay.mp4", fps=fps)
+        except RuntimeError:
+            pass  # no video encoder installed: the GIF is the replay
+    except ValueError:
+        say(f"note: {agent.env} has no renderer; the folder has no replay")
+    steps = None
+    try:
+        steps = int(np.asarray(ck.metrics["env_steps"])[seed].sum())
+    except (KeyError, IndexError, TypeError):
+        pass
+    results = {"env_id": agent.env, "mean_reward": mean, "std_reward": std, "n_evaluation_episodes": episodes,
+               "eval_datetime": datetime.datetime.now().isoformat(), "greedy": bool(greedy),
+               "score": mean - std, "seed_index": agent.seed_index, "point": point,
+               "updates_done": agent.updates_done, "env_steps": steps, "jaxpg_version": __version__}
+    atomic_write_json(out / "results.json", results)
+    name = repo_name or f"jaxpg-{agent.env}"
+    card = _card(agent.env, name, mean, std, episodes, greedy, agent, replay, agent.hparams.to_dict(),
+                 checkpoint.settings_dict(agent.config), agent.updates_done, steps)
+    atomic_write(out / "README.md", card.encode())
+    return results

@@ -1,0 +1,108 @@
+"""``jaxpg export``: a Hub-ready folder, read back with huggingface_hub and safetensors."""
+
+import json
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxpg
+from jaxpg import checkpoint
+from jaxpg.cli import main
+from jaxpg.export import load_safetensors, save_safetensors
+
+TINY = ["--num-envs", "4", "--hidden", "8", "--max-steps", "50", "--eval-episodes", "3", "--updates", "2",
+        "--obs-norm"]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    base = tmp_path_factory.mktemp("export")
+    run = base / "run"
+    assert main(["train", "--env", "CartPole-v1", "--seeds", "3", *TINY, "--out", str(run), "--quiet"]) == 0
+    assert main(["export", str(run), "--out", str(base / "hub"), "--eval-episodes", "12", "--max-frames", "20"]) == 0
+    return run, base / "hub"
+
+
+def test_the_model_card_carries_the_hub_metadata(exported):
+    from huggingface_hub import ModelCard, metadata_load
+
+    run, hub = exported
+    meta = metadata_load(hub / "README.md")
+    results = json.loads((hub / "results.json").read_text())
+    assert meta["library_name"] == "jaxpg"
+    assert {"CartPole-v1", "reinforce", "reinforcement-learning", "deep-rl-class"} <= set(meta["tags"])
+    (entry,) = meta["model-index"]
+    (res,) = entry["results"]
+    assert res["task"]["type"] == "reinforcement-learning" and res["dataset"]["name"] == "CartPole-v1"
+    (metric,) = res["metrics"]
+    assert metric["type"] == "mean_reward"
+    assert metric["value"] == f"{results['mean_reward']:.2f} +/- {results['std_reward']:.2f}"
+    assert results["n_evaluation_episodes"] == 12 and results["env_id"] == "CartPole-v1"
+    card = ModelCard.load(hub / "README.md")
+    assert card.data.to_dict()["model-index"][0]["name"] == "jaxpg-CartPole-v1"
+    assert "![replay](replay.gif)" in card.text and (hub / "replay.gif").stat().st_size > 1000
+    # the exported seed is the one with the best final score, and its card says so
+    summary = json.loads((run / "summary.json").read_text())
+    assert results["seed_index"] == int(np.argmax(summary["eval_score"]))
+    assert f"seed {results['seed_index']} of a run of" in card.text
+
+
+def test_params_round_trip_and_jaxpg_load_of_the_folder_is_the_runs_policy(exported):
+    from safetensors.numpy import load_file
+
+    run, hub = exported
+    i = json.loads((hub / "results.json").read_text())["seed_index"]
+    theirs = load_file(str(hub / "params.safetensors"))  # the real reader agrees with ours
+    ours, meta = load_safetensors(hub / "params.safetensors")
+    assert sorted(theirs) == sorted(ours) and meta["env"] == "CartPole-v1"
+    ck = checkpoint.load(run)
+    kernel = np.asarray(ck.state.params["params"]["Dense_0"]["kernel"])[i]
+    np.testing.assert_array_equal(theirs["params.Dense_0.kernel"], kernel)
+    np.testing.assert_array_equal(theirs["obs_norm.mean"], np.asarray(ck.state.params["obs_norm"]["mean"])[i])
+    a, b = jaxpg.load(hub), jaxpg.load(run, seed=i)
+    obs = jnp.array([0.2, -0.1, 0.03, 0.4])
+    np.testing.assert_array_equal(a.apply(obs), b.apply(obs))
+    assert a.env == "CartPole-v1" and a.config == b.config and a.hparams == b.hparams
+
+
+def test_the_cards_snippet_runs(exported):
+    _, hub = exported
+    text = (hub / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1).replace("path/to/this/folder", str(hub))
+    ns: dict = {}
+    exec(compile(code, "card", "exec"), ns)  # noqa: S102
+    assert ns["returns"].shape == (10,) and ns["action"] in (0, 1)
+
+
+def test_safetensors_writer_handles_every_dtype_and_shape(tmp_path):
+    from safetensors.numpy import load_file
+
+    arrays = {"a.b": np.arange(6, dtype=np.float32).reshape(2, 3), "c": np.array(7, np.int32),
+              "d": np.array([True, False]), "e": np.zeros((0, 4), np.float64)}
+    save_safetensors(arrays, tmp_path / "x.safetensors", {"k": "v"})
+    for got in (load_file(str(tmp_path / "x.safetensors")), load_safetensors(tmp_path / "x.safetensors")[0]):
+        for k, v in arrays.items():
+            assert got[k].dtype == v.dtype and got[k].shape == v.shape
+            np.testing.assert_array_equal(got[k], v)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--eval-episodes", "5"], "at least 10 for a Hub model card, got 5"),
+    (["--seed-index", "7"], "seed 7 is out of range"),
+])
+def test_export_bad_input_is_one_line(exported, tmp_path, capsys, argv, message):
+    run, _ = exported
+    assert main(["export", str(run), "--out", str(tmp_path / "h"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err, err
+
+
+def test_exported_policy_evaluates_like_the_runs(exported):
+    run, hub = exported
+    i = json.loads((hub / "results.json").read_text())["seed_index"]
+    key = jax.random.key(5)
+    np.testing.assert_array_equal(jaxpg.load(hub).evaluate(episodes=4, key=key),
+                                  jaxpg.load(run, seed=i).evaluate(episodes=4, key=key))
