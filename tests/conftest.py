@@ -12,11 +12,29 @@ import os
 from pathlib import Path
 
 import jax
+import pytest
 
 _HERE = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("JAXPG_TEST_COMPILE_CACHE") or _HERE / ".pytest_cache" / "xla")
 CACHE.mkdir(parents=True, exist_ok=True)
 os.environ["JAXPG_COMPILE_CACHE"] = str(CACHE)  # subprocesses running jaxpg use it too
 jax.config.update("jax_compilation_cache_dir", str(CACHE))
-jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.3)
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_numpy_rank_promotion", "raise")
+
+
+# One small trained run shared by every test that reads a run directory (load, export, ...):
+# 3 seeds of CartPole with observation scaling and normalisation on (the settings a policy
+# rebuilt by hand gets wrong). Session-scoped: trained once per pytest worker.
+NORMED_RUN = ["train", "--env", "CartPole-v1", "--seeds", "3", "--seed", "4", "--num-envs", "4", "--hidden", "8",
+              "--max-steps", "50", "--eval-episodes", "3", "--updates", "2", "--obs-norm", "--obs-scale", "0.5",
+              "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def normed_run(tmp_path_factory):
+    from jaxpg.cli import main
+
+    out = tmp_path_factory.mktemp("normed") / "run"
+    assert main([*NORMED_RUN, "--out", str(out)]) == 0
+    return out

@@ -15,15 +15,6 @@ from jaxpg.cli import main
 TINY = ["--num-envs", "4", "--hidden", "8", "--max-steps", "50", "--eval-episodes", "3", "--updates", "2"]
 
 
-@pytest.fixture(scope="module")
-def normed_run(tmp_path_factory):
-    # observation scaling and normalisation on: what goes wrong when a policy is rebuilt by hand
-    out = tmp_path_factory.mktemp("agent") / "run"
-    assert main(["train", "--env", "CartPole-v1", "--seeds", "3", "--seed", "4", "--obs-norm", "--obs-scale", "0.5",
-                 *TINY, "--out", str(out), "--quiet"]) == 0
-    return out
-
-
 def test_load_reproduces_the_runs_final_evaluation(normed_run):
     summary = json.loads((normed_run / "summary.json").read_text())
     for i in range(3):

@@ -39,6 +39,7 @@ def test_evaluations_during_training_are_the_policies_at_those_updates(tmp_path)
     np.testing.assert_array_equal(final["sampled"], r.eval_returns["sampled"][0])
 
 
+@pytest.mark.slow
 def test_resume_keeps_the_evaluations_before_the_checkpoint(tmp_path):
     out = tmp_path / "r"
     driver.run(CFG, seeds=1, out=out, eval_episodes=2, eval_every=2, handle_signals=False)

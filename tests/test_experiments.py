@@ -39,6 +39,7 @@ def test_chunk_for_divides():
     assert _control.chunk_for(7, 50) == 7
 
 
+@pytest.mark.slow
 def test_control_run_goes_through_the_driver(reference):
     r = _control.run(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
     assert set(r) == {"config", "hparams", "seeds", "eval_episodes", "eval_sampled_mean",
@@ -62,6 +63,7 @@ def test_control_run_goes_through_the_driver(reference):
     assert r["compile_seconds"] > 0 and r["train_seconds"] > 0 and r["eval_seconds"] > 0
 
 
+@pytest.mark.slow
 def test_course_run_setting_goes_through_the_driver(reference):
     r = course_unit4.run_setting(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
     assert set(r) == {"returns", "env_steps", "eval", "compile_s", "train_s", "eval_s", "episodes_per_update"}

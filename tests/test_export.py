@@ -13,17 +13,12 @@ from jaxpg import checkpoint
 from jaxpg.cli import main
 from jaxpg.export import load_safetensors, save_safetensors
 
-TINY = ["--num-envs", "4", "--hidden", "8", "--max-steps", "50", "--eval-episodes", "3", "--updates", "2",
-        "--obs-norm"]
-
 
 @pytest.fixture(scope="module")
-def exported(tmp_path_factory):
-    base = tmp_path_factory.mktemp("export")
-    run = base / "run"
-    assert main(["train", "--env", "CartPole-v1", "--seeds", "3", *TINY, "--out", str(run), "--quiet"]) == 0
-    assert main(["export", str(run), "--out", str(base / "hub"), "--eval-episodes", "12", "--max-frames", "20"]) == 0
-    return run, base / "hub"
+def exported(normed_run, tmp_path_factory):
+    hub = tmp_path_factory.mktemp("export") / "hub"
+    assert main(["export", str(normed_run), "--out", str(hub), "--eval-episodes", "12", "--max-frames", "20"]) == 0
+    return normed_run, hub
 
 
 def test_the_model_card_carries_the_hub_metadata(exported):
@@ -65,6 +60,7 @@ def test_params_round_trip_and_jaxpg_load_of_the_folder_is_the_runs_policy(expor
     a, b = jaxpg.load(hub), jaxpg.load(run, seed=i)
     obs = jnp.array([0.2, -0.1, 0.03, 0.4])
     np.testing.assert_array_equal(a.apply(obs), b.apply(obs))
+    assert a.config.obs_norm and a.config.obs_scale == 0.5
     assert a.env == "CartPole-v1" and a.config == b.config and a.hparams == b.hparams
 
 

@@ -124,7 +124,8 @@ def test_mlp_policy_shapes_and_near_uniform_init():
     assert float(jnp.abs(probs - 1 / 3).max()) < 0.05
 
 
-@pytest.mark.parametrize("chunk", [1, 3, 8, 64])
+@pytest.mark.parametrize("chunk", [1, pytest.param(3, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow),
+                                   64])
 def test_chunked_value_and_grad_equals_full_gradient(chunk):
     policy = jaxpg.mlp_policy((8,), 3)
     params = policy.init(jax.random.key(0), jnp.zeros(4))

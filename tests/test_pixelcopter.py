@@ -354,6 +354,7 @@ def test_death_census_of_constant_policies():
         assert rets[0] <= out["ret"].min() and out["ret"].max() <= rets[1], out["ret"]
 
 
+@pytest.mark.slow
 def test_reset_distribution():
     env = pc.Pixelcopter()
     keys = jax.random.split(jax.random.key(0), 4096)
@@ -511,6 +512,7 @@ def test_rewards_add_up_to_the_score():
     assert ret.max() > 10  # long episodes collect terrain and block rewards
 
 
+@pytest.mark.slow
 def test_random_policy_statistics_match_the_original():
     """Uniform random actions: episode length 7.11 (std 2.85), return -4.796 (std 0.463) over
     1,000 episodes of the original; the means must agree within sampling error."""

@@ -439,15 +439,12 @@ def test_plots_of_a_real_train_run(tmp_path, capsys):
     np.testing.assert_allclose(scores, summary["eval_score"])
 
 
-def test_plot_cli_writes_png_and_rejects_bad_input(tmp_path, capsys):
+def test_plot_cli_writes_png_and_rejects_bad_input(normed_run, tmp_path, capsys):
     from PIL import Image
 
     from jaxpg.cli import main
 
-    run = tmp_path / "run"
-    assert main(["train", "--seeds", "3", "--num-envs", "4", "--updates", "6", "--hidden", "8",
-                 "--max-steps", "50", "--eval-episodes", "2", "--out", str(run)]) == 0
-    capsys.readouterr()
+    run = normed_run  # a real `jaxpg train --out` directory (conftest.py)
     png = tmp_path / "curve.png"
     assert main(["plot", str(run), "--out", str(png), "--pass-line", "20", "--labels", "tiny"]) == 0
     with Image.open(png) as im:

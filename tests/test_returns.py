@@ -52,7 +52,7 @@ streams = st.integers(1, 12).flatmap(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(streams)
 def test_matches_numpy_loop_jit_and_vmap(data):
     rewards, discounts = data
@@ -66,7 +66,7 @@ def test_matches_numpy_loop_jit_and_vmap(data):
     np.testing.assert_allclose(per_stream, expected, rtol=1e-4, atol=1e-3)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(streams, st.integers(0, 11), st.floats(-5, 5))
 def test_rewards_after_episode_end_never_change_earlier_returns(data, end, bump):
     rewards, discounts = data
@@ -80,7 +80,7 @@ def test_rewards_after_episode_end_never_change_earlier_returns(data, end, bump)
     np.testing.assert_allclose(g1[: end + 1], g2[: end + 1], rtol=1e-6)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(streams, st.floats(-3, 3))
 def test_linear_in_rewards(data, scale):
     rewards, discounts = data
@@ -125,7 +125,7 @@ def test_none_mode_masks_only():
     np.testing.assert_allclose(R.advantages(g, valid, "none"), [[1, 3], [2, 0]])
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(
     st.integers(1, 9).flatmap(
         lambda t: st.tuples(
@@ -150,7 +150,7 @@ def test_unknown_mode():
         R.advantages(jnp.zeros((2, 2)), jnp.ones((2, 2), bool), "gae")
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(streams, st.integers(0, 12), st.sampled_from([1, 3, 4, 64]))
 def test_prefix_returns_equal_full_returns_when_episodes_end_by_length(data, length, chunk):
     rewards, discounts = data
@@ -192,7 +192,7 @@ gae_cases = st.integers(1, 12).flatmap(
 )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(gae_cases)
 def test_gae_matches_numpy_loop(data):
     rewards, values, discounts, lam = data
@@ -202,7 +202,7 @@ def test_gae_matches_numpy_loop(data):
     )
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=20, deadline=None)
 @given(gae_cases)
 def test_gae_at_lambda_one_is_return_minus_value(data):
     # the V terms telescope within an episode: A_t = G_t − V_t whatever V is
@@ -214,7 +214,7 @@ def test_gae_at_lambda_one_is_return_minus_value(data):
     np.testing.assert_allclose(a, g - values, rtol=1e-4, atol=1e-3)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(gae_cases, st.integers(0, 12), st.sampled_from([1, 3, 64]))
 def test_gae_prefix_equals_full_when_episodes_end_by_length(data, length, chunk):
     rewards, values, discounts, lam = data

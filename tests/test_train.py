@@ -12,6 +12,7 @@ def _final_policy_probs(trainer, state, obs):
     return jax.nn.softmax(trainer.policy.apply(state.params, obs))
 
 
+@pytest.mark.slow
 def test_two_armed_bandit_is_learned_in_seconds():
     # rewards (0, 1): after 40 updates of 32 one-step episodes P(arm 1) > 0.9
     cfg = jaxpg.Config(env="TwoArmedBandit-probe", num_envs=32, hidden=(8,), num_updates=40,
@@ -24,6 +25,7 @@ def test_two_armed_bandit_is_learned_in_seconds():
     assert float(metrics.mean_return[0]) < 0.7  # it started near 0.5: it really learned
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("advantage", ["none", "normalize", "mean"])
 def test_delayed_reward_needs_returns_to_carry_credit_back(advantage):
     # reward 1 at t=2 iff the action at t=0 was 1; only returns (γ=1) link them
@@ -103,6 +105,7 @@ def test_chunked_run_equals_one_call(small_cartpole):
     assert int(s.update) == 6
 
 
+@pytest.mark.slow
 def test_short_cartpole_run_improves():
     cfg = jaxpg.Config(num_envs=16, num_updates=25)
     state, m = jax.jit(jaxpg.make_train(cfg))(jax.random.key(0), jaxpg.HParams())
