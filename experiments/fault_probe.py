@@ -47,12 +47,14 @@ def cases() -> list[list[str]]:
             elif f.field == "env":
                 bad += ["NoSuchEnv-v0", "cartpole-v1"]
             out += [[cmd, f.flag, v] for v in bad]
-        for flag in ("--seeds", "--progress-every", "--save-every", "--eval-max-steps"):
+        for flag in ("--seeds", "--progress-every", "--save-every", "--eval-max-steps", "--eval-every"):
             out += [[cmd, flag, v] for v in ("0", "-3", HUGE, "x")]
         out += [[cmd, "--seed", v] for v in (HUGE, "-" + HUGE, "x")]
         out += [[cmd, "--eval-episodes", v] for v in ("-1", HUGE, "x")]
         out += [[cmd, "--out", ""], [cmd, "--bogus"], [cmd, "--progress-every", "7", "--updates", "10"],
-                [cmd, "--save-every", "2"], [cmd, "--resume", "no-such-dir"]]
+                [cmd, "--save-every", "2"], [cmd, "--resume", "no-such-dir"],
+                [cmd, "--eval-every", "2", "--eval-episodes", "0"], [cmd, "--wandb-project", "p"],
+                [cmd, "--wandb-tags", "a", "--wandb-entity", "e"]]
     out += [["sweep", "--lr", "1e-3,,x"], ["sweep", "--lr", "0,1e-3"], ["sweep", "--gamma", "0.9,2"],
             ["sweep", "--target", "x"], ["sweep", "--num-processes", "0"], ["sweep", "--connect-timeout", "0"],
             ["train", "--env", "Pendulum-v1", "--log-std-bounds", "2,-5"], ["train", "--squash", "tanh"],
@@ -66,6 +68,14 @@ def cases() -> list[list[str]]:
     out += [["plot", "no-such-dir", "--out", "x.png"], ["plot", ".", "--out", "x.bmpx"], ["plot", "."],
             ["plot", ".", "--out", "x.png", "--x", "time"], ["plot", ".", "--out", "x.png", "--labels", "a,b"],
             ["plot", ".", "--out", "x.png", "--pass-line", "x"]]
+    out += [["plot", ".", "--out", "x.png", "--smooth", v] for v in ("0", "-2", "x")]
+    out += [["plot", ".", "--out", "x.png", "--metric", "bogus"], ["plot", ".", "--out", "x.png", "--metric", "eval"]]
+    out += [["compare"], ["compare", "no-such-dir"], ["compare", "no-such-dir", "other-dir"], ["compare", ".", "."],
+            ["compare", "a", "b", "--reps", "0"], ["compare", "a", "b", "--labels", "x"],
+            ["compare", "a", "b", "--profile-out", "x.bmpx"], ["compare", "a", "b", "--point", "-1"]]
+    out += [["export"], ["export", "no-such-dir"], ["export", "no-such-dir", "--out", "h"]]
+    out += [["export", ".", "--out", "h", "--eval-episodes", v] for v in ("0", HUGE, "x", "5")]
+    out += [["export", ".", "--out", "h", "--seed-index", "-1"], ["export", ".", "--out", "h", "--fps", "0"]]
     out += [["bench", "--env", "bad", "--out", "bo"], ["bench", "--env", "Pendulum-v1"], ["bench", "--grid", "0x4"],
             ["bench", "--grid", "256x"], ["bench", "--policies", "huge"], ["bench", "--updates", HUGE]]
     out += [["envs", "NoSuchEnv"], ["fly"], ["train", "--env"]]
