@@ -74,3 +74,25 @@ def test_course_run_setting_goes_through_the_driver(reference):
                                                                          np.int64), 1))
     assert len(r["eval"]) == SEEDS and all(isinstance(e, EvalSummary) for e in r["eval"])
     np.testing.assert_allclose([e.mean for e in r["eval"]], reference.eval_returns["sampled"][0].mean(1))
+
+
+@pytest.mark.slow
+def test_scaling_smoke_writes_its_json_and_plot(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "experiments" / "scaling.py"), "--smoke", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=600, cwd=root)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (path,) = tmp_path.glob("scaling-smoke-*.json")
+    record = json.loads(path.read_text())
+    for env in ("CartPole-v1", "Pixelcopter-v0"):
+        rows = record["results"][env]
+        assert [r["runs"] for r in rows] == [1, 4]
+        # memory is XLA's analysis of the compiled chunk: positive and growing with the runs
+        assert 0 < rows[0]["bytes_total"] < rows[1]["bytes_total"]
+        assert all(r["fits"] and r["update_s"] > 0 for r in rows)
+    assert path.with_suffix(".png").stat().st_size > 1000
