@@ -175,17 +175,16 @@ class Population:
         if self.mesh.axis_names != ("runs",):
             raise DriverError(f"the mesh must have one axis named 'runs', got {self.mesh.axis_names}")
         n_dev = self.mesh.devices.size
-        self.padded_runs = math.ceil(self.num_runs / n_dev) * n_dev
         self.trainer = make_trainer(config, seed_axis="runs_local")
         self.sharding = NamedSharding(self.mesh, PartitionSpec("runs"))
-        idx = np.minimum(np.arange(self.padded_runs), self.num_runs - 1)
-        self._run_point, self._run_seed = idx // self.seeds, idx % self.seeds
         try:
             root = jax.random.key(self.root_seed)
         except (OverflowError, TypeError, ValueError):
             raise DriverError(f"seed must fit in 64 bits, got {self.root_seed}") from None
-        self._key_data = np.asarray(jax.random.key_data(jax.random.split(root, self.seeds)))[self._run_seed]
-        self._hparams = jax.tree.map(lambda v: np.asarray(v)[self._run_point], self.hparams_points)
+        self._seed_keys = np.asarray(jax.random.key_data(jax.random.split(root, self.seeds)))
+        self.wave_runs: int | None = None  # runs per wave when the population runs in waves
+        self.max_memory: int | None = None  # a budget (bytes) below the device's memory
+        self._layout(math.ceil(self.num_runs / n_dev) * n_dev)
         tr = self.trainer
         key = (config, self.mesh, self.padded_runs)
         self._init = _program(("init", config, self.padded_runs), lambda: jax.jit(
@@ -197,7 +196,43 @@ class Population:
             lambda state, alive, hp, n: self._per_device(
                 jax.vmap(partial(self._guarded, num_updates=n), axis_name=tr.seed_axis))(state, alive, hp),
             static_argnums=3, donate_argnums=(0, 1)))
-        self._cache_key = (config, self.mesh, self.padded_runs)
+
+    def _layout(self, padded_runs: int) -> None:
+        """Per-run index arrays for ``padded_runs`` runs (the padding repeats the last run)."""
+        self.padded_runs = int(padded_runs)
+        idx = np.minimum(np.arange(self.padded_runs), self.num_runs - 1)
+        self._run_point, self._run_seed = idx // self.seeds, idx % self.seeds
+        self._key_data = self._seed_keys[self._run_seed]
+        self._hparams = jax.tree.map(lambda v: np.asarray(v)[self._run_point], self.hparams_points)
+
+    @property
+    def program_runs(self) -> int:
+        """Runs one execution of the compiled programs holds: a wave, or every run."""
+        return self.wave_runs or self.padded_runs
+
+    @property
+    def _cache_key(self):
+        return (self.config, self.mesh, self.program_runs)
+
+    @property
+    def num_waves(self) -> int:
+        return self.padded_runs // self.program_runs
+
+    def _waves(self, fn: Callable) -> Callable:
+        """``fn`` (compiled for one wave) applied to each wave of full ``[padded_runs]`` inputs in
+        turn, the outputs joined again: every run gets exactly what one program would give it."""
+        if self.wave_runs is None:
+            return fn
+        w, n = self.wave_runs, self.num_waves
+
+        def waved(*args):
+            outs = []
+            for i in range(n):
+                part = jax.tree.map(lambda x, i=i: jax.device_put(x[i * w:(i + 1) * w], self.sharding), args)
+                outs.append(fn(*part))
+            return jax.tree.map(lambda *xs: jax.device_put(jnp.concatenate(xs), self.sharding), *outs)
+
+        return waved
 
     # ------------------------------------------------------------------ programs
     def _guarded(self, state, alive, hp, num_updates: int):
@@ -253,14 +288,16 @@ class Population:
         return placed._replace(key=self._wrap(self._put(key_data))), self._put(fix(np.asarray(alive, bool)))
 
     def abstract_inputs(self):
-        """``(state, alive, hparams)`` as sharded ``ShapeDtypeStruct``s (nothing allocated)."""
-        shapes = jax.eval_shape(self._init, jax.ShapeDtypeStruct(self._key_data.shape, self._key_data.dtype),
-                                jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, v.dtype), self._hparams))
+        """``(state, alive, hparams)`` of one program execution (a wave, or every run) as
+        sharded ``ShapeDtypeStruct``s (nothing allocated)."""
+        n = self.program_runs
+        shapes = jax.eval_shape(self._init, jax.ShapeDtypeStruct((n, *self._key_data.shape[1:]), self._key_data.dtype),
+                                jax.tree.map(lambda v: jax.ShapeDtypeStruct((n, *v.shape[1:]), v.dtype),
+                                             self._hparams))
         spec = lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=self.sharding)  # noqa: E731
-        hp = jax.tree.map(lambda v: jax.ShapeDtypeStruct(v.shape, np.float32, sharding=self.sharding),
+        hp = jax.tree.map(lambda v: jax.ShapeDtypeStruct((n, *v.shape[1:]), np.float32, sharding=self.sharding),
                           self._hparams)
-        return (jax.tree.map(spec, shapes), jax.ShapeDtypeStruct((self.padded_runs,), np.bool_,
-                                                                  sharding=self.sharding), hp)
+        return (jax.tree.map(spec, shapes), jax.ShapeDtypeStruct((n,), np.bool_, sharding=self.sharding), hp)
 
     def compile(self, chunk: int, state=None, alive=None):
         """The compiled ``chunk(state, alive, hparams) -> (state, alive, Metrics[chunk], applied)``.
@@ -268,6 +305,9 @@ class Population:
         Compiled once per chunk length (from abstract shapes: nothing is allocated); every
         population of the same config, mesh and run count shares it.
         """
+        return self._waves(self._compiled_chunk(chunk))
+
+    def _compiled_chunk(self, chunk: int):
         key = (*self._cache_key, int(chunk))
         if key not in _COMPILED:
             a_state, a_alive, a_hp = self.abstract_inputs()
@@ -277,7 +317,7 @@ class Population:
     def memory_analysis(self, chunk: int):
         """XLA's memory analysis of the compiled chunk (``None`` where the backend has none)."""
         try:
-            return self.compile(chunk).memory_analysis()
+            return self._compiled_chunk(chunk).memory_analysis()
         except Exception:  # noqa: BLE001 - backends without it
             return None
 
@@ -303,26 +343,58 @@ class Population:
         out["peak"] = max([v for v in out.values() if v is not None], default=None)
         return out
 
-    def check_memory(self, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None) -> None:
-        """Refuses (``DriverError``, one line) a run that cannot fit in the memory available.
+    def check_memory(self, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None) -> str | None:
+        """Fits the population in the memory available, before anything is allocated.
 
-        The budget is ``JAXPG_MAX_MEMORY`` (bytes, e.g. ``6e9``) if set, else the device's free
-        memory (accelerators), or the host's available memory, cgroup limit and address-space
-        limit (CPU; the host's devices share it).
+        If one program holding every run fits, nothing changes (returns None). Otherwise the
+        population runs in **waves**: each chunk of updates (and the evaluation) runs the same
+        compiled program on ``wave_runs`` runs at a time, in turn, so every run advances in
+        lockstep (checkpoints, signals and resume are unchanged) and gets exactly what one
+        program would give it. The wave is the largest multiple of the device count whose
+        program fits (XLA's memory analysis); returns the plan as one line. A population whose
+        single run per device does not fit is refused (``DriverError``, one line).
+
+        The budget is ``max_memory`` / ``JAXPG_MAX_MEMORY`` (bytes, e.g. ``6e9``) if set, else
+        the device's free memory (accelerators), or the host's available memory, cgroup limit
+        and address-space limit (CPU; the host's devices share it).
         """
-        need = self.memory_needed(chunk, eval_episodes, eval_max_steps)
-        if need["peak"] is None:
-            return
-        avail, what = available_memory(self.mesh)
+        avail, what = available_memory(self.mesh, self.max_memory)
         local = sum(1 for d in self.mesh.devices.flat if d.process_index == jax.process_index())
-        per = need["peak"] * (local if self.mesh.devices.flat[0].platform == "cpu" else 1)
-        if avail is not None and per > avail:
-            which = "evaluation" if need["eval"] and need["eval"] == need["peak"] else "training"
-            raise DriverError(
-                f"this run needs ~{_gib(per)} ({which}: {self.num_runs} runs x {self.config.num_envs} envs, "
-                f"{self.config.max_steps or self.trainer.max_steps} steps, hidden {list(self.config.hidden)}) but "
-                f"{_gib(avail)} is available ({what}); lower --seeds, --num-envs, --max-steps, --hidden"
-                + (" or --eval-episodes" if which == "evaluation" else "") + ", or use more devices")
+        factor = local if self.mesh.devices.flat[0].platform == "cpu" else 1
+
+        def need_now():
+            need = self.memory_needed(chunk, eval_episodes, eval_max_steps)
+            return need, (None if need["peak"] is None else need["peak"] * factor)
+
+        need, per = need_now()
+        if per is None or avail is None or per <= avail:
+            return None
+        whole, n_dev = per, self.mesh.devices.size
+        w = int(avail / (per / self.program_runs)) // n_dev * n_dev
+        while w >= n_dev:
+            self.wave_runs = w
+            self._layout(math.ceil(self.num_runs / w) * w)
+            need, per = need_now()
+            if per <= avail:
+                # as few waves as fit, evened out (4,096 runs that fit 2,772 at a time: 2 of 2,048)
+                waves = math.ceil(self.num_runs / w)
+                even = math.ceil(math.ceil(self.num_runs / waves) / n_dev) * n_dev
+                if even < w:
+                    w = self.wave_runs = even
+                    self._layout(waves * even)
+                    need, per = need_now()
+                return (f"{self.num_runs:,} runs need ~{_gib(whole)} in one program, {_gib(avail)} is available "
+                        f"({what}): {self.num_waves} waves of {w:,} runs, ~{_gib(per)} each")
+            w = (w // 2) // n_dev * n_dev
+        self.wave_runs = None
+        self._layout(math.ceil(self.num_runs / n_dev) * n_dev)
+        which = "evaluation" if need["eval"] and need["eval"] == need["peak"] else "training"
+        raise DriverError(
+            f"this run needs ~{_gib(per)} ({which}: {n_dev} of {self.num_runs} runs x {self.config.num_envs} envs, "
+            f"{self.config.max_steps or self.trainer.max_steps} steps, hidden {list(self.config.hidden)}) but "
+            f"{_gib(avail)} is available ({what}), even in waves of one run per device; lower --num-envs, "
+            "--max-steps, --hidden" + (" or --eval-episodes" if which == "evaluation" else "") +
+            ", or use more devices")
 
     # ------------------------------------------------------------------ outputs
     def gather(self, tree):
@@ -351,7 +423,7 @@ class Population:
         key = ("eval", *self._cache_key, int(episodes), limit)
         if key not in _COMPILED:
             a_state = self.abstract_inputs()[0]
-            kd = jax.ShapeDtypeStruct((self.padded_runs, *self._key_data.shape[1:]), self._key_data.dtype,
+            kd = jax.ShapeDtypeStruct((self.program_runs, *self._key_data.shape[1:]), self._key_data.dtype,
                                       sharding=self.sharding)
             _COMPILED[key] = jax.jit(self._per_device(jax.vmap(one))).lower(kd, a_state.params).compile()
         return _COMPILED[key]
@@ -370,25 +442,29 @@ class Population:
         base = jax.random.fold_in(jax.random.key(seed), 1) if at is None else \
             jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), int(at))
         keys = np.asarray(jax.random.key_data(jax.random.split(base, self.seeds)))
-        fn = self._eval_fn(int(episodes), limit)
+        fn = self._waves(self._eval_fn(int(episodes), limit))
         sampled, greedy_r = fn(self._put(keys[self._run_seed]), state.params)
         return {"sampled": self.gather(sampled), "greedy": self.gather(greedy_r)}
 
 
 def _gib(n: float) -> str:
-    return f"{n / 2**30:,.1f} GiB" if n >= 2**28 else f"{n / 2**20:,.0f} MiB"
+    if n >= 2**28:
+        return f"{n / 2**30:,.1f} GiB"
+    return f"{n / 2**20:,.0f} MiB" if n >= 2**22 else f"{n / 2**10:,.0f} KiB"
 
 
-def available_memory(mesh: Mesh | None = None) -> tuple[int | None, str]:
+def available_memory(mesh: Mesh | None = None, budget: int | None = None) -> tuple[int | None, str]:
     """``(bytes, what)``: the memory a run may use on this process's devices.
 
-    ``JAXPG_MAX_MEMORY`` (bytes) wins; an accelerator reports its free memory; on CPU it is the
-    smallest of the host's available memory, the cgroup's limit less its usage, and the
-    address-space limit less the process's size.
+    ``budget`` (``--max-memory``), then ``JAXPG_MAX_MEMORY`` (bytes) win; an accelerator reports
+    its free memory; on CPU it is the smallest of the host's available memory, the cgroup's limit
+    less its usage, and the address-space limit less the process's size.
     """
     import os
     import resource
 
+    if budget is not None:
+        return int(budget), "--max-memory"
     env = os.environ.get("JAXPG_MAX_MEMORY")
     if env:
         try:
@@ -585,7 +661,8 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
         eval_greedy: bool = False, eval_max_steps: int | None = None, target: float | None = None,
         progress: Callable[[Progress], None] | None = None, log: Callable[[str], None] | None = None,
         mesh: Mesh | None = None, overwrite: bool = False, handle_signals: bool = True,
-        axes: Sequence[str] | None = None, eval_every: int | None = None) -> RunResult:
+        axes: Sequence[str] | None = None, eval_every: int | None = None,
+        max_memory: float | None = None) -> RunResult:
     """Trains a population (``points`` × ``seeds`` of ``config``), evaluates it and writes ``out``.
 
     Args:
@@ -606,6 +683,8 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
         sampled and greedy; a multiple of ``chunk``): ``RunResult.eval_curve`` and
         ``out/evals.csv``.
       target: stop once every run's training return has reached it.
+      max_memory: the memory budget in bytes (default: what the device has free); a population
+        whose one program does not fit runs in waves (``Population.check_memory``).
       progress: called with a ``Progress`` after every chunk. log: called with each
         human-readable line (start, compile time, a progress line per chunk, notes).
       mesh: the ``"runs"`` mesh (default: every device). overwrite: see ``out``.
@@ -623,6 +702,7 @@ def run(config: Config, points: Sequence[Mapping[str, Any]] | None = None, *, se
         raise DriverError(f"eval_episodes must be a non-negative integer, got {eval_episodes!r}")
     kind = "train" if points is None else "sweep"
     pop = Population(config, points, seeds, hparams, seed, mesh)
+    pop.max_memory = _check_budget(max_memory)
     axes = list(axes) if axes is not None else list(dict.fromkeys(k for p in pop.points for k in p))
     out = None if out is None else Path(out)
     if out is not None:
@@ -644,7 +724,7 @@ def resume(out: str | Path, *, updates: int | None = None, chunk: int | None = N
            log: Callable[[str], None] | None = None, mesh: Mesh | None = None,
            handle_signals: bool = True, target: float | None = None, eval_episodes: int | None = None,
            eval_greedy: bool | None = None, eval_max_steps: int | None = None,
-           eval_every: int | None = None) -> RunResult | None:
+           eval_every: int | None = None, max_memory: float | None = None) -> RunResult | None:
     """Continues the run saved in ``out`` to ``updates`` total updates (default: its own).
 
     Returns ``None`` (and changes nothing) when the run has already done them. The evaluation
@@ -671,6 +751,7 @@ def resume(out: str | Path, *, updates: int | None = None, chunk: int | None = N
     kind = meta.get("kind", "train")
     pop = Population(ck.config, None if kind == "train" else ck.points, ck.seeds, ck.hparams, ck.root_seed,
                      mesh)
+    pop.max_memory = _check_budget(max_memory)
     settings = {k: meta.get(k) for k in ("kind", "run_id", "env", "seeds", "root_seed", "points", "axes",
                                          "config", "hparams", "eval_episodes", "eval_greedy",
                                          "eval_max_steps")}
@@ -728,7 +809,10 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
     with signals, _memory_errors(pop, config):
         t0 = time.perf_counter()
         run_c = pop.compile(chunk)  # from abstract inputs: nothing is allocated before the check
-        pop.check_memory(chunk, settings["eval_episodes"], settings["eval_max_steps"])
+        plan = pop.check_memory(chunk, settings["eval_episodes"], settings["eval_max_steps"])
+        if plan is not None:
+            say(f"  {plan}")
+            run_c = pop.compile(chunk)
         if ck is None:
             state, alive = pop.init()
             collected: list[Metrics] = []
@@ -740,6 +824,18 @@ def _drive(pop: Population, settings: dict, ck, total: int, out: Path | None, ch
         say(f"compiled in {compile_s:.1f} s")
         return _train_loop(pop, settings, ck, total, out, chunk, save_every, target, progress, say, lead,
                            signals, t_start, base, remaining, state, alive, collected, run_c, hp, compile_s)
+
+
+def _check_budget(max_memory) -> int | None:
+    if max_memory is None:
+        return None
+    try:
+        value = float(max_memory)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(max_memory, bool) or not math.isfinite(value) or value <= 0:
+        raise DriverError(f"max_memory must be a positive number of bytes, got {max_memory!r}")
+    return int(value)
 
 
 def _check_eval_every(eval_every, eval_episodes) -> int | None:

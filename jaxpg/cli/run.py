@@ -62,6 +62,9 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     p.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="step limit of the evaluation episodes (default: the env's own limit, even when "
                         "--max-steps cuts the training episodes shorter)")
+    p.add_argument("--max-memory", type=number, default=None, metavar="BYTES",
+                   help="memory budget, e.g. 8e9 (default: what the device has free); a population whose one "
+                        "program does not fit trains in waves of the largest number of runs that fits")
     p.add_argument("--progress-every", type=positive_int, default=None,
                    help="updates per compiled chunk, one progress line each (default: ~1/10 of the run)")
     p.add_argument("--save-every", type=positive_int, default=None,
@@ -111,7 +114,7 @@ def _resume(args, argv: list[str]):
                                save_every=args.save_every, log=_log(args), progress=tr.progress if tr else None,
                                target=getattr(args, "target", None), eval_episodes=args.eval_episodes,
                                eval_greedy=args.greedy, eval_max_steps=args.eval_max_steps,
-                               eval_every=args.eval_every)
+                               eval_every=args.eval_every, max_memory=args.max_memory)
     except ValueError as e:
         raise UsageError(str(e)) from None
     finally:
@@ -139,7 +142,8 @@ def cmd_train(args, argv: list[str]) -> int:
                                 chunk=args.progress_every, save_every=args.save_every,
                                 eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
                                 eval_max_steps=args.eval_max_steps, eval_every=args.eval_every, log=_log(args),
-                                overwrite=args.overwrite, progress=tr.progress if tr else None)
+                                overwrite=args.overwrite, progress=tr.progress if tr else None,
+                                max_memory=args.max_memory)
         except ValueError as e:
             raise UsageError(str(e)) from None
         finally:
@@ -243,7 +247,7 @@ def cmd_sweep(args, argv: list[str]) -> int:
                                 eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
                                 eval_max_steps=args.eval_max_steps, eval_every=args.eval_every,
                                 target=args.target, log=_log(args), overwrite=args.overwrite, axes=order,
-                                progress=tr.progress if tr else None)
+                                progress=tr.progress if tr else None, max_memory=args.max_memory)
         except ValueError as e:
             raise UsageError(str(e)) from None
         finally:
