@@ -96,3 +96,25 @@ def test_scaling_smoke_writes_its_json_and_plot(tmp_path):
         assert 0 < rows[0]["bytes_total"] < rows[1]["bytes_total"]
         assert all(r["fits"] and r["update_s"] > 0 for r in rows)
     assert path.with_suffix(".png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_accelerator_check_smoke_runs_every_section(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, str(root / "experiments" / "accelerator_check.py"), "--smoke",
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=root)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    (path,) = tmp_path.glob("accelerator-check-smoke-*.json")
+    record = json.loads(path.read_text())
+    assert record["complete"] and set(record["sections"]) == {"throughput", "sweep_with_waves", "pixelcopter"}
+    assert all(s["ok"] for s in record["sections"].values())
+    rows = record["sections"]["throughput"]["rows"]
+    assert {r["policy"] for r in rows} == {"4-16-2", "64-64"} and all(r["valid_steps_per_s"] > 0 for r in rows)
+    sweep = record["sections"]["sweep_with_waves"]
+    assert sweep["waves"] >= 2 and sweep["runs"] == 8  # the smoke budget forces waves
+    assert record["device"]["platform"] == "cpu" and record["versions"]["jax"]
