@@ -99,6 +99,7 @@ def test_gym_vector_max_steps_caps_the_episode():
     assert r["simulated_steps"] <= 2 * 2 * 6 and all(x <= 6 for x in r["returns"])
 
 
+@pytest.mark.slow
 def test_jax_scan_simulates_the_whole_fixed_scan():
     n, seeds, updates, limit = 4, 2, 2, 60
     r = alt.jax_scan(num_envs=n, seeds=seeds, updates=updates, max_steps=limit)

@@ -125,7 +125,7 @@ def test_mlp_policy_shapes_and_near_uniform_init():
 
 
 @pytest.mark.parametrize("chunk", [1, pytest.param(3, marks=pytest.mark.slow), pytest.param(8, marks=pytest.mark.slow),
-                                   64])
+                                   pytest.param(64, marks=pytest.mark.slow)])
 def test_chunked_value_and_grad_equals_full_gradient(chunk):
     policy = jaxpg.mlp_policy((8,), 3)
     params = policy.init(jax.random.key(0), jnp.zeros(4))

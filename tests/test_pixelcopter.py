@@ -496,6 +496,7 @@ def _episodes_without_reset(key, n_envs, n_steps, policy):
     )
 
 
+@pytest.mark.slow
 def test_rewards_add_up_to_the_score():
     def hover(key, obs):
         del key

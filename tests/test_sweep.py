@@ -93,6 +93,7 @@ def test_sharded_over_four_cpu_devices_equals_one_device(tmp_path):
     np.testing.assert_allclose(four["ev"], one.eval_returns, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_cli_sweep_writes_points_in_order(tmp_path, capsys):
     rc = main(["sweep", "--env", "CartPole-v1", "--seeds", "2", "--gamma", "0.9,1.0", "--lr", "1e-2,3e-3",
                "--updates", "4", "--num-envs", "4", "--max-steps", "60", "--eval-episodes", "2",

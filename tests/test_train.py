@@ -67,6 +67,7 @@ def test_vmap_over_seeds_equals_each_seed_alone(small_cartpole):
                      (batched_state.params, batched_metrics), (s.params, m))
 
 
+@pytest.mark.slow
 def test_vmap_over_hparams_equals_each_point_alone(small_cartpole):
     hps = jaxpg.HParams(learning_rate=jnp.array([1e-3, 3e-2]), gamma=jnp.array([0.9, 1.0]),
                         entropy_coef=jnp.array([0.0, 0.01]), max_grad_norm=jnp.array([1.0, 0.5]),

@@ -25,6 +25,7 @@ def _same(a, b):
         np.testing.assert_array_equal(a.eval_returns[mode], b.eval_returns[mode])
 
 
+@pytest.mark.slow
 def test_waves_equal_one_program(tmp_path):
     lines = []
     one = driver.run(CFG, seeds=8, seed=2, eval_episodes=3, chunk=2, handle_signals=False)
