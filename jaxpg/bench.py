@@ -154,6 +154,7 @@ def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], acti
     """
     from jaxpg.defaults import recommended
     from jaxpg.driver import HPARAM_FIELDS, Population
+    from jaxpg.train import resolve_loss_chunk
 
     if chunks <= 0 or updates % chunks:
         raise ValueError(f"updates ({updates}) must be a multiple of chunks ({chunks})")
@@ -204,7 +205,7 @@ def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], acti
         "peak_bytes": _peak_bytes(),
         "final_return": float(per_seed.mean()), "final_return_min_seed": float(per_seed.min()),
         "diverged_seeds": int((~applied.all(axis=1)).sum()),
-        "rollout_chunk": config.rollout_chunk, "loss_chunk": config.loss_chunk,
+        "rollout_chunk": config.rollout_chunk, "loss_chunk": resolve_loss_chunk(config),
         "donate": True, "shared_exit": True,  # what the driver always does
         "devices": int(pop.mesh.devices.size),
     }

@@ -149,3 +149,44 @@ def test_chunked_value_and_grad_equals_full_gradient(chunk):
         params, policy.apply, obs, actions, adv, valid, 0.1, length=1, chunk=1
     )
     assert not np.allclose(g_short["params"]["Dense_0"]["kernel"], g_full["params"]["Dense_0"]["kernel"])
+
+
+@pytest.mark.parametrize("obs_ndim, obs_shape", [(1, (4,)), (3, (3, 2, 2))])
+def test_policy_applies_a_time_major_batch_as_one_matrix_with_the_same_values(obs_ndim, obs_shape):
+    # apply flattens [T, N] into [T·N] rows (one 2-D matmul per layer, issue 19); each row's
+    # output must be what the policy gives that observation alone, for vector and image
+    # observations, for the policy and the value network
+    pol = policies.mlp_policy((8, 8), 3, "tanh", obs_ndim=obs_ndim)
+    val = policies.value_network((8,), "tanh", obs_ndim=obs_ndim)
+    obs = jax.random.normal(jax.random.key(0), (5, 4, *obs_shape))
+    for net, out_tail in ((pol, (3,)), (val, ())):
+        params = net.init(jax.random.key(1), obs[0, 0])
+        out = net.apply(params, obs)
+        assert out.shape == (5, 4, *out_tail)
+        one_by_one = jnp.stack([jnp.stack([net.apply(params, obs[t, n]) for n in range(4)]) for t in range(5)])
+        # one matmul over all rows sums in another order than row by row: float32 rounding only
+        np.testing.assert_allclose(out, one_by_one, rtol=1e-5, atol=1e-6)
+        # a single observation keeps its shape (no batch axis added or removed)
+        assert net.apply(params, obs[0, 0]).shape == out_tail
+
+
+def test_loss_chunk_default_follows_the_activation_budget():
+    from jaxpg.train import LOSS_CHUNK_FLOATS, resolve_loss_chunk
+    from jaxpg.types import Config
+
+    assert LOSS_CHUNK_FLOATS == 2**19
+    cases = [  # (hidden, num_envs, steps): 2**19 // (max(16, sum(hidden)) * num_envs), clipped to 1..512
+        ((64, 64), 64, 64),      # 524288 // (128 * 64) = 64
+        ((64, 64), 1024, 4),     # 524288 // (128 * 1024) = 4
+        ((64, 64), 16, 256),     # 524288 // (128 * 16) = 256
+        ((64, 64), 8, 512),      # 524288 // 1024 = 512 (Pixelcopter's 8 envs)
+        ((16,), 256, 128),       # 524288 // (16 * 256) = 128
+        ((), 4, 512),            # width counts as 16: 524288 // 64 = 8192 -> 512
+        ((64, 64), 8192, 1),     # 524288 // 1048576 = 0 -> 1
+    ]
+    for hidden, n, steps in cases:
+        assert resolve_loss_chunk(Config(env="CartPole-v1", hidden=hidden, num_envs=n), "cpu") == steps
+    assert resolve_loss_chunk(Config(env="CartPole-v1", num_envs=1024), "gpu") == 512
+    assert resolve_loss_chunk(Config(env="CartPole-v1", num_envs=1024, loss_chunk=7), "cpu") == 7
+    with pytest.raises(ValueError, match="loss_chunk"):
+        Config(env="CartPole-v1", loss_chunk=0)
