@@ -59,7 +59,11 @@ def variants(env, params):
     }
 
 
-def measure(fn, env, params, n: int, steps: int, repeats: int) -> dict:
+def scan_program(fn, env, params, n: int, steps: int):
+    """``fn(keys [n], states, actions) -> (states, rewards)`` scanned over ``steps`` steps of
+    ``n`` envs with random actions, one key split per env per step (as the rollout does),
+    jitted and compiled. Returns ``(compiled(key) -> summed reward, compile_s)``."""
+
     def run(key):
         k0, k1 = jax.random.split(key)
         _, state = jax.vmap(env.reset_env, (0, None))(jax.random.split(k0, n), params)
@@ -72,10 +76,14 @@ def measure(fn, env, params, n: int, steps: int, repeats: int) -> dict:
 
         return jax.lax.scan(body, state, jax.random.split(k1, steps))[1].sum()
 
-    key = jax.random.key(0)
     t = time.perf_counter()
-    compiled = jax.jit(run).lower(key).compile()
-    compile_s = time.perf_counter() - t
+    compiled = jax.jit(run).lower(jax.random.key(0)).compile()
+    return compiled, time.perf_counter() - t
+
+
+def measure(fn, env, params, n: int, steps: int, repeats: int) -> dict:
+    compiled, compile_s = scan_program(fn, env, params, n, steps)
+    key = jax.random.key(0)
     jax.block_until_ready(compiled(key))
     best = float("inf")
     for i in range(repeats):

@@ -70,7 +70,7 @@ TUNED["Pendulum-v1"] = (
     "(experiments/continuous_control.py): greedy eval mean -138.9, worst seed -152.5; sampled -153.2 "
     "(PPO reference -172); 102 M env steps, 260 s on one core",
 )
-TUNED["Pixelcopter-PLE-v0"] = TUNED["Pixelcopter-v0"]
+TUNED["Pixelcopter-PLE-v0"] = TUNED["Pixelcopter-threefry-v0"] = TUNED["Pixelcopter-v0"]
 
 
 def recommended(env: str, **config_overrides) -> tuple[Config, HParams]:

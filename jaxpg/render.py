@@ -68,7 +68,7 @@ _CARTPOLE = "CartPole-v1"
 _ACROBOT = "Acrobot-v1"
 _PENDULUM = "Pendulum-v1"
 _MOUNTAIN_CAR = ("MountainCar-v0", "MountainCarContinuous-v0")
-_PIXELCOPTER = ("Pixelcopter-v0", "Pixelcopter-PLE-v0")
+_PIXELCOPTER = ("Pixelcopter-v0", "Pixelcopter-PLE-v0", "Pixelcopter-threefry-v0")
 _PIXELCOPTER_SCALE = 8  # 48 x 48 -> 384 x 384
 
 
@@ -425,7 +425,7 @@ def renderer(env_name: str) -> Callable[[Any, Any], jax.Array]:
     Args:
       env_name: one of :func:`supported`: ``"CartPole-v1"``, ``"Acrobot-v1"``,
         ``"Pendulum-v1"``, ``"MountainCar-v0"``, ``"MountainCarContinuous-v0"``,
-        ``"Pixelcopter-v0"`` or ``"Pixelcopter-PLE-v0"``.
+        ``"Pixelcopter-v0"``, ``"Pixelcopter-PLE-v0"`` or ``"Pixelcopter-threefry-v0"``.
 
     Returns:
       ``render(state, env_params) -> uint8 [H, W, 3]``, pure JAX (jit/vmap-able):

@@ -98,17 +98,23 @@ def test_scaling_smoke_writes_its_json_and_plot(tmp_path):
     assert path.with_suffix(".png").stat().st_size > 1000
 
 
-@pytest.mark.slow
-def test_accelerator_check_smoke_runs_every_section(tmp_path):
-    import json
+def _smoke(script: str, out, timeout: int):
+    """Runs ``experiments/<script> --smoke --out <out>`` in a fresh interpreter; fails with its output."""
     import subprocess
     import sys
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, str(root / "experiments" / "accelerator_check.py"), "--smoke",
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=root)
+    proc = subprocess.run([sys.executable, str(root / "experiments" / script), "--smoke", "--out", str(out)],
+                          capture_output=True, text=True, timeout=timeout, cwd=root)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_accelerator_check_smoke_runs_every_section(tmp_path):
+    import json
+
+    _smoke("accelerator_check.py", tmp_path, 900)
     (path,) = tmp_path.glob("accelerator-check-smoke-*.json")
     record = json.loads(path.read_text())
     assert record["complete"] and set(record["sections"]) == {"throughput", "sweep_with_waves", "pixelcopter"}
@@ -118,3 +124,15 @@ def test_accelerator_check_smoke_runs_every_section(tmp_path):
     sweep = record["sections"]["sweep_with_waves"]
     assert sweep["waves"] >= 2 and sweep["runs"] == 8  # the smoke budget forces waves
     assert record["device"]["platform"] == "cpu" and record["versions"]["jax"]
+
+
+@pytest.mark.slow
+def test_pixelcopter_step_speed_smoke_times_every_version(tmp_path):
+    import json
+
+    _smoke("pixelcopter_step_speed.py", tmp_path, 600)
+    (path,) = tmp_path.glob("pixelcopter-step-speed-cpu-*-smoke.json")
+    rows = json.loads(path.read_text())["rows"]
+    assert [(r["draws"], r["impl"]) for r in rows] == [
+        ("threefry", "reference"), ("threefry", "fast"), ("hashed", "reference"), ("hashed", "fast")]
+    assert rows[0]["speedup_vs_before"] == 1.0 and all(r["steps_per_s"] > 0 for r in rows)

@@ -649,3 +649,91 @@ def test_frame_stack_wrapper_of_the_frame_stack_experiment(monkeypatch):
         assert float(wr) == float(r) and bool(wd) == bool(d)
     np.testing.assert_array_equal(w, np.concatenate(plain))
     assert bool(wrapped.is_truncated(ws, params)) == bool(env.is_truncated(s, params))
+
+
+@pytest.mark.slow
+def test_fast_step_gives_the_states_of_the_reference_step():
+    # Issue 20's step drops a terrain piece that leaves by a one-slot shift (only slot 0 can
+    # leave in one step) and rounds positions in float32; the step before it repacked the
+    # terrain with a general scatter and divided in int32 (impl="reference"). Over 600 steps of 64 hovering and random envs (blocks
+    # passed, terrain pieces dropped every ~6 steps, terrain made twice per env, crashes), the
+    # two give identical states, observations, rewards and game-over flags at every step.
+    params = pc.EnvParams()
+    new, old = pc.Pixelcopter(impl="fast"), pc.Pixelcopter(impl="reference")
+    n = 64
+
+    def run(env, key):
+        obs, state = jax.vmap(env.reset_env, in_axes=(0, None))(jax.random.split(key, n), params)
+
+        def body(carry, k):
+            obs, state = carry
+            ka, ks = jax.random.split(k)
+            hover = jax.vmap(_hover_policy)(obs)
+            action = jnp.where(jnp.arange(n) < n // 2, hover, jax.random.randint(ka, (n,), 0, 2))
+            obs, state, r, term, _, _ = jax.vmap(env.step, in_axes=(0, 0, 0, None))(
+                jax.random.split(ks, n), state, action, params)
+            return (obs, state), (obs, r, term, state)
+
+        return jax.lax.scan(body, (obs, state), jax.random.split(key, 600))[1]
+
+    a = jax.jit(lambda k: run(new, k))(jax.random.key(5))
+    b = jax.jit(lambda k: run(old, k))(jax.random.key(5))
+    regens = int((np.diff(np.asarray(a[3].terrain_alive.sum(-1)), axis=0) > 10).sum())
+    assert regens > 50 and int(a[2].sum()) > 20  # terrain made and episodes ended many times
+    jax.tree.map(np.testing.assert_array_equal, a, b)
+
+
+def test_hashed_draws_follow_the_original_distributions():
+    keys = jax.random.split(jax.random.key(0), 8192)
+    d = jax.jit(jax.vmap(pc.sample_draws_hashed))(keys)
+    bx, by = np.asarray(d["block_x"]), np.asarray(d["block_y"])
+    assert set(bx.tolist()) == set(range(48, 72)) and set(by.tolist()) == set(range(12, 36))
+    # each of 24 values ~ 8192 / 24 = 341 times; a 5-sigma band is 341 +- 5 * sqrt(341 * 23/24) = +- 90
+    for v in (bx, by):
+        counts = np.bincount(v - v.min())
+        assert counts.min() > 341 - 90 and counts.max() < 341 + 90
+    u, phase = np.asarray(d["terrain_freq"]), np.asarray(d["terrain_phase"])
+    assert -0.01 <= u.min() < -0.0099 and 0.0099 < u.max() <= 0.01
+    assert phase.shape == (8192, 48) and 0.0 <= phase.min() < 1e-3 and 0.499 < phase.max() < 0.5
+    # U(0, 0.5): mean 0.25, std 0.5 / sqrt(12) = 0.1443; over 393,216 phases the mean's 5-sigma is 0.00115
+    assert abs(phase.mean() - 0.25) < 0.00115 and abs(phase.std() - 0.1443) < 0.002
+    # neighbouring phases of one batch are uncorrelated (|r| < 5 / sqrt(8192 * 47) = 0.008)
+    r = np.corrcoef(phase[:, :-1].ravel(), phase[:, 1:].ravel())[0, 1]
+    assert abs(r) < 0.008
+    # a different key gives different draws; the same key the same draws
+    d2 = jax.vmap(pc.sample_draws_hashed)(keys)
+    np.testing.assert_array_equal(d["terrain_phase"], d2["terrain_phase"])
+    assert np.mean(phase[0] == phase[1]) < 0.1
+    # the env uses it when asked, and the rules stay the ones of step_with_draws
+    env = pc.Pixelcopter(draws="hashed")
+    _, s = env.reset_env(keys[0], env.default_params)
+    obs_a, s_a, r_a, d_a, _ = jax.jit(env.step_env)(keys[1], s, 1, env.default_params)
+    obs_b, s_b, r_b, d_b = pc.step_with_draws(s, 1, pc.sample_draws_hashed(keys[1]))
+    np.testing.assert_allclose(obs_a, obs_b, rtol=1e-6, atol=0)
+    jax.tree.map(np.testing.assert_array_equal, s_a, s_b)
+    # the default env (and Pixelcopter-v0) draws hashed; Pixelcopter-threefry-v0 keeps the old stream
+    from jaxpg import envs
+
+    assert pc.Pixelcopter().draws == "hashed" and envs.make("Pixelcopter-v0")[0].draws == "hashed"
+    old, _ = envs.make("Pixelcopter-threefry-v0")
+    _, s_old = old.reset_env(keys[0], old.default_params)
+    jax.tree.map(np.testing.assert_array_equal, s_old, pc._reset_from_draws(pc.sample_draws(keys[0])))
+    assert not np.array_equal(s_old.terrain_y, s.terrain_y)
+    with pytest.raises(ValueError, match="draws must be one of"):
+        pc.Pixelcopter(draws="philox")
+    with pytest.raises(ValueError, match="impl must be"):
+        pc.Pixelcopter(impl="gather")
+
+
+def test_float_rounding_of_positions_equals_the_integer_formula():
+    # every |xq| < 2**20 (positions within 42,000 px; the game's stay within a few hundred):
+    # sign(xq) * ((2|xq| + 25) // 50) in int64 numpy against the float32 version the step uses
+    xq = np.arange(-(2**20) + 1, 2**20, dtype=np.int32)
+    a = np.abs(xq).astype(np.int64)
+    ref = np.where(xq < 0, -((2 * a + 25) // 50), (2 * a + 25) // 50)
+    np.testing.assert_array_equal(np.asarray(jax.jit(pc._round_half_away_xq)(xq)), ref)
+    np.testing.assert_array_equal(np.asarray(jax.jit(pc._round_half_away_xq_int)(xq)), ref)
+    # by hand: 37 units = 1.48 px -> 1; 38 = 1.52 -> 2; 313 = 12.52 -> 13;
+    # -37 -> -1; -63 = -2.52 -> -3; 25 = 1.0 -> 1; 62 = 2.48 -> 2
+    got = np.asarray(pc._round_half_away_xq(jnp.array([37, 38, 313, -37, -63, 25, 62])))
+    np.testing.assert_array_equal(got, [1, 2, 13, -1, -3, 1, 2])

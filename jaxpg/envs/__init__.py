@@ -41,7 +41,17 @@ def _register_own(name: str, factory: Callable[[], tuple[Any, Any]], aliases=())
         _ALIASES[alias] = name
 
 
+def _pixelcopter_threefry():
+    from jaxpg.envs.pixelcopter import Pixelcopter
+
+    env = Pixelcopter(draws="threefry")
+    return env, env.default_params
+
+
 _register_own("Pixelcopter-v0", _pixelcopter, aliases=("Pixelcopter-PLE-v0",))
+# the same game with the random stream of jaxpg before issue 20 (threefry draws), to reproduce
+# runs made with it; same distributions, ~2x slower step
+_register_own("Pixelcopter-threefry-v0", _pixelcopter_threefry)
 
 
 def _mountain_car_continuous():

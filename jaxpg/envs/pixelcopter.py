@@ -58,6 +58,7 @@ __all__ = [
     "state_to_reference",
     "step_with_draws",
     "sample_draws",
+    "sample_draws_hashed",
     "crash_causes",
     "render",
     "SCREEN",
@@ -226,10 +227,28 @@ def _df_round_half_away(hi, lo):
 
 
 def _round_half_away_xq(xq):
-    """Round half away from zero of ``xq / X_UNITS`` (exact integer arithmetic)."""
+    """Round half away from zero of ``xq / X_UNITS``: ``sign(xq) * ((2|xq| + 25) // 50)``.
+
+    Computed in float32, which is exact for |xq| < 2**20 (42,000 px; positions stay within
+    a few hundred px): m = 2|xq| + 25 is exact, m / 50 is a multiple of 0.02 off by less
+    than 0.01 after two roundings, so ``floor(m * (1/50) + 0.01)`` is the integer quotient
+    (``tests/test_pixelcopter.py`` checks every |xq| < 2**20 against the integer formula).
+    XLA's CPU backend runs int32 floor division as a real division per element; this
+    is a multiply and a floor, and it was a third of the step's time (issue 20).
+    """
+    a = jnp.abs(xq).astype(jnp.float32)
+    r = jnp.floor((2.0 * a + jnp.float32(X_UNITS)) * jnp.float32(1.0 / (2 * X_UNITS)) + jnp.float32(0.01))
+    return jnp.where(xq < 0, -r, r).astype(jnp.int32)
+
+
+def _round_half_away_xq_int(xq):
+    """:func:`_round_half_away_xq` in int32 arithmetic (the step before issue 20)."""
     a = jnp.abs(xq)
     r = (2 * a + X_UNITS) // (2 * X_UNITS)
     return jnp.where(xq < 0, -r, r).astype(jnp.int32)
+
+
+_ROUND_XQ = {"fast": _round_half_away_xq, "reference": _round_half_away_xq_int}
 
 
 def _xq_to_float(xq):
@@ -311,8 +330,10 @@ _DRAW_KEYS = ("block_x", "block_y", "terrain_freq", "terrain_phase")
 
 
 def sample_draws(key: jax.Array) -> dict[str, jax.Array]:
-    """Draws every random number one step (or a reset) may need, from a key.
+    """Draws every random number one step (or a reset) may need, from a key, with threefry.
 
+    The stream of ``Pixelcopter(draws="threefry")`` (env id ``Pixelcopter-threefry-v0``),
+    the default before issue 20; :func:`sample_draws_hashed` is the faster default now.
     The distributions are the original's: a new block's centre x is an integer uniform
     in 48..71, then its y an integer uniform in 12..35; a terrain batch draws a frequency
     offset u ~ U(-0.01, 0.01) and 48 phases ~ U(0, 0.5).
@@ -335,6 +356,52 @@ def sample_draws(key: jax.Array) -> dict[str, jax.Array]:
             kp, (TERRAIN_BATCH,), jnp.float32, 0.0, _TERRAIN_PHASE_MAX
         ),
     }
+
+
+def _mix32(x):
+    """A bijective 32-bit integer hash (Wellons' "lowbias32"): a few shifts, xors, multiplies."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+_N_HASHED = 3 + TERRAIN_BATCH  # block x, block y, frequency offset, 48 phases
+
+
+def sample_draws_hashed(key: jax.Array) -> dict[str, jax.Array]:
+    """The same draws as :func:`sample_draws`, from a counter hash of the key's bits.
+
+    One 32-bit hash per number (``_mix32`` of the key's two words mixed with the number's
+    index) instead of threefry through four split keys (52 threefry blocks per step, most
+    of a step's time): a different stream with the same distributions (integers by the
+    multiply-shift of 24 bits, floats from 24 bits). The default stream of
+    ``Pixelcopter`` (``draws="hashed"``); the keys themselves still come from threefry
+    splits, so the hash only has to spread an already random 64-bit key over 51 numbers.
+
+    Args:
+      key: a PRNG key (its two 32-bit words are hashed).
+
+    Returns:
+      the same dict as :func:`sample_draws`.
+    """
+    words = jax.random.key_data(key).reshape(-1).astype(jnp.uint32)
+    base = _mix32(words[0] ^ _mix32(words[1] + jnp.uint32(0x9E3779B9)))
+    h = _mix32(base + jnp.uint32(0x9E3779B9) * jnp.arange(1, _N_HASHED + 1, dtype=jnp.uint32))
+    top24 = h >> 8  # 24 random bits
+    unit = top24.astype(jnp.float32) * jnp.float32(2.0**-24)  # [0, 1), exact
+    lo_x, hi_x = _BLOCK_X_RANGE
+    lo_y, hi_y = _BLOCK_Y_RANGE
+    return {
+        "block_x": (lo_x + ((top24[0] * jnp.uint32(hi_x - lo_x)) >> 24)).astype(jnp.int32),
+        "block_y": (lo_y + ((top24[1] * jnp.uint32(hi_y - lo_y)) >> 24)).astype(jnp.int32),
+        "terrain_freq": jnp.float32(-_TERRAIN_FREQ_JITTER) + jnp.float32(2 * _TERRAIN_FREQ_JITTER) * unit[2],
+        "terrain_phase": jnp.float32(_TERRAIN_PHASE_MAX) * unit[3:],
+    }
+
+
+_DRAW_STREAMS = {"threefry": sample_draws, "hashed": sample_draws_hashed}
 
 
 def _make_terrain(start: int, freq_offset, phases):
@@ -373,6 +440,21 @@ def _compact(keep, arrays, capacity: int):
     return alive, packed
 
 
+def _drop_first_piece(keep, arrays, capacity: int):
+    """``_compact`` for the terrain, where at most the first slot is dropped in a step.
+
+    Terrain pieces are alive-first in increasing x in every reachable state (a batch is
+    made to the right of the pieces left, at slots after them), and they scroll 16 units a
+    step while neighbours are 100 units apart, so only slot 0 can leave in one step and
+    packing the rest is one shift left, selected (under ``vmap`` XLA's CPU backend runs the
+    general scatter element by element: this is ~2x cheaper). Zero-fills like ``_compact``.
+    """
+    drop = ~keep[0] & jnp.any(keep)
+    packed = tuple(jnp.where(drop, jnp.concatenate([a[1:], jnp.zeros((1,), a.dtype)]), a) for a in arrays)
+    alive = jnp.arange(capacity) < jnp.sum(keep.astype(jnp.int32))
+    return alive, tuple(jnp.where(alive, a, jnp.zeros((), a.dtype)) for a in packed)
+
+
 def _player_rect_top(state: EnvState):
     return _df_round_half_away(state.player_y, state.player_y_lo) - _PLAYER_SIZE // 2
 
@@ -387,11 +469,11 @@ def _collides(a_left, a_top, a_w, a_h, b_left, b_top, b_w, b_h):
     )
 
 
-def _terrain_hits(state: EnvState):
+def _terrain_hits(state: EnvState, impl: str = "fast"):
     """bool [64]: alive terrain pieces whose rectangle collides with the copter's."""
     p_left = PLAYER_X - _PLAYER_SIZE // 2
     p_top = _player_rect_top(state)
-    t_left = _round_half_away_xq(state.terrain_xq) - _TERRAIN_W // 2
+    t_left = _ROUND_XQ[impl](state.terrain_xq) - _TERRAIN_W // 2
     t_top = state.terrain_y - _TERRAIN_H // 2
     hit = _collides(
         p_left, p_top, _PLAYER_SIZE, _PLAYER_SIZE, t_left, t_top, _TERRAIN_W, _TERRAIN_H
@@ -399,17 +481,17 @@ def _terrain_hits(state: EnvState):
     return hit & state.terrain_alive
 
 
-def _block_hits(state: EnvState):
+def _block_hits(state: EnvState, impl: str = "fast"):
     """bool [4]: alive blocks whose rectangle collides with the copter's."""
     p_left = PLAYER_X - _PLAYER_SIZE // 2
     p_top = _player_rect_top(state)
-    b_left = _round_half_away_xq(state.block_xq) - _BLOCK_W // 2
+    b_left = _ROUND_XQ[impl](state.block_xq) - _BLOCK_W // 2
     b_top = state.block_y - _BLOCK_H // 2
     hit = _collides(p_left, p_top, _PLAYER_SIZE, _PLAYER_SIZE, b_left, b_top, _BLOCK_W, _BLOCK_H)
     return hit & state.block_alive
 
 
-def _hits(state: EnvState) -> dict[str, jax.Array]:
+def _hits(state: EnvState, impl: str = "fast") -> dict[str, jax.Array]:
     """The collision tests of steps 5, 6 and 9 on a state whose positions are already updated.
 
     Returns:
@@ -417,7 +499,7 @@ def _hits(state: EnvState) -> dict[str, jax.Array]:
       per-slot hits (each costs a life) and the number of screen-band tests failed (0 or 1).
     """
     y_hi, y_lo = state.player_y, state.player_y_lo
-    t_hits = _terrain_hits(state)
+    t_hits = _terrain_hits(state, impl)
     t_y = state.terrain_y.astype(jnp.float32)
     h_hi, h_lo = _df_add(y_hi, y_lo, -jnp.float32(_PLAYER_HEIGHT_DF[0]), -_PLAYER_HEIGHT_DF[1])
     ceil_d, _ = _df_sub_scalar(h_hi, h_lo, t_y - _CAVE_HALF)
@@ -425,7 +507,7 @@ def _hits(state: EnvState) -> dict[str, jax.Array]:
     screen = (_df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MIN))[0] < 0).astype(jnp.int32) + (
         _df_sub_scalar(y_hi, y_lo, jnp.float32(_Y_MAX))[0] > 0
     ).astype(jnp.int32)
-    return {"block": _block_hits(state), "ceiling": t_hits & (ceil_d <= 0),
+    return {"block": _block_hits(state, impl), "ceiling": t_hits & (ceil_d <= 0),
             "floor": t_hits & (floor_d >= 0), "screen": screen}
 
 
@@ -457,7 +539,7 @@ def crash_causes(state: EnvState) -> dict[str, jax.Array]:
             "floor": jnp.any(h["floor"]), "screen": h["screen"] > 0}
 
 
-def _get_obs(state: EnvState) -> jax.Array:
+def _get_obs(state: EnvState, impl: str = "fast") -> jax.Array:
     """The 7-float observation of a state (always finite).
 
     The current terrain piece is the colliding piece with the smallest x. If no piece
@@ -470,7 +552,7 @@ def _get_obs(state: EnvState) -> jax.Array:
     centre y 24 (bottom 33) is reported.
     """
     y_hi, y_lo = state.player_y, state.player_y_lo
-    hits = _terrain_hits(state)
+    hits = _terrain_hits(state, impl)
     big = jnp.iinfo(jnp.int32).max
     any_hit = jnp.any(hits)
     first_hit = jnp.argmin(jnp.where(hits, state.terrain_xq, big))
@@ -511,8 +593,14 @@ def _check_draws(draws: Mapping[str, Any]) -> None:
         raise ValueError(f"draws is missing key(s) {missing}; it needs {list(_DRAW_KEYS)}")
 
 
-def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
+def _step_core(state: EnvState, action, draws: Mapping[str, Any], impl: str = "fast"):
     """One game step with the given random numbers (the rules of the spec, in order).
+
+    ``impl="fast"`` drops a terrain piece that leaves by shifting the others one slot
+    (:func:`_drop_first_piece`) and rounds positions in float32
+    (:func:`_round_half_away_xq`); ``impl="reference"`` is the step before issue 20 (the
+    terrain repacked by a general scatter, int32 division), kept to measure against and to
+    test that both give the same states.
 
     Returns:
       ``(obs float32 [7], state, reward float32 [], game_over bool [])``.
@@ -537,7 +625,7 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
         terrain_xq=terrain_xq,
     )
     # 4-6. Block collisions; terrain: ceiling (y - 2.4 <= piece.y - 12), floor (y >= piece.y + 12).
-    hits = _hits(state)
+    hits = _hits(state, impl)
     lives = state.lives - jnp.sum(hits["block"].astype(jnp.int32))
     lives = lives - jnp.sum(hits["ceiling"].astype(jnp.int32))
     lives = lives - jnp.sum(hits["floor"].astype(jnp.int32))
@@ -571,7 +659,7 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
     # 8. Terrain pieces leaving the screen: removed, +1 each.
     t_gone = state.terrain_alive & (terrain_xq <= -_TERRAIN_W * X_UNITS)
     score = score + jnp.sum(t_gone.astype(jnp.float32)) * jnp.float32(_REWARD_POSITIVE)
-    terrain_alive, (terrain_xq, terrain_y) = _compact(
+    terrain_alive, (terrain_xq, terrain_y) = (_compact if impl == "reference" else _drop_first_piece)(
         state.terrain_alive & ~t_gone, (terrain_xq, state.terrain_y), TERRAIN_CAPACITY
     )
     # 9. Out of the screen's safe band.
@@ -583,8 +671,9 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
     k = jnp.arange(TERRAIN_CAPACITY) - n_t
     put = regen & (k >= 0) & (k < TERRAIN_BATCH)
     kc = jnp.clip(k, 0, TERRAIN_BATCH - 1)
-    terrain_xq = jnp.where(put, mk_xq[kc], terrain_xq)
-    terrain_y = jnp.where(put, mk_y[kc], terrain_y)
+    mk_xq, mk_y = mk_xq[kc], mk_y[kc]
+    terrain_xq = jnp.where(put, mk_xq, terrain_xq)
+    terrain_y = jnp.where(put, mk_y, terrain_y)
     terrain_alive = terrain_alive | put
     # 11. Game over.
     game_over = lives <= 0
@@ -602,10 +691,10 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any]):
         time=state.time + 1,
     )
     reward = (score - score0).astype(jnp.float32)
-    return _get_obs(state), state, reward, game_over
+    return _get_obs(state, impl), state, reward, game_over
 
 
-_step_core_jit = jax.jit(_step_core)
+_step_core_jit = jax.jit(_step_core, static_argnames="impl")
 
 
 def _reset_from_draws(draws: Mapping[str, Any]) -> EnvState:
@@ -641,13 +730,25 @@ class Pixelcopter(environment.Environment[EnvState, EnvParams]):
     action 0 thrusts up, action 1 lets it fall. Reward +1 for every terrain piece that
     leaves the screen and for every block passed, -5 on the crash that ends the game.
     The observation is 7 unnormalised float32 numbers (see the module docstring).
-    ``step_env`` draws the random numbers from its key with :func:`sample_draws` and
-    then applies the same rules as :func:`step_with_draws`.
+    ``step_env`` draws the random numbers from its key and then applies the same rules
+    as :func:`step_with_draws`. ``draws="hashed"`` (the default) takes them from
+    :func:`sample_draws_hashed`, one 32-bit hash per number; ``draws="threefry"`` from
+    :func:`sample_draws`, the stream of jaxpg 0.x before issue 20 (same distributions,
+    ~2x slower step; env id ``Pixelcopter-threefry-v0`` reproduces runs made with it).
+    ``impl="reference"`` runs the rules as written before issue 20 (general scatter,
+    int32 division: the same states, slower; for benchmarks and tests).
     """
 
-    def __init__(self):
+    def __init__(self, draws: str = "hashed", impl: str = "fast"):
         super().__init__()
+        if draws not in _DRAW_STREAMS:
+            raise ValueError(f"draws must be one of {', '.join(_DRAW_STREAMS)}; got {draws!r}")
+        if impl not in _ROUND_XQ:
+            raise ValueError(f"impl must be 'fast' or 'reference'; got {impl!r}")
         self.obs_shape = (OBS_SIZE,)
+        self.draws = draws
+        self.impl = impl
+        self._sample = _DRAW_STREAMS[draws]
 
     @property
     def default_params(self) -> EnvParams:
@@ -668,7 +769,7 @@ class Pixelcopter(environment.Environment[EnvState, EnvParams]):
           ``(obs float32 [7], next state, reward float32 [], terminated bool [], {})``.
         """
         del params
-        obs, state, reward, game_over = _step_core(state, action, sample_draws(key))
+        obs, state, reward, game_over = _step_core(state, action, self._sample(key), self.impl)
         return obs, state, reward, game_over, {}
 
     def reset_env(self, key: jax.Array, params: EnvParams) -> tuple[jax.Array, EnvState]:
@@ -678,13 +779,13 @@ class Pixelcopter(environment.Environment[EnvState, EnvParams]):
           ``(obs float32 [7], state)``.
         """
         del params
-        state = _reset_from_draws(sample_draws(key))
-        return _get_obs(state), state
+        state = _reset_from_draws(self._sample(key))
+        return _get_obs(state, self.impl), state
 
     def get_obs(self, state: EnvState, params=None, key=None) -> jax.Array:
         """The observation of ``state`` (float32 [7])."""
         del params, key
-        return _get_obs(state)
+        return _get_obs(state, self.impl)
 
     def is_terminated(self, state: EnvState, params: EnvParams) -> jax.Array:
         """Game over: no lives left."""
@@ -743,7 +844,8 @@ def step_with_draws(
     """One game step using the given random numbers instead of a key (no auto-reset).
 
     Works eagerly and under ``jit``/``vmap``. The keyed ``Pixelcopter.step_env`` is this
-    function fed with :func:`sample_draws`.
+    function fed with its draw stream (:func:`sample_draws_hashed` by default,
+    :func:`sample_draws` for ``draws="threefry"``).
 
     Args:
       state: the state before the step.
