@@ -370,7 +370,10 @@ class Population:
         if per is None or avail is None or per <= avail:
             return None
         whole, n_dev = per, self.mesh.devices.size
-        w = int(avail / (per / self.program_runs)) // n_dev * n_dev
+        # a first guess from the whole program's size; memory is not linear in the runs (the loss
+        # is chunked per program), so the guess is only a start and a wave of one run per device
+        # is always measured before the run is refused (the message then gives its real need)
+        w = max(int(avail / (per / self.program_runs)) // n_dev * n_dev, n_dev)
         while w >= n_dev:
             self.wave_runs = w
             self._layout(math.ceil(self.num_runs / w) * w)
