@@ -56,7 +56,8 @@ TABLE: tuple[Flag, ...] = (
          boolean=True),
     Flag("--rollout-chunk", "rollout_chunk", _C,
          "steps between two 'has every episode ended?' checks (speed only)", positive_int),
-    Flag("--loss-chunk", "loss_chunk", _C, "steps per iteration of the return/gradient loops (speed only; default on CPU: about 2^19 "
+    Flag("--loss-chunk", "loss_chunk", _C,
+         "steps per iteration of the return/gradient loops (speed only; default on CPU: about 2^19 "
          "hidden activations per seed, 512 elsewhere)",
          positive_int),
     Flag("--value-hidden", "value_hidden", _C, "value network hidden sizes (--advantage value; "
