@@ -59,6 +59,7 @@ __all__ = [
     "step_with_draws",
     "sample_draws",
     "sample_draws_hashed",
+    "resolved",
     "crash_causes",
     "render",
     "SCREEN",
@@ -280,6 +281,14 @@ class EnvState(environment.EnvState):
       score: float32 []: the game's running score.
       lives: int32 []: lives left (1 while playing; game over when <= 0).
       time: int32 []: steps taken in this episode.
+      terrain_pending: bool [64]: pieces whose ``terrain_y`` is not computed yet (0 until
+        then). A new terrain batch stores each piece's angle; the step computes one
+        pending piece's height per step, in slot order, long before the piece can reach
+        the copter (piece j of a batch needs ≥ 47 + 6j steps to come within reach and is
+        computed on step j). This keeps 48 ``sin`` per env out of every step (under
+        ``vmap`` the rare regeneration is computed, and selected, at every step).
+        :func:`resolved` fills them in (``state_to_reference`` and ``render`` do).
+      terrain_angle: float32 [64]: ``f * x + phase`` of the pending pieces (0 otherwise).
     """
 
     player_y: jax.Array
@@ -295,6 +304,8 @@ class EnvState(environment.EnvState):
     score: jax.Array
     lives: jax.Array
     time: Any
+    terrain_pending: Any = None
+    terrain_angle: Any = None
 
     @property
     def block_x(self) -> jax.Array:
@@ -404,22 +415,54 @@ def sample_draws_hashed(key: jax.Array) -> dict[str, jax.Array]:
 _DRAW_STREAMS = {"threefry": sample_draws, "hashed": sample_draws_hashed}
 
 
+def _terrain_angles(start: int, freq_offset, phases):
+    """x and ``f * x + phase`` of the 48 pieces of "make terrain (start, start + 192)".
+
+    Returns:
+      ``(xq int32 [48], angle float32 [48])``.
+    """
+    x = start + _TERRAIN_W // 2 + _TERRAIN_W * jnp.arange(TERRAIN_BATCH, dtype=jnp.int32)
+    f = jnp.float32(_TERRAIN_FREQ) + jnp.asarray(freq_offset, jnp.float32)
+    angle = f * x.astype(jnp.float32) + jnp.asarray(phases, jnp.float32)
+    return x * X_UNITS, angle
+
+
+def _terrain_height(angle):
+    """A piece's centre y from its angle: ``trunc(24 + amplitude * sin(angle))`` (int32)."""
+    y = jnp.trunc(jnp.float32(_H / 2.0) + jnp.float32(_TERRAIN_AMPLITUDE) * jnp.sin(angle))
+    return y.astype(jnp.int32)
+
+
 def _make_terrain(start: int, freq_offset, phases):
     """The 48 pieces of "make terrain (start, start + 192)".
 
     Returns:
       ``(xq int32 [48], y int32 [48])``.
     """
-    x = start + _TERRAIN_W // 2 + _TERRAIN_W * jnp.arange(TERRAIN_BATCH, dtype=jnp.int32)
-    f = jnp.float32(_TERRAIN_FREQ) + jnp.asarray(freq_offset, jnp.float32)
-    angle = f * x.astype(jnp.float32) + jnp.asarray(phases, jnp.float32)
-    y = jnp.trunc(jnp.float32(_H / 2.0) + jnp.float32(_TERRAIN_AMPLITUDE) * jnp.sin(angle))
-    return x * X_UNITS, y.astype(jnp.int32)
+    xq, angle = _terrain_angles(start, freq_offset, phases)
+    return xq, _terrain_height(angle)
 
 
-# --------------------------------------------------------------------------------------------
-# The game
-# --------------------------------------------------------------------------------------------
+def _pending(state: EnvState):
+    """``(terrain_pending, terrain_angle)``, all-False / zeros for a state made without them."""
+    if state.terrain_pending is None:
+        shape = jnp.shape(state.terrain_alive)
+        return jnp.zeros(shape, bool), jnp.zeros(shape, jnp.float32)
+    return state.terrain_pending, state.terrain_angle
+
+
+def resolved(state: EnvState) -> EnvState:
+    """The state with every pending terrain height computed (see ``EnvState.terrain_pending``).
+
+    The game is the same either way; use it before reading ``terrain_y`` of pieces far
+    ahead of the copter. Works on batched states.
+    """
+    pending, angle = _pending(state)
+    return state.replace(
+        terrain_y=jnp.where(pending, _terrain_height(angle), state.terrain_y),
+        terrain_pending=jnp.zeros_like(pending),
+        terrain_angle=jnp.zeros_like(angle),
+    )
 
 
 def _compact(keep, arrays, capacity: int):
@@ -560,9 +603,10 @@ def _get_obs(state: EnvState, impl: str = "fast") -> jax.Array:
         jnp.where(state.terrain_alive, jnp.abs(state.terrain_xq - _PLAYER_XQ), big)
     )
     idx = jnp.where(any_hit, first_hit, nearest)
-    piece_y = jnp.where(
-        jnp.any(state.terrain_alive), state.terrain_y[idx], jnp.int32(_H // 2)
-    ).astype(jnp.float32)
+    pending, angle = _pending(state)
+    # a pending piece is never the current one in play; computed here so any state is exact
+    y_idx = jnp.where(pending[idx], _terrain_height(angle[idx]), state.terrain_y[idx])
+    piece_y = jnp.where(jnp.any(state.terrain_alive), y_idx, jnp.int32(_H // 2)).astype(jnp.float32)
     ceil_hi, ceil_lo = _df_sub_scalar(y_hi, y_lo, piece_y - _CAVE_HALF)
     floor_hi, floor_lo = _df_sub_scalar(y_hi, y_lo, piece_y + _CAVE_HALF)
     dist_ceil = ceil_hi + ceil_lo
@@ -659,22 +703,33 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any], impl: str = "f
     # 8. Terrain pieces leaving the screen: removed, +1 each.
     t_gone = state.terrain_alive & (terrain_xq <= -_TERRAIN_W * X_UNITS)
     score = score + jnp.sum(t_gone.astype(jnp.float32)) * jnp.float32(_REWARD_POSITIVE)
-    terrain_alive, (terrain_xq, terrain_y) = (_compact if impl == "reference" else _drop_first_piece)(
-        state.terrain_alive & ~t_gone, (terrain_xq, state.terrain_y), TERRAIN_CAPACITY
-    )
+    pending, angle = _pending(state)
+    terrain_alive, (terrain_xq, terrain_y, pending, angle) = (
+        _compact if impl == "reference" else _drop_first_piece
+    )(state.terrain_alive & ~t_gone, (terrain_xq, state.terrain_y, pending, angle), TERRAIN_CAPACITY)
     # 9. Out of the screen's safe band.
     lives = lives - hits["screen"].astype(jnp.int32)
     # 10. Make terrain (48, 240) when 13 or fewer pieces remain: appended after the others.
     n_t = jnp.sum(terrain_alive.astype(jnp.int32))
     regen = n_t <= _TERRAIN_REGEN_AT
-    mk_xq, mk_y = _make_terrain(_TERRAIN_REGEN_START, draws["terrain_freq"], draws["terrain_phase"])
+    mk_xq, mk_angle = _terrain_angles(_TERRAIN_REGEN_START, draws["terrain_freq"], draws["terrain_phase"])
     k = jnp.arange(TERRAIN_CAPACITY) - n_t
     put = regen & (k >= 0) & (k < TERRAIN_BATCH)
     kc = jnp.clip(k, 0, TERRAIN_BATCH - 1)
-    mk_xq, mk_y = mk_xq[kc], mk_y[kc]
-    terrain_xq = jnp.where(put, mk_xq, terrain_xq)
-    terrain_y = jnp.where(put, mk_y, terrain_y)
+    terrain_xq = jnp.where(put, mk_xq[kc], terrain_xq)
     terrain_alive = terrain_alive | put
+    if impl == "reference":  # every height now, as the original
+        terrain_y = jnp.where(put, _terrain_height(mk_angle)[kc], terrain_y)
+    else:  # heights later, one a step (EnvState.terrain_pending)
+        terrain_y = jnp.where(put, 0, terrain_y)
+        angle = jnp.where(put, mk_angle[kc], angle)
+        pending = pending | put
+    # the first pending piece's height (both impls, so either continues the other's states)
+    first = (jnp.arange(TERRAIN_CAPACITY) == jnp.argmax(pending)) & jnp.any(pending)
+    y_first = _terrain_height(jnp.sum(jnp.where(first, angle, 0.0)))
+    terrain_y = jnp.where(first, y_first, terrain_y)
+    pending = pending & ~first
+    angle = jnp.where(pending, angle, 0.0)
     # 11. Game over.
     game_over = lives <= 0
     score = score + jnp.where(game_over, jnp.float32(_REWARD_LOSS), 0.0)
@@ -689,6 +744,8 @@ def _step_core(state: EnvState, action, draws: Mapping[str, Any], impl: str = "f
         score=score,
         lives=lives,
         time=state.time + 1,
+        terrain_pending=pending,
+        terrain_angle=angle,
     )
     reward = (score - score0).astype(jnp.float32)
     return _get_obs(state, impl), state, reward, game_over
@@ -720,6 +777,8 @@ def _reset_from_draws(draws: Mapping[str, Any]) -> EnvState:
         score=jnp.float32(0.0),
         lives=jnp.int32(1),
         time=jnp.int32(0),
+        terrain_pending=jnp.zeros(TERRAIN_CAPACITY, bool),
+        terrain_angle=jnp.zeros(TERRAIN_CAPACITY, jnp.float32),
     )
 
 
@@ -944,6 +1003,8 @@ def state_from_reference(record: Mapping[str, Any]) -> EnvState:
         score=score,
         lives=np.rint(np.asarray(record["lives"], np.float64)).astype(np.int32),
         time=np.asarray(time, np.int32),
+        terrain_pending=np.zeros(ta.shape, bool),
+        terrain_angle=np.zeros(ta.shape, np.float32),
     )
 
 
@@ -959,7 +1020,7 @@ def state_to_reference(state: EnvState) -> dict[str, np.ndarray]:
       "terrain_x", "terrain_y": float64 [..., 64], "terrain_alive": bool [..., 64]}``
       with alive items packed first in creation order and unused slots 0/False.
     """
-    s = jax.tree.map(np.asarray, state)
+    s = jax.tree.map(np.asarray, resolved(state))
     out = {
         "player_y": s.player_y.astype(np.float64) + s.player_y_lo.astype(np.float64),
         "player_vel": s.player_vel.astype(np.float64) + s.player_vel_lo.astype(np.float64),
@@ -1042,4 +1103,4 @@ def render(state: EnvState, params: EnvParams | None = None, scale: int = 1) -> 
     del params
     if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
         raise ValueError(f"scale must be a positive int, got {scale!r}")
-    return _render(state, int(scale))
+    return _render(resolved(state), int(scale))
