@@ -147,9 +147,19 @@ def check_experiment(words: list[str]) -> None:
     proc = subprocess.run([sys.executable, str(script), "--help"], capture_output=True, text=True,
                           timeout=300, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"})
     assert proc.returncode == 0, proc.stderr[-2000:]
-    for w in words[2:]:
+    # a bare ``--``: what follows goes to ``jaxpg train`` (the experiments that train say so)
+    own, train = (words[:words.index("--")], words[words.index("--") + 1:]) if "--" in words else (words, [])
+    for w in own[2:]:
         if w.startswith("--"):
             assert w.split("=")[0] in proc.stdout, f"{words[1]} --help does not list {w}"
+    if train:
+        where = " ".join(proc.stdout.split())
+        assert "jaxpg train" in where, f"{words[1]} --help does not say where the args after -- go"
+        helptext = subprocess.run([sys.executable, "-m", "jaxpg", "train", "--help"], capture_output=True,
+                                  text=True, timeout=300, cwd=ROOT, env={**os.environ, "JAX_PLATFORMS": "cpu"})
+        for w in train:
+            if w.startswith("--"):
+                assert w.split("=")[0] in helptext.stdout, f"jaxpg train --help does not list {w}"
 
 
 def run_bash(text: str, cwd: Path, where: str) -> None:

@@ -136,3 +136,32 @@ def test_pixelcopter_step_speed_smoke_times_every_version(tmp_path):
     assert [(r["draws"], r["impl"]) for r in rows] == [
         ("threefry", "reference"), ("threefry", "fast"), ("hashed", "reference"), ("hashed", "fast")]
     assert rows[0]["speedup_vs_before"] == 1.0 and all(r["steps_per_s"] > 0 for r in rows)
+
+
+@pytest.mark.slow
+def test_pixelcopter_results_smoke_trains_replays_and_tabulates(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    script = str(root / "experiments" / "pixelcopter_results.py")
+    proc = subprocess.run([sys.executable, script, "--label", "smoke", "--smoke", "--work", str(tmp_path)],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    record = json.loads((tmp_path / "smoke" / "smoke.json").read_text())
+    assert len(record["seeds"]) == 2 and record["env_steps_per_seed"] > 0
+    scores = [s["score"] for s in record["seeds"]]
+    assert record["score_worst"] == min(scores) and record["train_wall_s"] > 0
+    # the finished runs are summarised again without training; a table row per JSON
+    proc = subprocess.run([sys.executable, script, "--label", "smoke", "--smoke", "--skip-train", "--work",
+                           str(tmp_path)], capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = subprocess.run([sys.executable, script, "--table", "--out", str(tmp_path / "smoke")],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.count("| smoke (`defaults`)") == 1
+    # a bad label is a one-line error, exit 2
+    proc = subprocess.run([sys.executable, script, "--label", "a/b"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "--label" in proc.stderr and "Traceback" not in proc.stderr
