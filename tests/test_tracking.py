@@ -30,6 +30,7 @@ def read_wandb_run(run_file):
             pos += left
             continue
         frag, pos = data[pos + 7:pos + 7 + length], pos + 7 + length
+        assert len(frag) == length, f"{run_file}: record cut at byte {len(data)} (the file is still being written?)"
         if kind in (1, 4):
             rec = pb.Record()
             rec.ParseFromString(frags + frag)
@@ -48,6 +49,18 @@ def test_wandb_logs_config_every_update_evaluations_and_plots(tmp_path, monkeypa
     assert main(["train", *TINY, "--eval-every", "2", "--wandb", "--wandb-project", "jaxpg-test",
                  "--wandb-group", "g1", "--wandb-tags", "a,b", "--out", str(out), "--quiet"]) == 0
     (run_file,) = out.glob("wandb/offline-run-*/run-*.wandb")
+    # run.finish() returns before wandb's service process is gone; in a one-shot CLI process its
+    # exit handler shuts it down. Here, in-process: shut it down, then wait for the file to settle
+    # (CI once read it mid-write: "Wire format was corrupt").
+    import time
+
+    import wandb
+
+    wandb.teardown()
+    size, deadline = -1, time.monotonic() + 30
+    while run_file.stat().st_size != size and time.monotonic() < deadline:
+        size = run_file.stat().st_size
+        time.sleep(0.5)
     records = read_wandb_run(run_file)
     run = next(r.run for r in records if r.WhichOneof("record_type") == "run")
     config = {u.key: json.loads(u.value_json) for u in run.config.update}
