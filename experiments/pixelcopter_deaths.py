@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg import checkpoint
+from jaxpg import checkpoint, envs
 from jaxpg.envs import pixelcopter as pc
 
 
@@ -74,7 +74,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
             jax.random.split(k_env, n), c["state"], action, env_params)
         live = ~c["done"]
         crash = live & term
-        why = jax.vmap(_causes)(st)
+        why = jax.vmap(_causes)(envs.base_state(st))  # a frame-stacked run's state holds the game's
 
         def keep(old, new):
             return jnp.where(live.reshape(live.shape + (1,) * (new.ndim - 1)), new, old)

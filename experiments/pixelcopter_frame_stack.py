@@ -2,25 +2,24 @@
 
 The original game's 7-value observation reports only the first terrain piece the copter's
 column overlaps, and 37-38% of a trained policy's crashes are on the wall of the other
-piece (``pixelcopter_deaths.py``). A frame stack gives the policy (and the value net) the
-last K observations, concatenated, so it could infer the cave's trend. This trains the
-recommended Pixelcopter settings with the env wrapped in ``FrameStack(K)`` (K = 1: the
-plain env), then evaluates every seed on ``--episodes`` sampled episodes to the env's
-10,000-step limit::
+piece (``pixelcopter_deaths.py``). A frame stack (``Config.frame_stack``, ``jaxpg train
+--frame-stack K``) gives the policy and the value net the last K observations, so they
+could infer the cave's trend. This trains the recommended Pixelcopter settings with
+``frame_stack=K`` (K = 1: the plain env), then evaluates every seed on ``--episodes``
+sampled episodes to the env's 10,000-step limit::
 
     python experiments/pixelcopter_frame_stack.py --stack 4 --updates 1500 --seeds 2 --seed 5
 
 Prints the training return every 100 updates and a per-seed table; writes JSON
 atomically (``--out``, default ``experiments/results/pixelcopter-frame-stack-cpu/``
-``k{K}-u{U}-root{R}.json``) with the machine, device and versions. The wrapper lives here,
-not in the library: measured, it did not help (see the results README).
+``k{K}-u{U}-root{R}.json``) with the machine, device and versions. Training and the
+evaluation go through ``jaxpg.driver.run`` (chunks of 100 updates; seed ``i`` from
+``split(key(seed), S)[i]``, the driver's evaluation keys).
 
-An experiment with a custom env wrapper: the driver takes env names only, so the wrapper is
-installed by replacing ``jaxpg.envs.make`` for the process (every ``envs.make`` the trainer
-calls, ``Config`` validation included, then sees the wrapped env), and training and the
-evaluation still go through ``jaxpg.driver.run`` (chunks of 100 updates; seed ``i`` from
-``split(key(seed), S)[i]``, the driver's evaluation keys). One K per process: the driver
-caches compiled programs by ``Config``, which does not know about the wrapper.
+The files of 2026-12-01 in that folder were made before ``frame_stack`` was a library
+option, by this script's own wrapper: a flat ``[K·7]`` observation with obs_norm
+statistics per slot (the library's keeps them per frame feature, shared by the slots).
+Settings for the 8-seed table: ``pixelcopter_results.py --label ... -- --frame-stack 4``.
 """
 
 from __future__ import annotations
@@ -30,59 +29,12 @@ import sys
 import time
 from pathlib import Path
 
-import jax
-import jax.numpy as jnp
 import numpy as np
-from flax import struct
-from gymnax.environments import spaces
 
-from jaxpg import bench, driver, envs
+from jaxpg import bench, driver
 from jaxpg.defaults import recommended
 
 ENV = "Pixelcopter-v0"
-
-
-@struct.dataclass
-class FrameStackState:
-    env_state: object
-    stack: jax.Array  # [K, obs_dim], oldest first
-
-
-class FrameStack:
-    """gymnax-style wrapper: the observation is the last K observations, flattened
-    (oldest first); at reset the first observation fills every slot."""
-
-    def __init__(self, env, k: int):
-        self.env, self.k = env, k
-
-    @property
-    def default_params(self):
-        return self.env.default_params
-
-    @property
-    def name(self):
-        return self.env.name
-
-    def reset_env(self, key, params):
-        obs, s = self.env.reset_env(key, params)
-        stack = jnp.tile(obs[None], (self.k, 1))
-        return stack.reshape(-1), FrameStackState(s, stack)
-
-    def step_env(self, key, state, action, params):
-        obs, s, r, d, info = self.env.step_env(key, state.env_state, action, params)
-        stack = jnp.concatenate([state.stack[1:], obs[None]], 0)
-        return stack.reshape(-1), FrameStackState(s, stack), r, d, info
-
-    def is_truncated(self, state, params):
-        return self.env.is_truncated(state.env_state, params)
-
-    def action_space(self, params):
-        return self.env.action_space(params)
-
-    def observation_space(self, params):
-        sp = self.env.observation_space(params)
-        tile = (lambda b: jnp.tile(b, self.k)) if jnp.ndim(sp.low) else (lambda b: b)
-        return spaces.Box(tile(sp.low), tile(sp.high), (self.k * sp.shape[0],), sp.dtype)
 
 
 def main(argv=None) -> int:
@@ -107,15 +59,8 @@ def main(argv=None) -> int:
         f"k{args.stack}-u{args.updates}-root{args.seed}"
         f"{'' if args.lr is None else f'-lr{args.lr:g}'}{'-noobsnorm' if args.no_obs_norm else ''}.json")
 
-    plain_make = envs.make
-
-    def make(name):  # every envs.make of the trainer (Config validation included) sees the wrapper
-        e, p = plain_make(name)
-        return (FrameStack(e, args.stack), p) if args.stack > 1 else (e, p)
-
-    envs.make = make
     overrides = {"obs_norm": False} if args.no_obs_norm else {}
-    config, hp = recommended(ENV, num_updates=args.updates, **overrides)
+    config, hp = recommended(ENV, num_updates=args.updates, frame_stack=args.stack, **overrides)
     if args.lr is not None:
         hp = hp.replace(learning_rate=args.lr)
     t0 = time.time()
@@ -124,11 +69,8 @@ def main(argv=None) -> int:
         print(f"update {pr.update:5d}  train return (last update) {np.round(pr.mean_return[0], 1)}  "
               f"{time.time() - t0:.0f} s", flush=True)
 
-    try:
-        result = driver.run(config, seeds=args.seeds, hparams=hp, seed=args.seed, chunk=100,
-                            eval_episodes=args.episodes, progress=progress, handle_signals=False)
-    finally:
-        envs.make = plain_make
+    result = driver.run(config, seeds=args.seeds, hparams=hp, seed=args.seed, chunk=100,
+                        eval_episodes=args.episodes, progress=progress, handle_signals=False)
     if result.diverged:
         print(f"pixelcopter_frame_stack: {next(iter(result.diverged.values()))}", file=sys.stderr)
         return 1

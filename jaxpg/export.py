@@ -206,7 +206,8 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
     try:
         render.renderer(agent.env)
         states, length = render.play_episode(jax.random.fold_in(key, 1), agent.env, agent.policy.apply,
-                                             agent.params, replay_frames, greedy, dist=agent.policy.dist)
+                                             agent.params, replay_frames, greedy, dist=agent.policy.dist,
+                                             frame_stack=agent.config.frame_stack)
         states = jax.tree.map(lambda a: a[: length + 1], states)
         images = render.frames(agent.env, states)
         render.write_gif(images, out / "replay.gif", fps=fps)

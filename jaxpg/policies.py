@@ -26,6 +26,12 @@ mean and variance of the observations in the ``"obs_norm"`` collection of the
 policy's variables, beside ``"params"``; the policy standardises its input with
 them, so a saved policy is self-contained. The optimizer only sees
 ``variables["params"]``; ``update_obs_norm`` folds a batch into the statistics.
+With a frame stack (``frame_stack=K``: observations ``[K, *obs_shape]``, the last K
+of the env's observations, as ``jaxpg.envs.FrameStack`` gives them) the statistics are
+those of one frame, kept per base feature and shared by the K slots: every slot of a
+feature is standardised the same way, so the network sees differences between frames
+on one scale, and ``update_obs_norm`` counts each observation once (its newest slot),
+not K times.
 """
 
 from __future__ import annotations
@@ -226,6 +232,7 @@ class _MLP(nn.Module):
     obs_scale: float
     obs_norm: bool = False
     out_gain: float = 0.01
+    stack: int = 1
     gaussian: bool = False
     log_std: str = "param"
     log_std_init: float = 0.0
@@ -236,8 +243,11 @@ class _MLP(nn.Module):
         act = _ACTIVATIONS[self.activation]
         if self.obs_scale != 1.0:
             x = x * jnp.float32(self.obs_scale)
-        if self.obs_ndim != 1:  # flatten image-like observations: [*batch, *obs_shape]
-            x = x.reshape(*x.shape[: x.ndim - self.obs_ndim], -1)
+        lead = x.shape[: x.ndim - self.obs_ndim]
+        if self.stack > 1:  # [*batch, K, *frame_shape] -> [*batch, K, F]: statistics per frame feature
+            x = x.reshape(*lead, self.stack, -1)
+        elif self.obs_ndim != 1:  # flatten image-like observations: [*batch, *obs_shape]
+            x = x.reshape(*lead, -1)
         if self.obs_norm:
             size = x.shape[-1]
             mean = self.variable("obs_norm", "mean", lambda: jnp.zeros(size, jnp.float32)).value
@@ -246,6 +256,8 @@ class _MLP(nn.Module):
             mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
             mean, var = jnp.broadcast_to(mean, x.shape), jnp.broadcast_to(var, x.shape)
             x = jnp.clip((x - mean) * jax.lax.rsqrt(var + 1e-8), -OBS_NORM_CLIP, OBS_NORM_CLIP)
+        if self.stack > 1:
+            x = x.reshape(*lead, -1)
         features = x
         for width in self.hidden:
             features = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(features))
@@ -277,6 +289,7 @@ def mlp_policy(
     log_std_init: float = 0.0,
     log_std_bounds: tuple[float, float] = (-5.0, 2.0),
     squash: str = "clip",
+    frame_stack: int = 1,
 ) -> Policy:
     """A multilayer-perceptron policy with a categorical or a Gaussian head.
 
@@ -304,6 +317,9 @@ def mlp_policy(
       log_std_bounds: Gaussian only: ``(lo, hi)``, ``lo < hi``; the log-std is
         clipped into it (the gradient stops outside).
       squash: Gaussian only: ``"clip"`` or ``"tanh"`` (see ``Gaussian``).
+      frame_stack: K >= 1; with K > 1 an observation is ``[K, *frame_shape]`` (the last
+        K frames; ``obs_ndim`` counts the K axis) and ``obs_norm`` keeps one mean and
+        variance per frame feature, shared by the K slots.
 
     Returns:
       A ``Policy``. ``init(key, obs)`` takes one observation ``[*obs_shape]`` or a
@@ -334,6 +350,7 @@ def mlp_policy(
         dist = Categorical(int(num_actions))
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
+    _check_stack(frame_stack, obs_ndim)
     gaussian = isinstance(dist, Gaussian)
     if gaussian:
         check_gaussian_options(log_std, log_std_init, log_std_bounds, squash)
@@ -348,6 +365,7 @@ def mlp_policy(
         log_std=log_std,
         log_std_init=float(log_std_init),
         log_std_bounds=(float(log_std_bounds[0]), float(log_std_bounds[1])),
+        stack=int(frame_stack),
     )
 
     def init(key: jax.Array, obs: jax.Array):
@@ -375,6 +393,13 @@ def _apply_flat(module: nn.Module, params, obs: jax.Array, obs_ndim: int) -> jax
     return out.reshape(*batch, *out.shape[1:])
 
 
+def _check_stack(frame_stack: int, obs_ndim: int) -> None:
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int | np.integer) or frame_stack < 1:
+        raise ValueError(f"frame_stack must be a positive integer, got {frame_stack!r}")
+    if frame_stack > 1 and int(obs_ndim) < 2:
+        raise ValueError(f"a frame-stacked observation [K, *frame_shape] has obs_ndim >= 2, got {obs_ndim}")
+
+
 def _gaussian_dist(space, squash: str) -> Gaussian:
     shape = tuple(space.shape)
     if len(shape) != 1:
@@ -388,14 +413,16 @@ def _gaussian_dist(space, squash: str) -> Gaussian:
 
 
 def value_network(hidden: Sequence[int], activation: str = "tanh", obs_ndim: int = 1,
-                  obs_scale: float = 1.0, obs_norm: bool = False) -> Policy:
+                  obs_scale: float = 1.0, obs_norm: bool = False, frame_stack: int = 1) -> Policy:
     """A state-value MLP ``V(s)``: ``apply(variables, obs[*batch, ...]) -> [*batch]``.
 
-    Same body as ``mlp_policy`` (and the same ``"obs_norm"`` collection when
-    ``obs_norm``), with one output initialised at gain 1.
+    Same body as ``mlp_policy`` (and the same ``"obs_norm"`` collection, per frame
+    feature with ``frame_stack`` K > 1, when ``obs_norm``), with one output initialised
+    at gain 1.
     """
+    _check_stack(frame_stack, obs_ndim)
     module = _MLP(tuple(int(h) for h in hidden), 1, activation, int(obs_ndim), float(obs_scale),
-                  obs_norm=bool(obs_norm), out_gain=1.0)
+                  obs_norm=bool(obs_norm), out_gain=1.0, stack=int(frame_stack))
 
     def init(key: jax.Array, obs: jax.Array):
         return module.init(key, jnp.asarray(obs, jnp.float32))
@@ -407,7 +434,7 @@ def value_network(hidden: Sequence[int], activation: str = "tanh", obs_ndim: int
 
 
 def update_obs_norm(stats: dict, obs: jax.Array, valid: jax.Array, obs_scale: float = 1.0,
-                    obs_ndim: int = 1) -> dict:
+                    obs_ndim: int = 1, frame_stack: int = 1) -> dict:
     """Folds the valid observations of a batch into running ``{mean, var, count}``.
 
     Chan et al.'s parallel update: with batch count ``n_b``, mean ``m_b`` and
@@ -422,10 +449,17 @@ def update_obs_norm(stats: dict, obs: jax.Array, valid: jax.Array, obs_scale: fl
       valid: [T, N] bool; only valid rows count.
       obs_scale: the policy's ``obs_scale`` (statistics are of the scaled inputs).
       obs_ndim: axes of one observation.
+      frame_stack: K; with K > 1 an observation is ``[K, *frame_shape]`` and only its
+        newest frame (slot K − 1) counts, so the statistics are those of the env's
+        observation stream, ``[F]`` per frame feature (each step counted once; the
+        reset frame that fills the older slots is not counted K times).
 
     Returns:
       The new statistics (unchanged when no row is valid).
     """
+    if frame_stack > 1:
+        obs = obs[(slice(None),) * (obs.ndim - obs_ndim) + (-1,)]
+        obs_ndim -= 1
     x = obs.astype(jnp.float32) * jnp.float32(obs_scale)
     x = x.reshape(-1, int(np.prod(x.shape[x.ndim - obs_ndim:])))
     w = valid.reshape(-1).astype(jnp.float32)

@@ -457,7 +457,8 @@ def renderer(env_name: str) -> Callable[[Any, Any], jax.Array]:
 
 
 @functools.lru_cache(maxsize=16)
-def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: bool, dist: Any = None) -> Callable:
+def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: bool, dist: Any = None,
+                frame_stack: int = 1) -> Callable:
     """The jitted ``(key, params) -> (states, length)`` of :func:`play_episode`.
 
     ``dist`` is the policy's head (``None``: categorical); it must be hashable (the heads
@@ -465,7 +466,7 @@ def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: b
     """
     from jaxpg import envs, policies
 
-    env, env_params = envs.make(env_name)
+    env, env_params = envs.make(env_name, frame_stack=frame_stack)
     if dist is None:
         dist = policies.CATEGORICAL
     discrete_env = envs.is_discrete(env, env_params)
@@ -500,6 +501,7 @@ def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: b
 
         init = (key, obs, state, jnp.bool_(False), jnp.int32(0))
         (_, _, _, _, length), states = jax.lax.scan(step, init, None, length=max_steps)
+        state, states = envs.base_state(state), envs.base_state(states)  # what the renderer draws
         states = jax.tree.map(
             lambda first, rest: jnp.concatenate([jnp.asarray(first, rest.dtype)[None], rest]),
             state,
@@ -518,6 +520,7 @@ def play_episode(
     max_steps: int,
     greedy: bool = False,
     dist: Any = None,
+    frame_stack: int = 1,
 ) -> tuple[Any, int]:
     """Plays one episode with a policy and records the state at every step.
 
@@ -543,6 +546,9 @@ def play_episode(
       greedy: take the head's mode (``argmax``; a Gaussian's mean) instead of sampling.
       dist: the policy's head (``policy.dist``); ``None`` is the categorical head, so a
         policy over a continuous action space needs it.
+      frame_stack: the policy's ``Config.frame_stack`` K: the policy sees the last K
+        observations (``envs.make(env_name, frame_stack=K)``); the states returned are
+        the env's own (unwrapped), ready for :func:`frames`.
 
     Returns:
       ``(states, length)``: ``states`` is the env-state pytree with leaves
@@ -555,7 +561,8 @@ def play_episode(
         head does not fit the env's action space (e.g. no ``dist`` for Pendulum).
     """
     max_steps = _check_size("max_steps", max_steps)
-    states, length = _episode_fn(env_name, policy_apply, max_steps, bool(greedy), dist)(key, params)
+    states, length = _episode_fn(env_name, policy_apply, max_steps, bool(greedy), dist,
+                                 int(frame_stack))(key, params)
     return states, int(length)
 
 

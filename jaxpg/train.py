@@ -110,7 +110,7 @@ def check_config(config: Config) -> None:
         raise ValueError(f"config must be a jaxpg.Config, got {type(config).__name__}")
     if config.env not in envs.names():
         raise ValueError(f"unknown environment {config.env!r}; valid names: {', '.join(envs.names())}")
-    env, env_params = envs.make(config.env)
+    env, env_params = envs.make(config.env, frame_stack=config.frame_stack)
     given = [k for k in CONTINUOUS_ONLY if getattr(config, k) is not None]
     if given and envs.is_discrete(env, env_params):
         raise ValueError(
@@ -183,7 +183,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
       ValueError: if ``config`` is not a ``Config``.
     """
     check_config(config)
-    env, env_params = envs.make(config.env)
+    env, env_params = envs.make(config.env, frame_stack=config.frame_stack)
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
     space = env.action_space(env_params)
@@ -191,13 +191,14 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     policy = policies.mlp_policy(
         config.hidden, None, config.activation, len(obs_shape), config.obs_scale,
         obs_norm=config.obs_norm, action_space=space, log_std=log_std, log_std_init=log_std_init,
-        log_std_bounds=log_std_bounds, squash=squash,
+        log_std_bounds=log_std_bounds, squash=squash, frame_stack=config.frame_stack,
     )
     dist = policy.dist
     use_value = config.advantage == "value"
     value_net = policies.value_network(
         config.value_hidden if config.value_hidden is not None else config.hidden,
         config.activation, len(obs_shape), config.obs_scale, obs_norm=config.obs_norm,
+        frame_stack=config.frame_stack,
     )
     n = config.num_envs
     obs_ndim = len(obs_shape)
@@ -292,7 +293,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             vparams = {"params": vp}
         if config.obs_norm:
             new_vars["obs_norm"] = policies.update_obs_norm(
-                variables["obs_norm"], traj.obs, traj.valid, config.obs_scale, obs_ndim
+                variables["obs_norm"], traj.obs, traj.valid, config.obs_scale, obs_ndim, config.frame_stack
             )
         valid_steps = traj.valid.sum()
         flat_obs = traj.obs.reshape(*traj.obs.shape[:2], -1)

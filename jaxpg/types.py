@@ -182,6 +182,12 @@ class Config:
         (default ``(-5, 2)``).
       squash: continuous only: how the Gaussian sample reaches the env's bounds,
         ``"clip"`` (default) or ``"tanh"`` (see ``policies.Gaussian``).
+      frame_stack: K, the observations the policy (and value network) sees at once:
+        with K > 1 the env is ``jaxpg.envs.FrameStack(env, K)``, whose observation is
+        the last K observations ``[K, *obs_shape]`` (oldest first; the reset
+        observation fills every slot), and ``obs_norm`` keeps statistics per base
+        feature shared by the K slots. For envs whose observation hides part of the
+        state (Pixelcopter's unseen second terrain piece). Default 1: the env as is.
 
     The four continuous-only options default to ``None`` (their defaults apply
     on a continuous env); setting one on a discrete env is a ``ValueError``.
@@ -207,6 +213,7 @@ class Config:
     log_std_init: float | None = None
     log_std_bounds: tuple[float, float] | None = None
     squash: str | None = None
+    frame_stack: int = 1
 
     def __post_init__(self):
         # Checks that need the environment (is the name known, does a continuous-only option
@@ -243,6 +250,7 @@ class Config:
             if not isinstance(getattr(self, name), bool | np.bool_):
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _positive_int("value_steps", self.value_steps)
+        object.__setattr__(self, "frame_stack", _positive_int("frame_stack", self.frame_stack))
         if self.value_hidden is not None:
             vh = tuple(self.value_hidden)
             for h in vh:

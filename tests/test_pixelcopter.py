@@ -7,7 +7,6 @@ parity is checked in every clone. The file's fields are described in ``docs/pixe
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import jax
@@ -619,36 +618,6 @@ def test_bad_inputs():
     assert "lives" in str(err.value)
     with pytest.raises(ValueError, match="scale"):
         pc.render(state, scale=0)
-
-
-def test_frame_stack_wrapper_of_the_frame_stack_experiment(monkeypatch):
-    # experiments/pixelcopter_frame_stack.py's FrameStack(K=3): at reset every slot holds
-    # o_0; after steps 1 and 2 the stack is (o_0, o_0, o_1), then (o_0, o_1, o_2), oldest
-    # first, each o_t exactly the plain env's observation under the same keys and actions.
-    import importlib.util
-
-    path = Path(__file__).resolve().parents[1] / "experiments/pixelcopter_frame_stack.py"
-    spec = importlib.util.spec_from_file_location("pixelcopter_frame_stack", path)
-    mod = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, mod)  # its dataclass looks its module up
-    spec.loader.exec_module(mod)
-    env = pc.Pixelcopter()
-    params = env.default_params
-    wrapped = mod.FrameStack(env, 3)
-    assert wrapped.observation_space(params).shape == (21,)
-    assert wrapped.action_space(params).n == 2
-    k0, k1, k2 = jax.random.split(jax.random.key(3), 3)
-    o0, s = env.reset_env(k0, params)
-    w, ws = wrapped.reset_env(k0, params)
-    np.testing.assert_array_equal(w, np.tile(o0, 3))
-    plain = [o0]
-    for k, a in ((k1, 0), (k2, 1)):
-        o, s, r, d, _ = env.step_env(k, s, a, params)
-        w, ws, wr, wd, _ = wrapped.step_env(k, ws, a, params)
-        plain.append(o)
-        assert float(wr) == float(r) and bool(wd) == bool(d)
-    np.testing.assert_array_equal(w, np.concatenate(plain))
-    assert bool(wrapped.is_truncated(ws, params)) == bool(env.is_truncated(s, params))
 
 
 @pytest.mark.slow

@@ -54,6 +54,8 @@ TABLE: tuple[Flag, ...] = (
     Flag("--obs-scale", "obs_scale", _C, "observations are multiplied by this inside the policy", number),
     Flag("--obs-norm", "obs_norm", _C, "standardise observations with running mean/std kept in the policy",
          boolean=True),
+    Flag("--frame-stack", "frame_stack", _C, "the policy sees the last K observations (1: the env's own; "
+         "obs-norm statistics are per frame feature)", positive_int),
     Flag("--rollout-chunk", "rollout_chunk", _C,
          "steps between two 'has every episode ended?' checks (speed only)", positive_int),
     Flag("--loss-chunk", "loss_chunk", _C,

@@ -160,7 +160,8 @@ def cmd_render(args) -> int:
     seed = ck.root_seed if args.seed is None else args.seed
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), args.seed_index)
     states, length = render.play_episode(key, ck.config.env, trainer.policy.apply, params, max_steps,
-                                         args.greedy, dist=trainer.policy.dist)
+                                         args.greedy, dist=trainer.policy.dist,
+                                         frame_stack=ck.config.frame_stack)
     states = jax.tree.map(lambda a: a[: length + 1], states)
     images = render.frames(ck.config.env, states)
     try:

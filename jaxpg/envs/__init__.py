@@ -4,7 +4,8 @@
 functional environment with pure ``reset(key, params)`` /
 ``step(key, state, action, params)`` (and the non-resetting
 ``reset_env``/``step_env`` that jaxpg's rollout uses), and its default
-parameters as a pytree.
+parameters as a pytree. ``make(name, frame_stack=K)`` wraps it in
+``wrappers.FrameStack``: the observation is the last K observations.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnax
+import numpy as np
 
 from jaxpg.envs import probes
+from jaxpg.envs.wrappers import FrameStack, FrameStackState, base_state
 
-__all__ = ["make", "names", "is_discrete", "num_actions", "obs_shape"]
+__all__ = ["make", "names", "FrameStack", "FrameStackState", "base_state", "is_discrete", "num_actions", "obs_shape"]
 
 # jaxpg's own environments: name -> factory returning (env, params).
 _OWN: dict[str, Callable[[], tuple[Any, Any]]] = {
@@ -72,19 +75,22 @@ def names() -> list[str]:
     return sorted([*gymnax.registered_envs, *_OWN, *_ALIASES])
 
 
-def make(name: str):
+def make(name: str, frame_stack: int = 1):
     """Builds an environment by name.
 
     Args:
       name: a gymnax id (``"CartPole-v1"``, ``"Acrobot-v1"``, ...) or one of
         jaxpg's own environments (see ``jaxpg.envs.names()``). ``"MountainCarContinuous-v0"``
         is gymnax's env with gymnasium's left wall (``jaxpg.envs.classic``).
+      frame_stack: K >= 1; K > 1 returns ``FrameStack(env, K)``, whose observation is the
+        last K observations ``[K, *obs_shape]`` (oldest first).
 
     Returns:
       ``(env, env_params)``.
 
     Raises:
-      ValueError: for an unknown name; the message lists the valid ones.
+      ValueError: for an unknown name (the message lists the valid ones), or a
+        ``frame_stack`` that is not a positive integer.
 
     Example:
       >>> env, params = make("CartPole-v1")
@@ -93,6 +99,13 @@ def make(name: str):
     """
     if not isinstance(name, str):
         raise ValueError(f"environment name must be a string, got {name!r}")
+    if isinstance(frame_stack, bool) or not isinstance(frame_stack, int | np.integer) or frame_stack < 1:
+        raise ValueError(f"frame_stack must be a positive integer, got {frame_stack!r}")
+    env, params = _make(name)
+    return (FrameStack(env, int(frame_stack)), params) if frame_stack > 1 else (env, params)
+
+
+def _make(name: str):
     name = _ALIASES.get(name, name)
     if name in _OWN:
         return _OWN[name]()
