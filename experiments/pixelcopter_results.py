@@ -1,7 +1,8 @@
 """Pixelcopter's 8-seed result, one command: train, replay 256 episodes per seed, summarise.
 
 Trains 8 seeds of ``jaxpg train --env Pixelcopter-v0`` as two processes of 4 seeds (root
-seeds 0 and 1), each pinned to one CPU core with XLA single-threaded, as the committed
+seeds 0 and 1, or ``--roots A,B``: fresh seeds to check a setting chosen on those), each
+pinned to one CPU core with XLA single-threaded, as the committed
 Pixelcopter results were made; then replays every seed's final policy for ``--episodes``
 sampled and greedy episodes to the 10,000-step limit (``pixelcopter_deaths.py``); then
 writes ``OUT/<label>.json`` (atomically) with per-seed scores (mean − std of the returns,
@@ -75,10 +76,11 @@ def _write_json(record: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def summarise(label: str, train_args: list[str], work: Path, train_wall: float, episodes: int) -> dict:
+def summarise(label: str, train_args: list[str], work: Path, train_wall: float, episodes: int,
+              roots: tuple[int, ...] = ROOTS) -> dict:
     """The record for ``label`` from its run directories (``summary.json`` and the deaths JSONs)."""
     seeds, steps, train_s = [], [], []
-    for root in ROOTS:
+    for root in roots:
         run = work / f"seed-root-{root}"
         summary = json.loads((run / "summary.json").read_text())
         sampled = json.loads((run / "deaths.json").read_text())["seeds"]
@@ -91,7 +93,7 @@ def summarise(label: str, train_args: list[str], work: Path, train_wall: float, 
     scores = [s["score"] for s in seeds]
     greedy = [s["greedy_score"] for s in seeds]
     return {
-        "label": label, "train_args": train_args, "episodes": episodes, "seeds": seeds,
+        "label": label, "train_args": train_args, "episodes": episodes, "roots": list(roots), "seeds": seeds,
         "score_median": statistics.median(scores), "score_worst": min(scores),
         "greedy_median": statistics.median(greedy), "greedy_worst": min(greedy),
         "mean_return_range": [min(s["mean"] for s in seeds), max(s["mean"] for s in seeds)],
@@ -108,6 +110,8 @@ def table(out: Path) -> str:
     for path in sorted(out.glob("*.json"), key=lambda q: (q.stem != "defaults", q.stem)):  # defaults first
         r = json.loads(path.read_text())
         args = " ".join(r["train_args"]) or "defaults"
+        if r.get("roots", list(ROOTS)) != list(ROOTS):
+            args += f"; root seeds {', '.join(map(str, r['roots']))}"
         lo, hi = r["mean_return_range"]
         rows.append(f"| {r['label']} (`{args}`) | {r['train_wall_s'] / 60:.0f} min | "
                     f"{r['env_steps_per_seed'] / 1e6:.0f} M | {lo:.0f}–{hi:.0f} | "
@@ -132,6 +136,9 @@ def main(argv=None) -> int:
     p.add_argument("--skip-train", action="store_true",
                    help="replay and summarise the finished runs already in --work/LABEL (the wall time is "
                         "then the longer of the two runs' own)")
+    p.add_argument("--roots", default="0,1",
+                   help="the two processes' root seeds (default 0,1); other roots give 8 fresh seeds, to "
+                        "check a setting chosen on the default ones")
     p.add_argument("--smoke", action="store_true", help="8 updates of 2 seeds x 8 envs, 4 episodes (a check)")
     args = p.parse_args(own)
     if args.table:
@@ -141,6 +148,12 @@ def main(argv=None) -> int:
         p.error("--label NAME (letters, digits, - and _) is required")
     if args.episodes <= 0:
         p.error("--episodes must be positive")
+    try:
+        roots = tuple(int(r) for r in args.roots.split(","))
+    except ValueError:
+        roots = ()
+    if len(roots) != 2 or len(set(roots)) != 2 or min(roots) < 0:
+        p.error(f"--roots takes two different non-negative integers, e.g. 2,3; got {args.roots!r}")
     work = args.work / args.label
     work.mkdir(parents=True, exist_ok=True)
     seeds, episodes = ("1", 4) if args.smoke else ("4", args.episodes)
@@ -149,22 +162,22 @@ def main(argv=None) -> int:
     trains = [[sys.executable, "-m", "jaxpg", "train", "--env", "Pixelcopter-v0", "--seeds", seeds,
                "--seed", str(root), "--progress-every", "400", "--eval-episodes", "32", "--save-every", "800",
                "--out", str(work / f"seed-root-{root}"), "--overwrite", *smoke_args, *train_args]
-              for root in ROOTS]
+              for root in roots]
     if args.skip_train:
-        summaries = [json.loads((work / f"seed-root-{r}" / "summary.json").read_text()) for r in ROOTS]
+        summaries = [json.loads((work / f"seed-root-{r}" / "summary.json").read_text()) for r in roots]
         if any(s["interrupted"] or s["updates_done"] != s["config"]["num_updates"] for s in summaries):
             p.error(f"the runs in {work} did not finish; rerun without --skip-train")
         wall = max(s["wall_seconds"] for s in summaries)
     else:
         print(f"{args.label}: training 2 x {seeds} seeds ({' '.join(train_args) or 'defaults'}) in {work}",
               flush=True)
-        wall = _run_all(trains, [work / f"train-root-{r}.log" for r in ROOTS])
+        wall = _run_all(trains, [work / f"train-root-{r}.log" for r in roots])
     print(f"trained in {wall:.0f} s; replaying {episodes} episodes per seed", flush=True)
     for greedy in ((), ("--greedy",)):
         _run_all([[sys.executable, str(HERE / "pixelcopter_deaths.py"), str(work / f"seed-root-{r}"),
-                   "--episodes", str(episodes), *greedy] for r in ROOTS],
-                 [work / f"deaths{'-greedy' if greedy else ''}-root-{r}.log" for r in ROOTS])
-    record = summarise(args.label, train_args, work, wall, episodes)
+                   "--episodes", str(episodes), *greedy] for r in roots],
+                 [work / f"deaths{'-greedy' if greedy else ''}-root-{r}.log" for r in roots])
+    record = summarise(args.label, train_args, work, wall, episodes, roots)
     out = args.out if not args.smoke else work
     _write_json(record, out / f"{args.label}.json")
     print(f"score, sampled: median {record['score_median']:.1f}, worst {record['score_worst']:.1f}; "

@@ -165,3 +165,27 @@ def test_pixelcopter_results_smoke_trains_replays_and_tabulates(tmp_path):
     proc = subprocess.run([sys.executable, script, "--label", "a/b"], capture_output=True, text=True,
                           timeout=120, cwd=tmp_path)
     assert proc.returncode == 2 and "--label" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.slow
+def test_pixelcopter_stuck_seeds_smoke_counts_and_writes(tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = str(Path(__file__).resolve().parents[1] / "experiments" / "pixelcopter_stuck_seeds.py")
+    out = tmp_path / "stuck.json"
+    proc = subprocess.run([sys.executable, script, "--smoke", "--out", str(out)], capture_output=True, text=True,
+                          timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    row = json.loads(out.read_text())["settings"]["k4"]
+    assert len(row["final_return"]) == 2
+    assert row["stuck"] == sum(r < 0 for r in row["final_return"])  # the count is of these returns
+    proc = subprocess.run([sys.executable, script, "--only", "k9"], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 2 and "k9" in proc.stderr and "Traceback" not in proc.stderr
+    results = str(Path(script).with_name("pixelcopter_results.py"))
+    proc = subprocess.run([sys.executable, results, "--label", "x", "--roots", "1"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 2 and "--roots" in proc.stderr and "Traceback" not in proc.stderr
