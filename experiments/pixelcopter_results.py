@@ -109,7 +109,7 @@ def table(out: Path) -> str:
             "| --- | ---: | ---: | --- | --- | --- |"]
     for path in sorted(out.glob("*.json"), key=lambda q: (q.stem != "defaults", q.stem)):  # defaults first
         r = json.loads(path.read_text())
-        args = " ".join(r["train_args"]) or "defaults"
+        args = r.get("settings_note") or " ".join(r["train_args"]) or "defaults"
         if r.get("roots", list(ROOTS)) != list(ROOTS):
             args += f"; root seeds {', '.join(map(str, r['roots']))}"
         lo, hi = r["mean_return_range"]

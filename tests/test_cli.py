@@ -87,7 +87,8 @@ def test_help_shows_every_default_and_envs_shows_the_tuned_ones(capsys):
     assert proc.stdout.count("jaxpg envs ENV") == 1  # said once, not per flag
     assert main(["envs", "Pixelcopter-v0"]) == 0
     out = capsys.readouterr().out
-    assert "--num-envs             128" in out and "--lr                   0.003" in out
+    assert "--num-envs             16" in out and "--lr                   0.001" in out
+    assert "--frame-stack          4" in out
     assert "--obs-norm               True".replace("  ", " ", 1) in out or "--obs-norm" in out
     assert main(["envs", "NoSuchEnv"]) == 2
 

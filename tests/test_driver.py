@@ -201,7 +201,7 @@ def test_the_flag_table_covers_every_config_and_hparams_field():
 LAYERS = {
     0: {"types", "fileio", "stats", "distributed", "compile_cache"},
     1: {"policies", "returns", "losses", "rollout", "envs", "envs.probes", "envs.pixelcopter", "envs.classic",
-        "defaults"},
+        "envs.wrappers", "defaults"},
     2: {"train", "evaluate", "render", "plotting"},
     3: {"checkpoint"},
     4: {"rundir", "agent", "export"},
