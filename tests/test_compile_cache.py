@@ -54,8 +54,12 @@ def test_cli_fills_the_cache_and_reads_it_back_unless_turned_off(tmp_path):
 
     first = programs()
     assert first, "the first run wrote no compiled program"
-    _train(str(cache), tmp_path / "b")  # same settings: every program is read back, none rewritten
-    assert programs() == first
+    _train(str(cache), tmp_path / "b")  # same settings: every cached program is read back, none rewritten
+    second = programs()
+    # JAX caches only programs that took >= MIN_COMPILE_SECONDS to compile: one that compiled just
+    # under it in the first run and just over it on a loaded machine in the second is written then
+    # (seen once in CI); an entry of the first run must never be rewritten.
+    assert {name: second.get(name) for name in first} == first
     a, b = (json.loads((tmp_path / d / "summary.json").read_text()) for d in "ab")
     assert a["eval_mean"] == b["eval_mean"]  # the cached program computes the same thing
     off = tmp_path / "off"
