@@ -14,6 +14,7 @@ re-specified by hand.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.evaluate import evaluate as _evaluate
+from jaxpg.safetensors_io import MANIFEST, load_safetensors, unflatten
 from jaxpg.train import make_trainer
 from jaxpg.types import Config, HParams
 
@@ -106,10 +108,6 @@ class Agent(NamedTuple):
 
 def _load_exported(folder: Path) -> Agent:
     """The policy of a ``jaxpg export`` folder (``params.safetensors`` + ``jaxpg.json``)."""
-    import json
-
-    from jaxpg.export import MANIFEST, load_safetensors, unflatten
-
     try:
         m = json.loads((folder / MANIFEST).read_text())
         config, hparams = checkpoint.config_from_dict(m["config"]), HParams(**m["hparams"])

@@ -19,7 +19,8 @@ run wrote are kept; pruning never follows a symlink and never leaves ``DIR``.
 On load every file's hash is checked: a flipped bit is an error naming the file.
 
 PRNG keys are stored as their raw ``key_data`` (uint32) and wrapped again on load.
-Format 1 (orbax, ``jaxpg train`` before the driver) is still read.
+Format 1 (orbax, ``jaxpg train`` before the driver) is still read when orbax-checkpoint is
+installed (``pip install orbax-checkpoint``; it is no longer a dependency of jaxpg).
 """
 
 from __future__ import annotations
@@ -263,6 +264,8 @@ def _settings(meta: dict, meta_path: Path):
 
 
 def _abstract_state(config: Config, hparams: HParams, runs: int):
+    # start-up order: train imports gymnax, which starts a JAX backend; checkpoint is imported (through
+    # rundir and plotting) when the jaxpg command loads, before `sweep --coordinator` joins jax.distributed.
     from jaxpg.train import make_trainer
 
     try:
@@ -318,8 +321,12 @@ def _load_v2(run_dir: Path, meta: dict) -> Checkpoint:
 
 
 def _load_v1(run_dir: Path, meta: dict) -> Checkpoint:
-    """Format 1: one ``jaxpg train`` run saved with orbax (before the driver)."""
-    import orbax.checkpoint as ocp
+    """Format 1: one ``jaxpg train`` run saved with orbax (before the driver); needs orbax-checkpoint."""
+    try:
+        import orbax.checkpoint as ocp  # optional dependency: orbax (only format 1 needs it)
+    except ImportError:
+        raise CheckpointError(f"{run_dir} was saved in the pre-release layout (format 1, orbax): "
+                              "pip install orbax-checkpoint reads it") from None
 
     config, hparams, seeds, updates_done, fields, step_dir, points = _settings(meta, run_dir / _META)
     abstract_state = _abstract_state(config, hparams, seeds)

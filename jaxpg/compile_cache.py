@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import jax
+
 __all__ = ["ENV_VAR", "default_dir", "disable", "enable", "requested_dir"]
 
 ENV_VAR = "JAXPG_COMPILE_CACHE"
@@ -65,8 +67,6 @@ def enable(path: str | os.PathLike | None = None) -> Path | None:
         cache directory already set in JAX.
     """
     global _enabled
-    import jax
-
     if _disabled:
         return None
     current = jax.config.jax_compilation_cache_dir

@@ -6,6 +6,7 @@ importing gymnax does, so this module imports nothing but jax.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 
@@ -27,8 +28,6 @@ def initialize_distributed(
     computation. Fails (a ``RuntimeError`` naming the coordinator) if the
     processes cannot all connect within ``timeout_s`` seconds.
     """
-    import os
-
     coordinator = coordinator or os.environ.get("JAX_COORDINATOR_ADDRESS")
     if num_processes is None and os.environ.get("JAX_NUM_PROCESSES"):
         num_processes = int(os.environ["JAX_NUM_PROCESSES"])

@@ -16,94 +16,32 @@ The folder is what the Deep RL course's ``package_to_hub`` produces, for a jaxpg
 
 Nothing is uploaded: the command prints the ``hf upload`` line that does it.
 
-The safetensors file is written and read here without the ``safetensors`` package (the format
-is an 8-byte little-endian header length, a JSON header of names, dtypes, shapes and byte
-offsets, then the raw little-endian arrays); the tests read it back with the real package.
+The safetensors file is written (and read back by ``jaxpg.load``) without the ``safetensors``
+package: ``jaxpg.safetensors_io`` holds the format.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-import struct
 from pathlib import Path
-from typing import Any
 
+import jax
 import numpy as np
 
-from jaxpg import __version__, checkpoint
+from jaxpg import checkpoint, render
+from jaxpg._version import __version__
+from jaxpg.agent import load
 from jaxpg.fileio import atomic_write, atomic_write_json
+from jaxpg.safetensors_io import (  # noqa: F401 (re-exported)
+    MANIFEST,
+    flatten,
+    load_safetensors,
+    save_safetensors,
+    unflatten,
+)
 
 __all__ = ["export", "load_safetensors", "save_safetensors", "MANIFEST"]
-
-MANIFEST = "jaxpg.json"
-_DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.float16): "F16",
-           np.dtype(np.int32): "I32", np.dtype(np.int64): "I64", np.dtype(np.uint32): "U32",
-           np.dtype(np.uint8): "U8", np.dtype(np.int8): "I8", np.dtype(np.bool_): "BOOL"}
-_NP = {v: k for k, v in _DTYPES.items()}
-
-
-def flatten(tree: Any, prefix: str = "") -> dict[str, np.ndarray]:
-    """Nested dicts of arrays -> ``{"a.b.c": array}``."""
-    out: dict[str, np.ndarray] = {}
-    for k, v in tree.items():
-        if "." in str(k):
-            raise ValueError(f"a parameter name contains '.': {k!r}")
-        name = f"{prefix}{k}"
-        if isinstance(v, dict) or hasattr(v, "items"):
-            out.update(flatten(v, name + "."))
-        else:
-            out[name] = np.asarray(v)
-    return out
-
-
-def unflatten(flat: dict[str, np.ndarray]) -> dict:
-    out: dict = {}
-    for name, v in flat.items():
-        node = out
-        *parents, leaf = name.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[leaf] = v
-    return out
-
-
-def save_safetensors(arrays: dict[str, np.ndarray], path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """Writes ``arrays`` in the safetensors format (atomically)."""
-    header: dict[str, Any] = {}
-    chunks, offset = [], 0
-    for name in sorted(arrays):
-        a = np.asarray(arrays[name], order="C")  # (ascontiguousarray would make a 0-d array 1-d)
-        if a.dtype not in _DTYPES:
-            raise ValueError(f"{name}: dtype {a.dtype} has no safetensors name")
-        data = a.astype(a.dtype.newbyteorder("<"), copy=False).tobytes()
-        header[name] = {"dtype": _DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [offset, offset + len(data)]}
-        chunks.append(data)
-        offset += len(data)
-    if metadata:
-        header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)  # the data starts 8-byte aligned
-    atomic_write(Path(path), struct.pack("<Q", len(text)) + text + b"".join(chunks))
-
-
-def load_safetensors(path: str | Path) -> tuple[dict[str, np.ndarray], dict[str, str]]:
-    """``(arrays, metadata)`` of a safetensors file."""
-    data = Path(path).read_bytes()
-    try:
-        (n,) = struct.unpack("<Q", data[:8])
-        header = json.loads(data[8:8 + n])
-    except (struct.error, ValueError, UnicodeDecodeError) as e:
-        raise checkpoint.CheckpointError(f"{path}: not a safetensors file ({e})") from None
-    meta = header.pop("__metadata__", {})
-    body = data[8 + n:]
-    out = {}
-    for name, spec in header.items():
-        lo, hi = spec["data_offsets"]
-        dt = _NP[spec["dtype"]].newbyteorder("<")
-        out[name] = np.frombuffer(body[lo:hi], dtype=dt).reshape(spec["shape"]).astype(dt.newbyteorder("="))
-    return out, meta
-
 
 def _best_seed(run_dir: Path, seeds: int) -> int:
     """The seed with the highest final evaluation score in summary.json (0 without one)."""
@@ -178,11 +116,6 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
         differ from the run's own final evaluation).
       repo_name: the model's name in the card (default ``jaxpg-<env>``).
     """
-    import jax
-
-    from jaxpg import render
-    from jaxpg.agent import load
-
     if episodes < 10:
         raise ValueError(f"--eval-episodes must be at least 10 for a Hub model card, got {episodes}")
     run_dir, out = Path(run_dir), Path(out)

@@ -7,15 +7,16 @@
 * ``performance_profiles``: the fraction of seeds whose final score exceeds each threshold, with
   a 95 % stratified-bootstrap band (Agarwal et al. 2021's performance profiles).
 
-matplotlib is imported inside the functions, so ``import jaxpg.plotting`` stays cheap and works
-without it; figures are rendered by the Agg canvas (no display needed, and the caller's pyplot
-backend is left alone) and written atomically.
+The run directories are read by ``jaxpg.rundir`` (``read_run``, re-exported here, and
+``read_results``). Figures are ``matplotlib.figure.Figure`` objects on their own Agg canvas (no
+display needed; pyplot, its global state and the caller's backend are left alone) and are
+written atomically.
 """
 
 from __future__ import annotations
 
-import csv
-import json
+import dataclasses
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -23,18 +24,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from numpy.typing import ArrayLike
 
+from jaxpg import rundir
 from jaxpg.fileio import atomic_write
+from jaxpg.rundir import read_run
 from jaxpg.stats import _scores_matrix, curve_iqm_ci, iqm, performance_profile_ci
 from jaxpg.types import point_label
 
 __all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "final_scores",
            "final_score_data", "performance_profiles", "performance_profiles_from_scores"]
 
-StrPath = str | os.PathLike
-_INT_COLUMNS = ("point", "seed", "update", "env_steps")
-_REQUIRED = ("seed", "update", "env_steps", "mean_return")
+StrPath = rundir.StrPath
 _X_LABELS = {"env_steps": "environment steps per seed (valid)", "update": "update (gradient steps)"}
 TRAIN_METRICS = ("mean_return", "loss", "entropy", "grad_norm", "mean_length")
 EVAL_METRICS = ("sampled_mean", "sampled_std", "sampled_score", "greedy_mean", "greedy_std", "greedy_score")
@@ -44,159 +48,6 @@ _METRIC_LABELS = {"mean_return": "training return", "loss": "loss", "entropy": "
                   "sampled_score": "evaluation score (sampled, mean - std)",
                   "greedy_score": "evaluation score (greedy, mean - std)",
                   "sampled_std": "evaluation return std (sampled)", "greedy_std": "evaluation return std (greedy)"}
-
-
-# --------------------------------------------------------------------------------------------
-# Reading
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: cannot read it as JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _run_dir(run_dir: StrPath) -> Path:
-    path = Path(run_dir)
-    if not path.exists():
-        raise ValueError(f"{path}: no such directory")
-    if not path.is_dir():
-        raise ValueError(f"{path}: not a directory")
-    return path
-
-
-def _dir_name(path: Path) -> str:
-    return path.resolve().name or str(path)
-
-
-def _read_csv(path: Path) -> tuple[list[str], list[list[str]]]:
-    try:
-        with path.open(newline="") as f:
-            rows = list(csv.reader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise ValueError(f"{path}: cannot read it as CSV ({e})") from None
-    if not rows:
-        raise ValueError(f"{path}: empty file (expected a header and one row per seed per update)")
-    header, body = rows[0], rows[1:]
-    required = _REQUIRED if path.name != "evals.csv" else ("seed", "update", "env_steps")
-    missing = [c for c in required if c not in header]
-    if missing:
-        raise ValueError(f"{path}: header lacks column(s) {', '.join(missing)}; got {','.join(header)!r}")
-    if len(set(header)) != len(header):
-        raise ValueError(f"{path}: repeated column names in the header {','.join(header)!r}")
-    if not body:
-        raise ValueError(f"{path}: no data rows (the run stopped before its first update?)")
-    for i, row in enumerate(body, start=2):
-        if len(row) != len(header):
-            raise ValueError(f"{path} line {i}: {len(row)} fields, the header has {len(header)}")
-    return header, body
-
-
-def _column(path: Path, header: list[str], body: list[list[str]], name: str) -> np.ndarray:
-    j = header.index(name)
-    values = [row[j] for row in body]
-    dtype = np.int64 if name in _INT_COLUMNS else np.float64
-    try:
-        return np.array(values, dtype=dtype)
-    except ValueError:
-        kind = "an integer" if dtype is np.int64 else "a number"
-        for i, v in enumerate(values, start=2):
-            try:
-                dtype(v)
-            except ValueError:
-                raise ValueError(f"{path} line {i}: column {name!r} needs {kind}, got {v!r}") from None
-        raise  # pragma: no cover (numpy rejected a list every element of which it accepts)
-
-
-_point_label = point_label
-
-
-def read_run(run_dir: StrPath, table: str = "metrics") -> dict[str, Any]:
-    """Reads the ``metrics.csv`` (or ``evals.csv``) of a ``jaxpg train`` or ``sweep`` directory.
-
-    Args:
-      run_dir: the ``--out`` directory.
-      table: ``"metrics"`` (every update's training metrics) or ``"evals"`` (the evaluations
-        during training of ``--eval-every``: ``sampled_mean`` ... ``greedy_score``).
-
-    Returns:
-      A dict with
-
-      * ``"dir"`` (Path), ``"layout"`` (``"train"`` or ``"sweep"``), ``"env"`` (str or None),
-        ``"label"`` (``"<env> (<dir name>)"``, or the dir name without a summary/sweep JSON),
-        ``"meta"`` (the parsed ``summary.json`` / ``sweep.json``, or None);
-      * ``"seeds"`` [S] seed indices and ``"updates"`` [U] update numbers (1-based);
-      * one float64 array per metric column (``"env_steps"`` int64, cumulative valid env steps of
-        the seed; ``"mean_return"``, ``"loss"``, ``"mean_length"``, ``"entropy"``,
-        ``"grad_norm"``), shaped [S, U] for a train run and [P, S, U] for a sweep;
-      * ``"axes"`` (the swept hyperparameter names; ``[]`` for a train run), ``"points"``
-        (one ``{axis: value}`` dict per sweep point; ``[{}]`` for a train run) and
-        ``"point_labels"``.
-
-    Raises:
-      ValueError: (one line) the directory is missing or has no ``metrics.csv``; the CSV is
-        malformed (unknown layout, ragged or non-numeric rows, a missing or repeated
-        (point, seed, update), env_steps that decrease), or the JSON beside it is unreadable.
-    """
-    path = _run_dir(run_dir)
-    if table not in ("metrics", "evals"):
-        raise ValueError(f"table must be 'metrics' or 'evals', got {table!r}")
-    csv_path = path / f"{table}.csv"
-    if not csv_path.is_file():
-        if table == "evals":
-            raise ValueError(f"{path}: no evals.csv (train with --eval-every K to evaluate during training)")
-        raise ValueError(f"{path}: no metrics.csv (expected the --out directory of jaxpg train or sweep)")
-    header, body = _read_csv(csv_path)
-    if header[0] == "point":
-        layout = "sweep"
-        axes = header[1:header.index("seed")]
-        keys = ["point", "seed", "update"]
-    elif header[0] == "seed":
-        layout, axes, keys = "train", [], ["seed", "update"]
-    else:
-        raise ValueError(f"{csv_path}: unrecognised header {','.join(header)!r} "
-                         "(expected 'seed,update,...' or 'point,<axes>,seed,update,...')")
-    metric_names = header[header.index("update") + 1:]
-    cols = {name: _column(csv_path, header, body, name) for name in [*keys, *axes, *metric_names]}
-
-    # Rows -> a dense [P?, S, U] grid; every (point?, seed, update) exactly once.
-    ids = [np.unique(cols[k]) for k in keys]
-    shape = tuple(len(u) for u in ids)
-    flat = np.ravel_multi_index(tuple(np.searchsorted(u, cols[k]) for u, k in zip(ids, keys, strict=True)),
-                                shape)
-    if len(body) != math.prod(shape) or np.unique(flat).size != len(body):
-        raise ValueError(f"{csv_path}: expected one row per {', '.join(keys)} "
-                         f"({' x '.join(map(str, shape))} = {math.prod(shape)} rows), got {len(body)} rows")
-    out: dict[str, Any] = {"dir": path, "layout": layout, "axes": axes}
-    if "env_steps" not in metric_names:
-        raise ValueError(f"{csv_path}: no env_steps column")
-    for name in metric_names:
-        grid = np.empty(math.prod(shape), dtype=cols[name].dtype)
-        grid[flat] = cols[name]
-        out[name] = grid.reshape(shape)
-    if np.any(np.diff(out["env_steps"], axis=-1) < 0):
-        raise ValueError(f"{csv_path}: env_steps decreases from one update to the next "
-                         "(expected each seed's cumulative count)")
-    out["seeds"], out["updates"] = ids[-2], ids[-1]
-
-    if layout == "sweep":
-        _, first = np.unique(cols["point"], return_index=True)  # each point's first row
-        points = [{a: float(cols[a][r]) for a in axes} for r in first]
-    else:
-        points = [{}]
-    out["points"], out["point_labels"] = points, [_point_label(p) for p in points]
-
-    meta = _read_json(path / ("sweep.json" if layout == "sweep" else "summary.json"))
-    env = meta.get("env") if meta else None
-    out["meta"], out["env"] = meta, env
-    out["label"] = f"{env} ({_dir_name(path)})" if env else _dir_name(path)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,28 +159,28 @@ def learning_curve_data(
     curves = []
     for i, d in enumerate(dirs):
         run = read_run(d)
-        table, column = _resolve_metric(metric, run["meta"])
+        table, column = _resolve_metric(metric, run.meta)
         if table == "evals":
-            run = {**read_run(d, "evals"), "label": run["label"], "meta": run["meta"], "env": run["env"]}
+            run = dataclasses.replace(read_run(d, "evals"), label=run.label, meta=run.meta, env=run.env)
         if column not in run:
-            raise ValueError(f"{run['dir']}: no {column!r} column in {table}.csv")
-        name = names[i] if names else run["label"]
-        sweep = run["layout"] == "sweep"
-        for p, plabel in _chosen(run["point_labels"], point, run["dir"], sweep):
-            steps = run["env_steps"][p] if sweep else run["env_steps"]
-            ret = smooth(run[column][p] if sweep else run[column], smoothing)
+            raise ValueError(f"{run.dir}: no {column!r} column in {table}.csv")
+        name = names[i] if names else run.label
+        sweep = run.layout == "sweep"
+        for p, plabel in _chosen(run.point_labels, point, run.dir, sweep):
+            steps = run.curve("env_steps", p)
+            ret = smooth(run.curve(column, p), smoothing)
             if x == "env_steps":
                 xs, ys = align_curves(steps, ret, points)
             else:
                 n = ret.shape[1]
                 keep = np.unique(np.linspace(0, n - 1, min(points, n)).round()).astype(int)
-                xs, ys = run["updates"][keep].astype(np.float64), ret[:, keep]
+                xs, ys = run.updates[keep].astype(np.float64), ret[:, keep]
             if not np.all(np.isfinite(ys)):
-                raise ValueError(f"{run['dir'] / (table + '.csv')}: {column} has nan/inf values"
+                raise ValueError(f"{run.dir / (table + '.csv')}: {column} has nan/inf values"
                                  + (f" at point {p} ({plabel})" if sweep else ""))
             mid, lo, hi = curve_iqm_ci(ys, reps=reps, confidence=confidence, seed=0)
             curves.append({"label": f"{name}: {plabel}" if sweep else name, "x": xs, "iqm": mid,
-                           "lo": lo, "hi": hi, "seeds": ys.shape[0], "env": run["env"], "metric": column})
+                           "lo": lo, "hi": hi, "seeds": ys.shape[0], "env": run.env, "metric": column})
     return curves
 
 
@@ -389,8 +240,6 @@ def learning_curves(
     over = f"{seeds.pop()} seeds" if len(seeds) == 1 else "seeds"
     ax.set_xlabel(_X_LABELS[x])
     if x == "update":
-        from matplotlib.ticker import MaxNLocator
-
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     what = _METRIC_LABELS.get(curves[0]["metric"], curves[0]["metric"]) if curves else "episode return"
     sm = f", smoothed over {smoothing}" if smoothing > 1 else ""
@@ -455,32 +304,31 @@ def final_score_data(
     names = _labels(labels, len(dirs))
     columns = []
     for i, d in enumerate(dirs):
-        path = _run_dir(d)
-        name = names[i] if names else _dir_name(path)
-        sweep, summary = _read_json(path / "sweep.json"), _read_json(path / "summary.json")
-        if sweep is not None:
-            source, meta = path / "sweep.json", sweep
-            points = sweep.get("points")
+        path = rundir.run_path(d)
+        name = names[i] if names else rundir.run_name(path)
+        results = rundir.read_results(path)
+        if results is None:
+            raise ValueError(f"{path}: no sweep.json or summary.json "
+                             "(expected the --out directory of jaxpg train or sweep)")
+        source, meta = results
+        if source.name == "sweep.json":
+            points = meta.get("points")
             if not isinstance(points, list) or not points:
                 raise ValueError(f"{source}: no 'points' list")
-            axes = list(sweep.get("axes") or {})
+            axes = list(meta.get("axes") or {})
             for p, entry in _chosen(points, point, path, True):
                 if not isinstance(entry, dict):
                     raise ValueError(f"{source}: point {p} is not an object")
                 hp = entry.get("hparams") or {}
-                label = entry.get("label") or _point_label({a: hp[a] for a in axes if a in hp}, sep="\n")
+                label = entry.get("label") or point_label({a: hp[a] for a in axes if a in hp}, sep="\n")
                 columns.append({"label": f"{name}\n{label}" if len(dirs) > 1 or names else label,
                                 "scores": _scores_of(source, entry, f"point {p} ({label})"),
                                 "episodes": meta.get("eval_episodes"), "greedy": meta.get("eval_greedy")})
-        elif summary is not None:
-            source = path / "summary.json"
-            env = summary.get("env")
-            label = name if names or not env else f"{name}\n{env}"
-            columns.append({"label": label, "scores": _scores_of(source, summary, "the run"),
-                            "episodes": summary.get("eval_episodes"), "greedy": summary.get("eval_greedy")})
         else:
-            raise ValueError(f"{path}: no sweep.json or summary.json "
-                             "(expected the --out directory of jaxpg train or sweep)")
+            env = meta.get("env")
+            label = name if names or not env else f"{name}\n{env}"
+            columns.append({"label": label, "scores": _scores_of(source, meta, "the run"),
+                            "episodes": meta.get("eval_episodes"), "greedy": meta.get("eval_greedy")})
     return columns
 
 
@@ -692,8 +540,6 @@ def _draw_hlines(ax, refs: list[tuple[str, float]]) -> None:
 
 def _check_format(out_path: StrPath) -> Path:
     """``out_path`` as a Path, after checking matplotlib can write its format."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-
     out = Path(out_path)
     supported = FigureCanvasAgg.get_supported_filetypes()
     if out.suffix[1:].lower() not in supported:
@@ -702,20 +548,15 @@ def _check_format(out_path: StrPath) -> Path:
     return out
 
 
-def _figure(size: tuple[float, float]):
+def _figure(size: tuple[float, float]) -> Figure:
     """A Figure on its own Agg canvas (pyplot's global state and backend are not touched)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
     fig = Figure(figsize=size, dpi=120, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig, out: Path) -> Path:
+def _save(fig: Figure, out: Path) -> Path:
     """Renders ``fig`` and writes it to ``out`` atomically (``jaxpg.fileio.atomic_write``)."""
-    import io
-
     buf = io.BytesIO()
     fig.savefig(buf, format=out.suffix[1:].lower())
     try:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import sys
 
+from jaxpg import compile_cache
+from jaxpg._version import __version__
 from jaxpg.cli import compare, inspect, run, tools
 from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
 
@@ -20,8 +22,6 @@ __all__ = ["main", "build_parser", "UsageError"]
 
 
 def build_parser() -> Parser:
-    from jaxpg import __version__
-
     parser = Parser(prog="jaxpg", description="REINFORCE on thousands of JAX environments.")
     parser.add_argument("--version", action="version", version=f"jaxpg {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=Parser)
@@ -44,8 +44,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
-        from jaxpg import compile_cache
-
         if args.no_compile_cache:
             compile_cache.disable()
         else:

@@ -9,7 +9,13 @@ pair. Directories that share a ``--labels`` name are one method, each directory 
 
 from __future__ import annotations
 
+import os
+
+import numpy as np
+
+from jaxpg import rundir, stats
 from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, path, positive_int
+from jaxpg.plotting import _check_format, final_score_data, performance_profiles_from_scores
 
 CONFIDENCE = 0.95
 
@@ -47,22 +53,15 @@ def _name(label: str) -> str:
 
 
 def _env(run_dir) -> str | None:
-    import json
-
-    for name in ("sweep.json", "summary.json"):
-        f = run_dir / name
-        if f.is_file():
-            env = json.loads(f.read_text()).get("env")  # final_score_data has read it already
-            return str(env) if env else None
-    return None  # pragma: no cover (final_score_data refuses such a directory)
+    results = rundir.read_results(run_dir)  # final_score_data has read it already
+    if results is None:  # pragma: no cover (final_score_data refuses such a directory)
+        return None
+    env = results[1].get("env")
+    return str(env) if env else None
 
 
 def _methods(args) -> list[tuple[str, object]]:
     """``(name, [seeds, tasks] scores)`` of every method, in the order given."""
-    import numpy as np
-
-    from jaxpg.plotting import final_score_data
-
     dirs, labels = args.run_dirs, args.labels
     if labels is not None and len(labels) != len(dirs):
         raise UsageError(f"--labels has {len(labels)} names for {len(dirs)} directories")
@@ -104,10 +103,6 @@ def _methods(args) -> list[tuple[str, object]]:
 
 
 def _check_profile_out(out) -> None:
-    import os
-
-    from jaxpg.plotting import _check_format
-
     try:
         _check_format(out)
     except ValueError as e:
@@ -124,21 +119,17 @@ def cmd_compare(args) -> int:
     if len(methods) < 2:
         raise UsageError(f"compare needs at least 2 runs (the baseline first; a sweep directory gives one per "
                          f"point), got 1: {methods[0][0]}")
-    from jaxpg.stats import compare
-
     (name_a, a), tasks = methods[0], methods[0][1].shape[1]
     per = f" per env, {tasks} envs" if tasks > 1 else ""
     print(f"A = {name_a}: final score per seed = mean - std of its evaluation returns; "
           f"[{CONFIDENCE:.0%} stratified-bootstrap interval, {args.reps} replicates]")
     for name_b, b in methods[1:]:
-        c = compare(b, a, reps=args.reps, confidence=CONFIDENCE, seed=0)
+        c = stats.compare(b, a, reps=args.reps, confidence=CONFIDENCE, seed=0)
         (dlo, dhi), (plo, phi) = c.iqm_diff_ci, c.prob_improvement_ci
         print(f"B = {name_b} vs A: IQM {c.iqm_x:.2f} vs {c.iqm_y:.2f}, "
               f"B - A {c.iqm_diff:+.2f} [{dlo:+.2f}, {dhi:+.2f}]; "
               f"P(B > A) = {c.prob_improvement:.3f} [{plo:.3f}, {phi:.3f}]; seeds {c.runs_x} vs {c.runs_y}{per}")
     if args.profile_out is not None:
-        from jaxpg.plotting import performance_profiles_from_scores
-
         try:
             out = performance_profiles_from_scores(methods, args.profile_out, reps=args.reps)
         except ValueError as e:

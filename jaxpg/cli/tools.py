@@ -7,6 +7,13 @@ import sys
 from pathlib import Path
 
 from jaxpg.cli.common import HelpFormatter, UsageError, path, positive_int
+from jaxpg.cli.flags import TABLE
+from jaxpg.defaults import TUNED, recommended
+
+# Start-up order: this module is imported when the jaxpg command loads. `jaxpg.envs` imports gymnax, and
+# importing gymnax starts a JAX backend, which must wait until `jaxpg sweep --coordinator ...` has called
+# jax.distributed.initialize (and until the number of CPU devices is set): the commands import it (and the
+# benchmark, which runs the run layer) when they run.
 
 
 def add_parsers(sub) -> None:
@@ -46,8 +53,7 @@ def _policy_kinds(text: str) -> tuple[str, ...]:
 
 
 def cmd_envs(args) -> int:
-    from jaxpg import envs
-    from jaxpg.defaults import TUNED, recommended
+    from jaxpg import envs  # start-up order: envs imports gymnax (see the top of this module)
 
     if args.env is None:
         for name in envs.names():
@@ -55,8 +61,6 @@ def cmd_envs(args) -> int:
         return 0
     if args.env not in envs.names():
         raise UsageError(f"unknown environment {args.env!r}; valid names: {', '.join(envs.names())}")
-    from jaxpg.cli.flags import TABLE
-
     config, hparams = recommended(args.env)
     print(f"{args.env}: {'tuned' if args.env in TUNED else 'the CartPole-tuned class defaults'} "
           "(what train and sweep use for every flag not given)")
@@ -74,7 +78,7 @@ def cmd_envs(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from jaxpg import envs
+    from jaxpg import envs  # start-up order: envs imports gymnax (see the top of this module)
 
     try:
         env, env_params = envs.make(args.env)
@@ -86,7 +90,7 @@ def cmd_bench(args) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UsageError(f"cannot write to --out {str(args.out)!r}: {e.strerror or e}") from None
-    from jaxpg.bench import run_benchmark
+    from jaxpg.bench import run_benchmark  # start-up order: the benchmark runs the run layer (gymnax)
 
     try:
         run_benchmark(args.env, args.updates, args.grid, args.policies, smoke=args.smoke, out=args.out,

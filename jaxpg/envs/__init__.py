@@ -17,6 +17,8 @@ import gymnax
 import numpy as np
 
 from jaxpg.envs import probes
+from jaxpg.envs.classic import MountainCarContinuous
+from jaxpg.envs.pixelcopter import Pixelcopter
 from jaxpg.envs.wrappers import FrameStack, FrameStackState, base_state
 
 __all__ = ["make", "names", "FrameStack", "FrameStackState", "base_state", "is_discrete", "num_actions", "obs_shape"]
@@ -32,8 +34,6 @@ _ALIASES: dict[str, str] = {}
 
 
 def _pixelcopter():
-    from jaxpg.envs.pixelcopter import Pixelcopter
-
     env = Pixelcopter()
     return env, env.default_params
 
@@ -45,8 +45,6 @@ def _register_own(name: str, factory: Callable[[], tuple[Any, Any]], aliases=())
 
 
 def _pixelcopter_threefry():
-    from jaxpg.envs.pixelcopter import Pixelcopter
-
     env = Pixelcopter(draws="threefry")
     return env, env.default_params
 
@@ -58,8 +56,6 @@ _register_own("Pixelcopter-threefry-v0", _pixelcopter_threefry)
 
 
 def _mountain_car_continuous():
-    from jaxpg.envs.classic import MountainCarContinuous
-
     env = MountainCarContinuous()
     return env, env.default_params
 
