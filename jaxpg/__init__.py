@@ -21,13 +21,14 @@ Above the blocks:
 - ``jaxpg.make_trainer(config)``: ``init``/``update``/``train`` with optax, clipping,
   schedules, the value baseline; ``jaxpg.make_train(config)``: a whole run as one pure function
   ``train(key, hparams) -> (TrainState, Metrics)``, to vmap over seeds and hyperparameters.
-- ``jaxpg.run(config, points, seeds=...)``: the driver behind the ``jaxpg`` command (sharding,
-  chunks, checkpoints, signals, divergence, evaluation, the run directory);
-  ``jaxpg.resume(dir)``; ``jaxpg.sweep.grid(...)`` builds points.
+- ``jaxpg.run(jaxpg.RunSpec(config, points=..., seeds=...))``: the run layer behind the ``jaxpg``
+  command (``jaxpg.runner``: sharding, the chunk loop and its parts — checkpoints, signals,
+  divergence, evaluation, the run directory); ``jaxpg.resume(dir)``; ``jaxpg.sweep.grid(...)``
+  builds points.
 - ``jaxpg.load(run_dir, seed=i)``: a trained seed's policy (``act``, ``greedy``, ``apply``,
   ``evaluate``) exactly as its run used it, observation scaling and normalisation included.
 - ``jaxpg.evaluate``/``jaxpg.summarize``: evaluation episodes and the mean - std score.
-- Modules: ``returns``, ``losses``, ``policies``, ``rollout``, ``train``, ``driver``,
+- Modules: ``returns``, ``losses``, ``policies``, ``rollout``, ``train``, ``runner``,
   ``sweep``, ``checkpoint``, ``stats`` (IQM, bootstrap CIs), ``plotting``, ``render``,
   ``envs`` (``envs.pixelcopter``), ``compile_cache``.
 
@@ -39,10 +40,11 @@ import importlib
 from typing import TYPE_CHECKING
 
 # Modules that do not import gymnax are imported eagerly (a submodule and a function share the
-# names `rollout` and `evaluate`: the function must win). `envs`, `train`, `driver` and `sweep`
+# names `rollout` and `evaluate`: the function must win). `envs`, `train`, `runner` and `sweep`
 # import gymnax, and importing gymnax starts a JAX backend; they load on first use (PEP 562) so
 # that ``jax.distributed.initialize`` (``jaxpg sweep --coordinator ...``) can run before them.
 from jaxpg import losses, policies, returns
+from jaxpg._version import __version__ as __version__  # re-exported; jaxpg/_version.py defines it
 from jaxpg.evaluate import EvalSummary, evaluate, summarize
 from jaxpg.losses import entropy_loss, policy_gradient_loss, reinforce_loss
 from jaxpg.policies import Categorical, Gaussian, Policy, mlp_policy, value_network
@@ -54,8 +56,9 @@ _LAZY = {
     "envs": "jaxpg.envs", "sweep": "jaxpg.sweep",
     "Trainer": "jaxpg.train", "make_optimizer": "jaxpg.train", "make_train": "jaxpg.train",
     "make_trainer": "jaxpg.train", "check_finite": "jaxpg.train", "DivergedError": "jaxpg.train",
-    "driver": "jaxpg.driver", "run": "jaxpg.driver", "resume": "jaxpg.driver",
-    "Population": "jaxpg.driver", "RunResult": "jaxpg.driver",
+    "runner": "jaxpg.runner", "run": "jaxpg.runner", "resume": "jaxpg.runner",
+    "Population": "jaxpg.runner", "RunResult": "jaxpg.runner", "RunSpec": "jaxpg.runner",
+    "Evaluation": "jaxpg.runner", "Schedule": "jaxpg.runner", "RunError": "jaxpg.runner",
     "load": "jaxpg.agent", "Agent": "jaxpg.agent",
 }
 
@@ -75,9 +78,9 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # pragma: no cover
-    from jaxpg import driver, envs, sweep  # noqa: F401
+    from jaxpg import envs, runner, sweep  # noqa: F401
     from jaxpg.agent import Agent, load  # noqa: F401
-    from jaxpg.driver import Population, RunResult, resume, run  # noqa: F401
+    from jaxpg.runner import Evaluation, Population, RunError, RunResult, RunSpec, Schedule, resume, run  # noqa: F401
     from jaxpg.train import (  # noqa: F401
         DivergedError,
         Trainer,
@@ -86,8 +89,6 @@ if TYPE_CHECKING:  # pragma: no cover
         make_train,
         make_trainer,
     )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Agent",
@@ -109,7 +110,11 @@ __all__ = [
     "bootstrap_rewards",
     "check_finite",
     "discounted_returns",
-    "driver",
+    "runner",
+    "RunSpec",
+    "Evaluation",
+    "Schedule",
+    "RunError",
     "entropy_loss",
     "envs",
     "episode_discounts",

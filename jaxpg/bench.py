@@ -2,9 +2,9 @@
 
 For each grid point (N environments per seed × S seeds, one policy size) the
 benchmark trains CartPole-v1 (or any discrete env) for a fixed number of
-updates through the driver (``jaxpg.driver.Population``: the program ``jaxpg
-train`` runs, compiled chunks of updates, the state donated, the next chunk
-dispatched before the last is read back), and reports:
+updates through the run layer (``jaxpg.runner.run``: the program and the chunk
+loop ``jaxpg train`` runs, compiled chunks of updates, the state donated, the next
+chunk dispatched before the last is read back), and reports:
 
 - ``compile_s`` apart from ``run_s``;
 - **valid** env steps/s: only steps inside an episode (masked steps after an
@@ -36,9 +36,19 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import flax
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
+
+from jaxpg import envs, policies, runner
+from jaxpg._version import __version__
+from jaxpg.defaults import recommended
+from jaxpg.fileio import atomic_write_json
+from jaxpg.runner.loop import Part
+from jaxpg.runner.spec import HPARAM_FIELDS
+from jaxpg.train import resolve_loss_chunk
 
 __all__ = [
     "machine_info", "matmul_gflops", "memory_gbps", "policy_flops", "bytes_per_step",
@@ -48,6 +58,7 @@ __all__ = [
 
 _COMPILE_EVENT = "/jax/core/compile/backend_compile_duration"
 _compiles = [0]
+_listening = [False]
 
 
 def _on_event(name: str, *_args, **_kwargs) -> None:
@@ -55,27 +66,36 @@ def _on_event(name: str, *_args, **_kwargs) -> None:
         _compiles[0] += 1
 
 
-jax.monitoring.register_event_duration_secs_listener(_on_event)
-
-
 def compile_count() -> int:
-    """Backend compilations seen so far in this process (all of jax, not just jaxpg)."""
+    """Backend compilations seen so far in this process (all of jax, not just jaxpg), counted from
+    the first call (which registers the listener; importing this module registers nothing)."""
+    if not _listening[0]:
+        jax.monitoring.register_event_duration_secs_listener(_on_event)
+        _listening[0] = True
     return _compiles[0]
+
+
+class _Timing(Part):
+    """Counts the compilations while the loop runs (must be 0: new chunks reuse one program)."""
+
+    def __init__(self):
+        self.at_start = self.recompiles = 0
+
+    def start(self, board) -> None:
+        self.at_start = compile_count()
+
+    def finish(self, board) -> None:
+        self.recompiles = compile_count() - self.at_start
 
 
 def machine_info() -> dict:
     """Machine, device and versions, for the JSON record."""
-    import flax
-    import optax
-
-    import jaxpg
-
     dev = jax.devices()[0]
     return {
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
                     "cpu_count": os.cpu_count()},
         "device": {"platform": dev.platform, "kind": dev.device_kind, "count": jax.device_count()},
-        "versions": {"jaxpg": jaxpg.__version__, "jax": jax.__version__, "jaxlib": jax.lib.__version__,
+        "versions": {"jaxpg": __version__, "jax": jax.__version__, "jaxlib": jax.lib.__version__,
                      "flax": flax.__version__, "optax": optax.__version__, "numpy": np.__version__,
                      "python": platform.python_version()},
         "date": datetime.date.today().isoformat(),
@@ -133,29 +153,26 @@ def _peak_bytes() -> int | None:
 
 def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], activation: str,
                 updates: int, chunks: int = 4, **config_overrides) -> dict:
-    """Trains ``seeds`` × ``num_envs`` for ``updates`` updates through the driver and times it.
+    """Trains ``seeds`` × ``num_envs`` for ``updates`` updates through the run layer and times it.
 
     Uses the recommended settings for ``env`` (``jaxpg.defaults``) with the given
     network and ``config_overrides`` (``Config`` fields, or ``HParams`` fields such as
-    ``learning_rate`` / ``gamma`` / ``entropy_coef`` / ``max_grad_norm``). The runs are a
-    ``jaxpg.driver.Population`` of one point × ``seeds`` (seed ``i`` from
-    ``split(key(0), seeds)[i]``), trained in ``chunks`` compiled chunks exactly as the
-    driver trains them: the state and ``alive`` flags donated, the rollout's early exit
-    shared by the seeds on a device, the next chunk dispatched before the last one's
-    metrics are read back.
+    ``learning_rate`` / ``gamma`` / ``entropy_coef`` / ``max_grad_norm``). The runs are one
+    point × ``seeds`` (seed ``i`` from ``split(key(0), seeds)[i]``), trained by
+    ``jaxpg.runner.run`` in ``chunks`` compiled chunks exactly as ``jaxpg train`` trains
+    them: the state and ``alive`` flags donated, the rollout's early exit shared by the
+    seeds on a device, the next chunk dispatched before the last one's metrics are read
+    back; no evaluation, no run directory.
 
-    ``compile_s`` is the time of ``Population.compile``. The driver keeps compiled chunk
-    programs per (config, mesh, runs, chunk) for the life of the process, so a point that
-    repeats an earlier one in the same process reports a compile time near 0;
-    ``compile_cached`` says so (no backend compilation happened while it was timed).
+    ``compile_s`` is the run's compile time (programs, memory plan, init) and ``run_s`` its
+    training time. The run layer keeps compiled programs per (config, mesh, runs, chunk)
+    for the life of the process, so a point that repeats an earlier one in the same process
+    reports a compile time near 0; ``compile_cached`` says so (no backend compilation
+    happened while it was compiling).
 
     Raises:
       ValueError: ``updates`` is not a multiple of ``chunks``, or a bad setting.
     """
-    from jaxpg.defaults import recommended
-    from jaxpg.driver import HPARAM_FIELDS, Population
-    from jaxpg.train import resolve_loss_chunk
-
     if chunks <= 0 or updates % chunks:
         raise ValueError(f"updates ({updates}) must be a multiple of chunks ({chunks})")
     hp_over = {k: v for k, v in config_overrides.items() if k in HPARAM_FIELDS}
@@ -163,36 +180,19 @@ def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], acti
     config, hparams = recommended(env, num_envs=num_envs, hidden=tuple(hidden), activation=activation,
                                   num_updates=updates, **cfg_over)
     hparams = hparams.replace(**hp_over)
-    per_chunk = updates // chunks
-    pop = Population(config, None, seeds, hparams, seed=0)
-    state, alive = pop.init()
-    compiles = compile_count()
-    t = time.perf_counter()
-    run_c = pop.compile(per_chunk, state, alive)
-    compile_s = time.perf_counter() - t
-    compile_cached = compile_count() == compiles
-    hp = pop.hparams()
-    jax.block_until_ready((state, alive, hp))
+    timing = _Timing()
     before = compile_count()
-    t = time.perf_counter()
-    pending = run_c(state, alive, hp)
-    metrics, applied = [], []
-    for i in range(chunks):
-        state, alive, m, ok = pending
-        if i + 1 < chunks:
-            pending = run_c(state, alive, hp)  # dispatched before this chunk is read back
-        metrics.append(pop.gather(m))  # [runs, per_chunk], the padding runs dropped
-        applied.append(pop.gather(ok))
-    run_s = time.perf_counter() - t
-    recompiles = compile_count() - before
-    applied = np.concatenate(applied, axis=1)  # [S, U]: false from the update a run went non-finite
-    # an update a run did not apply is not counted (as the driver counts it); its return is NaN
-    env_steps = np.concatenate([np.asarray(m.env_steps, np.int64) for m in metrics], axis=1)
-    valid = int(np.where(applied, env_steps, 0).sum())
-    sim = int(sum(np.asarray(m.sim_steps, np.int64).sum() for m in metrics))
-    ret = np.concatenate([np.asarray(m.mean_return, np.float64) for m in metrics], axis=1)
+    r = runner.run(runner.RunSpec(config, hparams, seeds=seeds, seed=0, evaluation=runner.Evaluation(episodes=0)),
+                   schedule=runner.Schedule(chunk=updates // chunks), parts=[timing], handle_signals=False)
+    pop, compile_s, run_s = r.population, r.timings["compile_s"], r.timings["train_s"]
+    compile_cached, recompiles = timing.at_start == before, timing.recompiles
+    m = jax.tree.map(lambda x: np.asarray(x)[0], r.metrics)  # [S, U]
+    applied = ~np.isnan(m.mean_return)  # an update a run did not apply is masked (NaN, 0 env steps)
+    valid = int(np.asarray(m.env_steps, np.int64).sum())
+    sim = int(np.asarray(m.sim_steps, np.int64).sum())
+    ret = np.asarray(m.mean_return, np.float64)
     tail = max(1, updates // 10)
-    last = np.where(applied, ret, np.nan)[:, -tail:]
+    last = ret[:, -tail:]
     per_seed = (np.nanmean(last, axis=1) if applied[:, -tail:].any(axis=1).all()
                 else np.full(seeds, np.nan))
     return {
@@ -206,7 +206,7 @@ def train_point(env: str, num_envs: int, seeds: int, hidden: Sequence[int], acti
         "final_return": float(per_seed.mean()), "final_return_min_seed": float(per_seed.min()),
         "diverged_seeds": int((~applied.all(axis=1)).sum()),
         "rollout_chunk": config.rollout_chunk, "loss_chunk": resolve_loss_chunk(config),
-        "donate": True, "shared_exit": True,  # what the driver always does
+        "donate": True, "shared_exit": True,  # what the run layer always does
         "devices": int(pop.mesh.devices.size),
     }
 
@@ -229,8 +229,6 @@ def ceiling(env: str, hidden: Sequence[int], activation: str, smoke: bool = Fals
       per sample), ``mlp_batch``, ``env_steps_per_s`` (random actions through ``step_env``
       in a ``lax.scan``), ``env_batch``, and ``steps_per_s``.
     """
-    from jaxpg import envs, policies
-
     e, p = envs.make(env)
     obs_dim = int(np.prod(e.observation_space(p).shape))
     policy = policies.mlp_policy(tuple(hidden), e.num_actions, activation)
@@ -274,8 +272,6 @@ def ceiling(env: str, hidden: Sequence[int], activation: str, smoke: bool = Fals
 
 def write_json(obj: dict, path: str | os.PathLike) -> None:
     """Writes ``obj`` as JSON atomically (``jaxpg.fileio.atomic_write_json``), creating the folder."""
-    from jaxpg.fileio import atomic_write_json
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_json(path, obj)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from jaxpg import envs, policies
@@ -32,7 +33,7 @@ from jaxpg.types import CONTINUOUS_ONLY, Config, HParams, Metrics, TrainState
 
 __all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "entropy_coef_at", "check_finite",
            "resolve_loss_chunk", "LOSS_CHUNK_FLOATS",
-           "check_config", "DivergedError"]
+           "check_config", "DivergedError", "first_nonfinite", "DIVERGED_HINT"]
 
 
 def make_optimizer(
@@ -98,8 +99,11 @@ def resolve_loss_chunk(config: Config, backend: str | None = None) -> int:
     return max(1, min(512, LOSS_CHUNK_FLOATS // (width * int(config.num_envs))))
 
 
-def check_config(config: Config) -> None:
+def check_config(config: Config) -> tuple:
     """The checks of a ``Config`` that need its environment (``Config`` checks the rest itself).
+
+    Returns:
+      ``(env, env_params)``, the environment it built (``make_trainer`` uses it: one build).
 
     Raises:
       ValueError: ``config`` is not a ``Config``; the env name is unknown; or a continuous-only
@@ -117,6 +121,7 @@ def check_config(config: Config) -> None:
             f"{', '.join(given)} only applies to continuous action spaces; "
             f"{config.env} has {envs.num_actions(env, env_params)} discrete actions"
         )
+    return env, env_params
 
 
 class Trainer(NamedTuple):
@@ -182,8 +187,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     Raises:
       ValueError: if ``config`` is not a ``Config``.
     """
-    check_config(config)
-    env, env_params = envs.make(config.env, frame_stack=config.frame_stack)
+    env, env_params = check_config(config)
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
     space = env.action_space(env_params)
@@ -326,22 +330,13 @@ class DivergedError(FloatingPointError):
     """Training produced a non-finite loss or gradient, or the env a non-finite observation."""
 
 
-def check_finite(metrics: Metrics, first_update: int = 0) -> None:
-    """Raises ``DivergedError`` naming the first update and seed that went non-finite.
-
-    ``train`` is pure and cannot stop itself; drivers call this on every chunk of
-    metrics they read back (``jaxpg train`` and ``sweep`` do) and stop there.
+def first_nonfinite(metrics: Metrics) -> tuple[int, int, str] | None:
+    """``(update, seed, what)`` of the first update (0-based, lowest seed on ties) whose metrics are
+    non-finite, e.g. ``(36, 2, "the loss is nan")``; ``None`` when every update is finite.
 
     Args:
-      metrics: ``Metrics`` with ``[num_updates]`` or ``[seeds, num_updates]`` fields
-        (numpy or JAX arrays).
-      first_update: updates done before this chunk (so messages count from 1 over the run).
-
-    Raises:
-      DivergedError: e.g. "the loss is nan at update 37 of seed 2 (...)".
+      metrics: ``Metrics`` with ``[num_updates]`` or ``[seeds, num_updates]`` fields (numpy or JAX).
     """
-    import numpy as np
-
     checks = (
         ("nonfinite_obs", lambda v: v > 0, "the environment returned a non-finite observation"),
         ("loss", lambda v: ~np.isfinite(v), "the loss is {value}"),
@@ -356,13 +351,34 @@ def check_finite(metrics: Metrics, first_update: int = 0) -> None:
             seeds, updates = np.nonzero(bad)
             u = updates.min()
             s_ = seeds[updates == u].min()
-            found.append((u, s_, text.format(value=values[s_, u])))
-    if found:
-        u, s_, text = min(found, key=lambda f: (f[0], f[1]))
-        raise DivergedError(
-            f"{text} at update {first_update + int(u) + 1} of seed {int(s_)}; training stopped "
-            "(lower --lr, or check the environment's observations)"
-        )
+            found.append((int(u), int(s_), text.format(value=values[s_, u])))
+    if not found:
+        return None
+    u, s_, text = min(found, key=lambda f: (f[0], f[1]))
+    return u, s_, text
+
+
+DIVERGED_HINT = "training stopped (lower `learning_rate`, or check the environment's observations)"
+
+
+def check_finite(metrics: Metrics, first_update: int = 0) -> None:
+    """Raises ``DivergedError`` naming the first update and seed that went non-finite.
+
+    ``train`` is pure and cannot stop itself; drivers call this on every chunk of
+    metrics they read back and stop there (the run layer's divergence part does).
+
+    Args:
+      metrics: ``Metrics`` with ``[num_updates]`` or ``[seeds, num_updates]`` fields
+        (numpy or JAX arrays).
+      first_update: updates done before this chunk (so messages count from 1 over the run).
+
+    Raises:
+      DivergedError: e.g. "the loss is nan at update 37 of seed 2; training stopped (...)".
+    """
+    found = first_nonfinite(metrics)
+    if found is not None:
+        u, s_, text = found
+        raise DivergedError(f"{text} at update {first_update + u + 1} of seed {s_}; {DIVERGED_HINT}")
 
 
 def make_train(config: Config) -> Callable[[jax.Array, HParams], tuple[TrainState, Metrics]]:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jaxpg
-from jaxpg import checkpoint, driver
+from jaxpg import checkpoint, runner
 from jaxpg.agent import evaluation_key
 from jaxpg.cli import main
 
@@ -40,9 +40,9 @@ def test_load_keeps_the_observation_statistics_and_scaling(normed_run):
     assert agent.act(jax.random.key(0), obs) in (0, 1)
 
 
-def test_evaluation_key_is_the_drivers():
-    pop = driver.Population(jaxpg.Config(env="TwoArmedBandit-probe", num_envs=2, hidden=(4,), num_updates=1), None, 3,
-                            seed=9)
+def test_evaluation_key_is_the_run_layers():
+    pop = runner.Population(runner.RunSpec(jaxpg.Config(env="TwoArmedBandit-probe", num_envs=2, hidden=(4,),
+                                                         num_updates=1), seeds=3, seed=9))
     kd = np.asarray(jax.random.key_data(jax.random.split(jax.random.fold_in(jax.random.key(9), 1), 3)))
     for i in range(3):
         k1, k2 = jax.random.split(jax.random.wrap_key_data(kd[i]))

@@ -48,15 +48,16 @@ def test_train_point_counts_and_zero_recompiles():
     # the valid count is exactly what training reports: re-run the same key, same program
     again = bench.train_point("CartPole-v1", 8, 2, (8,), "tanh", updates=4, chunks=2)
     assert again["valid_steps"] == r["valid_steps"] and again["final_return"] == r["final_return"]
-    # the driver keeps the compiled chunk: the repeat compiles nothing and says so
+    # the run layer keeps the compiled chunk: the repeat compiles nothing and says so
     assert again["compile_cached"] is True and again["compile_s"] < r["compile_s"]
 
-    # and it is what the driver reports for the same config and seeds (the same compiled chunk)
+    # and it is what the run layer reports for the same config and seeds (the same compiled chunk)
+    from jaxpg import runner
     from jaxpg.defaults import recommended
-    from jaxpg.driver import run
 
     config, hp = recommended("CartPole-v1", num_envs=8, hidden=(8,), activation="tanh", num_updates=4)
-    res = run(config, seeds=2, hparams=hp, seed=0, chunk=2, eval_episodes=0, handle_signals=False)
+    res = runner.run(runner.RunSpec(config, hp, seeds=2, seed=0, evaluation=runner.Evaluation(episodes=0)),
+                     schedule=runner.Schedule(chunk=2), handle_signals=False)
     assert r["valid_steps"] == int(res.metrics.env_steps.sum())
     assert r["simulated_steps"] == int(res.metrics.sim_steps.sum())
     assert math.isclose(r["final_return"], float(res.metrics.mean_return[0, :, -1].mean()), rel_tol=1e-6)

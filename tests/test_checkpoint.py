@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpg import Config, HParams, checkpoint, driver
+from jaxpg import Config, HParams, checkpoint, runner
 from jaxpg.cli import main
 
 TRAIN = ["train", "--seeds", "2", "--num-envs", "4", "--hidden", "8", "--max-steps", "50",
@@ -25,7 +25,8 @@ def _leaves_equal(a, b) -> bool:
 
 def test_save_load_round_trip_is_bitwise(tmp_path):
     cfg, hp = Config(env="CartPole-v1", num_envs=4, hidden=(8,), num_updates=2), HParams(gamma=0.97)
-    r = driver.run(cfg, seeds=3, seed=3, hparams=hp, out=tmp_path / "r", eval_episodes=0, handle_signals=False)
+    r = runner.run(runner.RunSpec(cfg, hp, seeds=3, seed=3, evaluation=runner.Evaluation(episodes=0)), tmp_path / "r",
+                   handle_signals=False)
     ck = checkpoint.load(tmp_path / "r")
     assert _leaves_equal(ck.state, jax.tree.map(lambda x: x[:3], r.state))
     assert ck.config == cfg and ck.hparams == hp and ck.root_seed == 3 and ck.seeds == 3
@@ -63,7 +64,8 @@ def test_resume_after_a_signal_equals_uninterrupted(tmp_path, capsys):
         if p.update == 2:
             os.kill(os.getpid(), signal.SIGINT)
 
-    r = driver.run(cfg, seeds=2, hparams=hp, out=split, chunk=2, eval_episodes=2, progress=interrupt)
+    r = runner.run(runner.RunSpec(cfg, hp, seeds=2, evaluation=runner.Evaluation(episodes=2)), split,
+                   schedule=runner.Schedule(chunk=2), progress=interrupt)
     assert r.interrupted == "SIGINT" and r.exit_code == 130 and r.eval_returns is None
     assert 2 <= checkpoint.load(split).updates_done < 8
     assert main(["train", "--resume", str(split), "--progress-every", "2"]) == 0

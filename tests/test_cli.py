@@ -173,7 +173,7 @@ def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
 
 
 def test_progress_bar_and_eta_arithmetic():
-    from jaxpg.driver import _eta_bar
+    from jaxpg.runner.parts.progress import _eta_bar
 
     # 1 of 4 chunks done, 30 s left -> 5 of 20 bar cells
     assert _eta_bar(1, 4, 30.0) == "[#####---------------] eta 30s"

@@ -1,4 +1,4 @@
-"""The persistent compilation cache: on by default for the CLI and the driver, off on request."""
+"""The persistent compilation cache: on by default for the CLI and the run layer, off on request."""
 
 import json
 import os

@@ -5,7 +5,7 @@ import csv
 import numpy as np
 import pytest
 
-from jaxpg import Config, checkpoint, driver
+from jaxpg import Config, checkpoint, runner
 
 CFG = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updates=4)
 
@@ -16,7 +16,8 @@ def _rows(out):
 
 
 def test_evaluations_during_training_are_the_policies_at_those_updates(tmp_path):
-    r = driver.run(CFG, seeds=2, seed=3, out=tmp_path / "r", eval_episodes=3, eval_every=2, handle_signals=False)
+    r = runner.run(runner.RunSpec(CFG, seeds=2, seed=3, evaluation=runner.Evaluation(episodes=3, every=2)),
+                   tmp_path / "r", handle_signals=False)
     c = r.eval_curve
     np.testing.assert_array_equal(c["update"], [2, 4])
     steps = np.cumsum(r.metrics.env_steps, axis=2)  # [H, S, U]
@@ -30,7 +31,7 @@ def test_evaluations_during_training_are_the_policies_at_those_updates(tmp_path)
                                                          rel=1e-5, abs=1e-5)
     # the evaluation at update 4 is the final policy's, on its own keys (fold_in(key(seed), 2), 4):
     ck = checkpoint.load(tmp_path / "r")
-    pop = driver.Population(CFG, None, 2, seed=3)
+    pop = runner.Population(runner.RunSpec(CFG, seeds=2, seed=3))
     state, _ = pop.place(ck.state, ck.alive)
     again = pop.evaluate(state, 3, max_steps=500, at=4)
     np.testing.assert_allclose(again["sampled"].mean(1), c["sampled_mean"][0, :, 1], rtol=1e-6)
@@ -42,21 +43,23 @@ def test_evaluations_during_training_are_the_policies_at_those_updates(tmp_path)
 @pytest.mark.slow
 def test_resume_keeps_the_evaluations_before_the_checkpoint(tmp_path):
     out = tmp_path / "r"
-    driver.run(CFG, seeds=1, out=out, eval_episodes=2, eval_every=2, handle_signals=False)
+    runner.run(runner.RunSpec(CFG, seeds=1, evaluation=runner.Evaluation(episodes=2, every=2)), out,
+               handle_signals=False)
     before = _rows(out)
-    r = driver.resume(out, updates=8, handle_signals=False)
+    r = runner.resume(out, updates=8, handle_signals=False)
     rows = _rows(out)
     assert [int(x["update"]) for x in rows] == [2, 4, 6, 8]
     assert rows[:2] == before
     np.testing.assert_array_equal(r.eval_curve["update"], [2, 4, 6, 8])
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"eval_every": 3, "chunk": 2}, "--eval-every 3 must be a multiple of the chunk of 2"),
-    ({"eval_every": 2, "eval_episodes": 0}, "--eval-every needs evaluation episodes"),
-    ({"eval_every": 0}, "eval_every must be a positive integer, got 0"),
+@pytest.mark.parametrize("kwargs, chunk, message", [
+    ({"every": 3}, 2, "`eval_every` 3 must be a multiple of the chunk of 2"),
+    ({"every": 2, "episodes": 0}, None, "`eval_every` needs evaluation episodes"),
+    ({"every": 0}, None, "`eval_every` must be a positive integer, got 0"),
 ])
-def test_bad_eval_every_is_refused_before_compiling(tmp_path, kwargs, message):
-    with pytest.raises(driver.DriverError, match=message):
-        driver.run(CFG, seeds=1, out=tmp_path / "r", handle_signals=False, **{"eval_episodes": 2, **kwargs})
+def test_bad_eval_every_is_refused_before_compiling(tmp_path, kwargs, chunk, message):
+    with pytest.raises(runner.RunError, match=message):
+        runner.run(runner.RunSpec(CFG, seeds=1, evaluation=runner.Evaluation(**{"episodes": 2, **kwargs})),
+                   tmp_path / "r", schedule=runner.Schedule(chunk=chunk), handle_signals=False)
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())

@@ -1,9 +1,9 @@
-"""The experiments' shared runners go through the driver: ``_control.run`` and
+"""The experiments' shared runners go through the run layer: ``_control.run`` and
 ``course_unit4.run_setting`` return their documented keys and shapes, and the same training
-returns (and evaluation) as ``jaxpg.driver.run`` on the same settings and root seed.
+returns (and evaluation) as ``jaxpg.runner.run`` on the same settings and root seed.
 
-One tiny Config for all three calls, so the driver's compiled chunk (``driver._COMPILED``,
-keyed by config, mesh, runs and chunk length) is compiled once.
+One tiny Config for all three calls, so the run layer's compiled chunk (keyed by config, mesh,
+runs and chunk length) is compiled once.
 """
 
 import sys
@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from jaxpg import Config, HParams, driver
+from jaxpg import Config, HParams, runner
 from jaxpg.evaluate import EvalSummary
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
@@ -27,20 +27,14 @@ SEEDS, EPISODES, ROOT = 2, 2, 3
 
 @pytest.fixture(scope="module")
 def reference():
-    # chunk=2: the wrappers' chunk (the largest divisor of num_updates <= 50), so the program is shared
-    return driver.run(CONFIG, seeds=SEEDS, hparams=HP, seed=ROOT, chunk=2, eval_episodes=EPISODES,
-                      eval_max_steps=30, handle_signals=False)
-
-
-def test_chunk_for_divides():
-    assert _control.chunk_for(2, 50) == 2
-    assert _control.chunk_for(150, 50) == 50
-    assert _control.chunk_for(140, 50) == 35
-    assert _control.chunk_for(7, 50) == 7
+    # the run layer's default chunk, as the wrappers use, so the program is shared
+    return runner.run(runner.RunSpec(CONFIG, HP, seeds=SEEDS, seed=ROOT,
+                                     evaluation=runner.Evaluation(episodes=EPISODES, max_steps=30)),
+                      handle_signals=False)
 
 
 @pytest.mark.slow
-def test_control_run_goes_through_the_driver(reference):
+def test_control_run_goes_through_the_run_layer(reference):
     r = _control.run(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
     assert set(r) == {"config", "hparams", "seeds", "eval_episodes", "eval_sampled_mean",
                       "eval_sampled_score", "eval_greedy_mean", "train_return_last10", "env_steps",
@@ -64,7 +58,7 @@ def test_control_run_goes_through_the_driver(reference):
 
 
 @pytest.mark.slow
-def test_course_run_setting_goes_through_the_driver(reference):
+def test_course_run_setting_goes_through_the_run_layer(reference):
     r = course_unit4.run_setting(CONFIG, HP, SEEDS, eval_episodes=EPISODES, root_seed=ROOT)
     assert set(r) == {"returns", "env_steps", "eval", "compile_s", "train_s", "eval_s", "episodes_per_update"}
     assert r["returns"].shape == r["env_steps"].shape == (SEEDS, CONFIG.num_updates)

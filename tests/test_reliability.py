@@ -16,7 +16,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpg import checkpoint, driver, rundir
+from jaxpg import checkpoint, rundir, runner
 from jaxpg.cli import main
 
 A = ["--env", "CartPole-v1", "--seeds", "1", "--num-envs", "2", "--max-steps", "20"]
@@ -98,8 +98,8 @@ def test_sigterm_and_sighup_save_and_resume_bit_for_bit(tmp_path, sig):
 
 
 # 3 ------------------------------------------------------------------------------ divergence
-# test_driver.py::test_train_divergence_keeps_the_last_finite_state_and_exits_2 and
-# test_driver.py::test_divergent_sweep_point_is_stopped_reported_and_not_ranked.
+# test_runner.py::test_train_divergence_keeps_the_last_finite_state_and_exits_2 and
+# test_runner.py::test_divergent_sweep_point_is_stopped_reported_and_not_ranked.
 
 
 # 4 ------------------------------------------------------------- a signal during the final save
@@ -184,7 +184,7 @@ def test_xla_out_of_memory_becomes_one_line(tmp_path, capsys, monkeypatch):
     def boom(self, *a, **k):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2TiB.")
 
-    monkeypatch.setattr(driver.Population, "init", boom)
+    monkeypatch.setattr(runner.Population, "init", boom)
     assert main(["train", *SMALL, "--updates", "2"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "out of memory: RESOURCE_EXHAUSTED" in err
@@ -216,8 +216,8 @@ def test_smaller_bad_inputs_are_one_line_and_write_nothing(argv, message, capsys
 
 def test_updates_near_the_limit_choose_a_chunk_at_once():
     t = time.perf_counter()
-    assert driver.chunk_length(2**31 - 1) in (1, 2**31 - 1)  # a prime: only 1 and itself divide it
-    assert driver.chunk_length(1_000_000) == 100_000
+    assert runner.chunk_length(2**31 - 1) in (1, 2**31 - 1)  # a prime: only 1 and itself divide it
+    assert runner.chunk_length(1_000_000) == 100_000
     assert time.perf_counter() - t < 1.0
 
 

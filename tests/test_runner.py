@@ -1,10 +1,10 @@
-"""The driver: one lifecycle for train, sweep and the Python entry point.
+"""The run layer: one lifecycle for train, sweep and the Python entry point.
 
 Sharding, sweeps on any env, checkpoint/resume of sweeps, reading one point of a sweep
-directory, resume of a finished run, divergent points, the flag table, and import layering.
+directory, resume of a finished run, divergent points, the flag table, the spec's record,
+and parts plugged into the loop. (Import layering: ``test_layers.py``.)
 """
 
-import ast
 import csv
 import dataclasses
 import json
@@ -18,7 +18,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpg import Config, HParams, checkpoint, driver
+from jaxpg import Config, HParams, checkpoint, runner
 from jaxpg.cli import main
 from jaxpg.cli.flags import TABLE
 from jaxpg.train import make_trainer
@@ -33,7 +33,8 @@ def _files(d: Path) -> dict:
 
 @pytest.mark.slow
 def test_run_equals_the_pure_train_function_per_seed():
-    r = driver.run(CFG, seeds=3, seed=5, chunk=2, eval_episodes=0, handle_signals=False)
+    r = runner.run(runner.RunSpec(CFG, seeds=3, seed=5, evaluation=runner.Evaluation(episodes=0)),
+                   schedule=runner.Schedule(chunk=2), handle_signals=False)
     _, m = jax.jit(jax.vmap(make_trainer(CFG).train, in_axes=(0, None)))(
         jax.random.split(jax.random.key(5), 3), HParams())
     assert r.metrics.mean_return.shape == (1, 3, 4)
@@ -180,6 +181,7 @@ def test_train_divergence_keeps_the_last_finite_state_and_exits_2(tmp_path, caps
                "--lr-schedule", "constant", "--out", str(out)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "training stopped" in err
+    assert "lower --lr," in err  # the library names `learning_rate`; the command line speaks its flag
     ck = checkpoint.load(out)
     assert not ck.alive.all() and all(np.all(np.isfinite(x)) for x in jax.tree.leaves(ck.state.params))
     s = json.loads((out / "summary.json").read_text())
@@ -196,56 +198,85 @@ def test_the_flag_table_covers_every_config_and_hparams_field():
     assert all(owners[f.name] == "hparams" for f in dataclasses.fields(HParams))
 
 
-# -------------------------------------------------------------------------------- layering
-# Lower layers never import higher ones (the DESIGN's one-way flow).
-LAYERS = {
-    0: {"types", "fileio", "stats", "distributed", "compile_cache"},
-    1: {"policies", "returns", "losses", "rollout", "envs", "envs.probes", "envs.pixelcopter", "envs.classic",
-        "envs.wrappers", "defaults"},
-    2: {"train", "evaluate", "render", "plotting"},
-    3: {"checkpoint"},
-    4: {"rundir", "agent", "export"},
-    5: {"driver"},
-    6: {"sweep", "bench"},
-    7: {"cli", "cli.common", "cli.flags", "cli.run", "cli.inspect", "cli.tools", "cli.compare", "cli.tracking",
-        "__main__", "__init__"},
-}
+# -------------------------------------------------------------------------------- the spec
+def test_the_spec_round_trips_through_its_record_and_hashes_by_value():
+    pts = ({"learning_rate": 1e-2}, {"learning_rate": 3e-3, "gamma": 0.9})
+    spec = runner.RunSpec(CFG, HParams(entropy_coef=0.01), pts, seeds=3, seed=7,
+                          evaluation=runner.Evaluation(episodes=4, every=2)).with_eval_limit(30)
+    rec = spec.record()
+    assert rec["kind"] == "sweep" and rec["axes"] == ["learning_rate", "gamma"] and rec["eval_max_steps"] == 30
+    back = runner.RunSpec.from_record(json.loads(json.dumps(rec)), CFG, HParams(entropy_coef=0.01))
+    assert back == spec and back.digest() == spec.digest() and hash(back) == hash(spec)
+    assert spec.replace(seed=8).digest() != spec.digest()
+    assert runner.RunSpec(CFG).record()["kind"] == "train" and runner.RunSpec(CFG).point_list == [{}]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        spec.seeds = 4
 
 
-def _module_imports(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jaxpg"):
-            base = node.module[len("jaxpg"):].lstrip(".")
-            if base:
-                found.add(base)
-            for alias in node.names:
-                sub = f"{base}.{alias.name}" if base else alias.name
-                if (Path(__file__).parents[1] / "jaxpg" / (sub.replace(".", "/") + ".py")).exists() or \
-                        (Path(__file__).parents[1] / "jaxpg" / sub.replace(".", "/")).is_dir():
-                    found.add(sub)
-        elif isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.name.startswith("jaxpg."):
-                    found.add(alias.name[len("jaxpg."):])
-    return found
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: runner.RunSpec(CFG, seeds=0), "`seeds` must be a positive integer"),
+    (lambda: runner.RunSpec(CFG, points=({"lr": 1.0},)), "unknown hyperparameter 'lr'"),
+    (lambda: runner.RunSpec(CFG, points=()), "at least one hyperparameter point"),
+    (lambda: runner.Evaluation(episodes=0, every=2), "`eval_every` needs evaluation episodes"),
+    (lambda: runner.Schedule(max_memory=-1), "`max_memory` must be a positive number"),
+    (lambda: runner.chunk_length(10, 3), "`chunk` 3 must divide the 10 updates"),
+])
+def test_bad_specs_are_one_line_in_the_librarys_words(make, message):
+    with pytest.raises(runner.RunError, match=message) as e:
+        make()
+    assert "--" not in str(e.value) and "\n" not in str(e.value)
 
 
-def test_no_module_imports_a_module_above_it():
-    root = Path(__file__).parents[1] / "jaxpg"
-    level = {m: lv for lv, mods in LAYERS.items() for m in mods}
-    modules = sorted(p.relative_to(root).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
-                     for p in root.rglob("*.py"))
-    unknown = [m for m in modules if m not in level and m != "envs.__init__"]
-    assert not unknown, f"give these modules a layer: {unknown}"
-    bad = []
-    for m in modules:
-        path = root / (m.replace(".", "/") + ".py")
-        if not path.exists():
-            path = root / m.replace(".", "/") / "__init__.py"
-        for imp in _module_imports(path):
-            if imp in level and level[imp] > level[m]:
-                bad.append(f"{m} (layer {level[m]}) imports {imp} (layer {level[imp]})")
-    assert not bad, bad
-    assert _module_imports(root / "types.py") == set(), "types imports nothing from jaxpg"
+def test_the_command_line_speaks_its_flags():
+    from jaxpg.cli.flags import speak
+
+    assert speak("lower `learning_rate`, or `num_envs`; `chunk` 3 must divide") == \
+        "lower --lr, or --num-envs; --progress-every 3 must divide"
+    assert speak("`unknown_name` stays") == "`unknown_name` stays"
+
+
+# -------------------------------------------------------------------------------- parts
+class _Recorder(runner.Part):
+    """Records what the loop hands it; asks the loop to stop after ``stop_at`` updates."""
+
+    def __init__(self, stop_at=None):
+        self.stop_at, self.seen, self.started, self.finished, self.result = stop_at, [], 0, 0, None
+
+    def start(self, board):
+        self.started += 1
+
+    def after_chunk(self, board, chunk):
+        self.seen.append((chunk.updates_done, chunk.metrics.loss.shape, chunk.last))
+        if self.stop_at is not None and chunk.updates_done >= self.stop_at:
+            board.request_stop("recorder")
+
+    def finish(self, board):
+        self.finished += 1
+
+    def close(self, result):
+        self.result = result
+
+
+def test_a_part_sees_every_chunk_in_order_and_can_stop_the_run():
+    cfg = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=10, num_updates=8)
+    spec = runner.RunSpec(cfg, seeds=2, evaluation=runner.Evaluation(episodes=0))
+    rec = _Recorder()
+    r = runner.run(spec, schedule=runner.Schedule(chunk=2), parts=[rec], handle_signals=False)
+    assert rec.seen == [(2, (2, 2), False), (4, (2, 2), False), (6, (2, 2), False), (8, (2, 2), True)]
+    assert (rec.started, rec.finished, rec.result) == (1, 1, r) and r.updates_done == 8
+    # a stop asked after update 4 dispatches nothing more; the chunk already queued (5-6) is kept
+    stop = _Recorder(stop_at=4)
+    r = runner.run(spec, schedule=runner.Schedule(chunk=2), parts=[stop], handle_signals=False)
+    assert [u for u, _, _ in stop.seen] == [2, 4, 6] and r.updates_done == 6 and not r.stopped_early
+
+
+def test_the_memory_plan_changes_nothing():
+    from jaxpg.runner import memory
+
+    pop = runner.Population(runner.RunSpec(CFG, points=[{}] * 3, seeds=2))
+    before = (pop.padded_runs, pop.wave_runs, pop.program_runs)
+    plan = memory.plan(pop, 2, 2, None, budget=int(memory.needed(pop.with_waves(2), 2, 2)["peak"] * 1.05))
+    assert plan.wave_runs is not None and plan.wave_runs < 6 and plan.text and "waves of" in plan.text
+    assert (pop.padded_runs, pop.wave_runs, pop.program_runs) == before
+    waved = pop.with_waves(plan.wave_runs)
+    assert waved.trainer is pop.trainer and waved.num_waves >= 2  # the env is not built again

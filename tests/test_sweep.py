@@ -10,11 +10,20 @@ import jax
 import numpy as np
 import pytest
 
-from jaxpg import Config, HParams, make_trainer
+from jaxpg import Config, HParams, make_trainer, runner
 from jaxpg import sweep as sw
 from jaxpg.cli import main
 
 CFG = Config(env="CartPole-v1", num_envs=4, num_updates=4, max_steps=60)
+
+
+def _spec(points, seeds, seed=0, episodes=0):
+    return runner.RunSpec(CFG, points=points, seeds=seeds, seed=seed, evaluation=runner.Evaluation(episodes=episodes))
+
+
+def _sweep(points, seeds, seed=0, episodes=3):
+    r = runner.run(_spec(points, seeds, seed, episodes), schedule=runner.Schedule(chunk=2), handle_signals=False)
+    return r.metrics, r.eval_returns["sampled"]
 
 
 def test_grid_order_last_axis_fastest():
@@ -40,26 +49,25 @@ def test_grid_rejects_bad_values(axes, match):
 @pytest.mark.slow
 def test_sweep_point_equals_training_alone():
     pts = sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0])
-    s = sw.Sweep(CFG, pts, seeds=3, seed=5)
-    res = s.run(chunk=2, episodes=3)
-    assert res.metrics.mean_return.shape == (4, 3, 4)  # [H, S, updates]
-    assert res.eval_returns.shape == (4, 3, 3)
+    metrics, ev = _sweep(pts, 3, seed=5)
+    assert metrics.mean_return.shape == (4, 3, 4)  # [H, S, updates]
+    assert ev.shape == (4, 3, 3)
     train = jax.jit(jax.vmap(make_trainer(CFG).train, in_axes=(0, None)))
     keys = jax.random.split(jax.random.key(5), 3)  # the keys `jaxpg train --seed 5 --seeds 3` uses
     for h, p in enumerate(pts):  # point h of the result is point h of the grid, in order
         _, m = train(keys, HParams(**p))
-        np.testing.assert_allclose(res.metrics.mean_return[h], np.asarray(m.mean_return), rtol=1e-6)
-        np.testing.assert_allclose(res.metrics.loss[h], np.asarray(m.loss), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(metrics.mean_return[h], np.asarray(m.mean_return), rtol=1e-6)
+        np.testing.assert_allclose(metrics.loss[h], np.asarray(m.loss), rtol=1e-5, atol=1e-7)
     # Different points really are different runs (the test could fail if points were mixed up).
-    assert not np.array_equal(res.metrics.loss[0], res.metrics.loss[2])
+    assert not np.array_equal(metrics.loss[0], metrics.loss[2])
 
 
 @pytest.mark.slow
 def test_second_sweep_of_same_shape_reuses_the_compiled_program():
-    a = sw.Sweep(CFG, sw.grid(learning_rate=[1e-2, 2e-2]), seeds=2)
-    b = sw.Sweep(CFG, sw.grid(learning_rate=[5e-3, 7e-3]), seeds=2)
+    a = runner.Population(_spec(sw.grid(learning_rate=[1e-2, 2e-2]), 2))
+    b = runner.Population(_spec(sw.grid(learning_rate=[5e-3, 7e-3]), 2))
     assert a.compile(2) is b.compile(2)
-    c = sw.Sweep(CFG, sw.grid(learning_rate=[5e-3, 7e-3, 1e-3]), seeds=2)  # other shape: own program
+    c = runner.Population(_spec(sw.grid(learning_rate=[5e-3, 7e-3, 1e-3]), 2))  # other shape: own program
     assert c.compile(2) is not a.compile(2)
 
 
@@ -67,14 +75,16 @@ _FOUR_DEVICES = textwrap.dedent("""
     import os, sys
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
     import jax, numpy as np
-    from jaxpg import Config
-    from jaxpg.sweep import Sweep, grid
+    from jaxpg import Config, runner
+    from jaxpg.sweep import grid
     assert jax.device_count() == 4
-    s = Sweep(Config(env="CartPole-v1", num_envs=4, num_updates=4, max_steps=60),
-              grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99]), seeds=3, seed=5)
+    spec = runner.RunSpec(Config(env="CartPole-v1", num_envs=4, num_updates=4, max_steps=60),
+                          points=grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99]), seeds=3, seed=5,
+                          evaluation=runner.Evaluation(episodes=3))
+    s = runner.Population(spec)
     assert (s.num_runs, s.padded_runs) == (18, 20)  # not a multiple of 4: padded
-    r = s.run(chunk=2, episodes=3)
-    np.savez(sys.argv[1], ret=r.metrics.mean_return, loss=r.metrics.loss, ev=r.eval_returns)
+    r = runner.run(spec, schedule=runner.Schedule(chunk=2), handle_signals=False)
+    np.savez(sys.argv[1], ret=r.metrics.mean_return, loss=r.metrics.loss, ev=r.eval_returns["sampled"])
 """)
 
 
@@ -84,13 +94,14 @@ def test_sharded_over_four_cpu_devices_equals_one_device(tmp_path):
     subprocess.run([sys.executable, "-c", _FOUR_DEVICES, str(out)], check=True, timeout=300,
                    env={**os.environ, "JAX_PLATFORMS": "cpu"})
     four = np.load(out)
-    s = sw.Sweep(CFG, sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99]), seeds=3, seed=5)
+    pts = sw.grid(learning_rate=[1e-2, 3e-3], gamma=[0.9, 1.0, 0.99])
+    s = runner.Population(_spec(pts, 3, seed=5))
     assert s.padded_runs == s.num_runs == 18  # one device here
-    one = s.run(chunk=2, episodes=3)
-    np.testing.assert_allclose(four["ret"], one.metrics.mean_return, rtol=1e-6)
+    metrics, ev = _sweep(pts, 3, seed=5)
+    np.testing.assert_allclose(four["ret"], metrics.mean_return, rtol=1e-6)
     # the loss is a mean over a batch whose float summation order depends on the per-device batch
-    np.testing.assert_allclose(four["loss"], one.metrics.loss, rtol=1e-4, atol=1e-6)
-    np.testing.assert_allclose(four["ev"], one.eval_returns, rtol=1e-6)
+    np.testing.assert_allclose(four["loss"], metrics.loss, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(four["ev"], ev, rtol=1e-6)
 
 
 @pytest.mark.slow
@@ -185,10 +196,10 @@ def test_initialising_more_than_128_runs_does_not_hang():
     # from hanging the suite.
     code = textwrap.dedent("""
         import jax
-        from jaxpg import Config
-        from jaxpg.sweep import Sweep, grid
+        from jaxpg import Config, runner
+        from jaxpg.sweep import grid
         pts = grid(learning_rate=[1e-3, 3e-3, 1e-2], gamma=[0.99, 1.0])
-        s = Sweep(Config(env="CartPole-v1"), pts, seeds=32)
+        s = runner.Population(runner.RunSpec(Config(env="CartPole-v1"), points=pts, seeds=32))
         state, alive = s.init()
         assert alive.shape == (192,)
         assert jax.tree.leaves(state.params)[0].shape[0] == 192

@@ -216,8 +216,8 @@ def test_checkpoint_round_trip_with_value_and_obs_norm(tmp_path, env):
     cfg = jaxpg.Config(env=env, num_envs=4, hidden=(8,), num_updates=4, advantage="value", obs_norm=True,
                        max_steps=20, value_hidden=(6,))
     hp = jaxpg.HParams(value_learning_rate=3e-3)
-    r = jaxpg.driver.run(cfg, seeds=2, seed=3, hparams=hp, out=tmp_path / "r", eval_episodes=0,
-                         handle_signals=False)
+    r = jaxpg.run(jaxpg.RunSpec(cfg, hp, seeds=2, seed=3, evaluation=jaxpg.Evaluation(episodes=0)),
+                  tmp_path / "r", handle_signals=False)
     state = jax.tree.map(lambda x: x[:2], r.state)
     ck = checkpoint.load(tmp_path / "r")
     assert ck.config == cfg and ck.hparams == hp

@@ -6,15 +6,22 @@ import dataclasses
 import numpy as np
 import pytest
 
-from jaxpg import Config, checkpoint, driver
+from jaxpg import Config, checkpoint, runner
+from jaxpg.runner import memory
 
 CFG = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updates=4)
 
 
 def _budget_for(runs_per_wave: int, seeds: int = 8) -> int:
     """A budget that holds ``runs_per_wave`` runs' program but not ``2 x`` that (XLA's analysis)."""
-    small = driver.Population(CFG, None, runs_per_wave).memory_needed(2, 3)["peak"]
+    small = memory.needed(runner.Population(runner.RunSpec(CFG, seeds=runs_per_wave)), 2, 3)["peak"]
     return int(small * 1.05)
+
+
+def _run(cfg, seeds, seed=0, episodes=3, out=None, max_memory=None, **kw):
+    spec = runner.RunSpec(cfg, seeds=seeds, seed=seed, evaluation=runner.Evaluation(episodes=episodes))
+    return runner.run(spec, out, schedule=runner.Schedule(chunk=2, max_memory=max_memory), handle_signals=False,
+                      **kw)
 
 
 def _same(a, b):
@@ -28,9 +35,8 @@ def _same(a, b):
 @pytest.mark.slow
 def test_waves_equal_one_program(tmp_path):
     lines = []
-    one = driver.run(CFG, seeds=8, seed=2, eval_episodes=3, chunk=2, handle_signals=False)
-    waved = driver.run(CFG, seeds=8, seed=2, eval_episodes=3, chunk=2, handle_signals=False, log=lines.append,
-                       max_memory=_budget_for(2), out=tmp_path / "w")
+    one = _run(CFG, 8, seed=2)
+    waved = _run(CFG, 8, seed=2, log=lines.append, max_memory=_budget_for(2), out=tmp_path / "w")
     pop = waved.population
     assert pop.wave_runs is not None and pop.num_waves >= 2 and pop.wave_runs * pop.num_waves >= 8
     plan = [x for x in lines if "waves of" in x]
@@ -45,23 +51,23 @@ def test_waves_equal_one_program(tmp_path):
 @pytest.mark.slow
 def test_resume_across_waves_equals_the_uninterrupted_run(tmp_path):
     cfg8 = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updates=8, lr_schedule="constant")
-    whole = driver.run(cfg8, seeds=6, eval_episodes=3, chunk=2, handle_signals=False)
+    whole = _run(cfg8, 6)
     budget = _budget_for(2, 6)
-    first = driver.run(dataclasses.replace(cfg8, num_updates=4), seeds=6, eval_episodes=0, chunk=2,
-                       handle_signals=False, out=tmp_path / "r", max_memory=budget)
+    first = _run(dataclasses.replace(cfg8, num_updates=4), 6, episodes=0, out=tmp_path / "r", max_memory=budget)
     assert first.population.num_waves >= 2
-    r = driver.resume(tmp_path / "r", updates=8, handle_signals=False, max_memory=budget, eval_episodes=3)
+    r = runner.resume(tmp_path / "r", updates=8, handle_signals=False, schedule=runner.Schedule(max_memory=budget),
+                      evaluation={"episodes": 3})
     assert r.population.num_waves >= 2
     np.testing.assert_array_equal(r.metrics.env_steps, whole.metrics.env_steps)
     np.testing.assert_allclose(r.metrics.mean_return, whole.metrics.mean_return, rtol=1e-6)
 
 
 def test_a_budget_below_one_run_per_device_is_refused(tmp_path):
-    with pytest.raises(driver.DriverError, match="even in waves of one run per device"):
-        driver.run(CFG, seeds=8, handle_signals=False, max_memory=1000, out=tmp_path / "r")
+    with pytest.raises(runner.RunError, match="even in waves of one run per device"):
+        _run(CFG, 8, max_memory=1000, out=tmp_path / "r")
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
-    with pytest.raises(driver.DriverError, match="max_memory must be a positive number of bytes"):
-        driver.run(CFG, seeds=1, handle_signals=False, max_memory=-5)
+    with pytest.raises(runner.RunError, match="`max_memory` must be a positive number of bytes"):
+        _run(CFG, 1, max_memory=-5)
 
 
 @pytest.mark.slow
@@ -73,12 +79,14 @@ def test_waves_sharded_over_four_devices_equal_one_program():
 
     code = """
 import numpy as np, jax
-from jaxpg import Config, driver
+from jaxpg import Config, runner
+from jaxpg.runner import memory
 assert jax.device_count() == 4
 cfg = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updates=4)
-one = driver.run(cfg, seeds=10, seed=1, eval_episodes=3, chunk=2, handle_signals=False)
-small = driver.Population(cfg, None, 4).memory_needed(2, 3)["peak"]  # one run per device
-w = driver.run(cfg, seeds=10, seed=1, eval_episodes=3, chunk=2, handle_signals=False, max_memory=int(small * 4.2))
+spec = runner.RunSpec(cfg, seeds=10, seed=1, evaluation=runner.Evaluation(episodes=3))
+one = runner.run(spec, schedule=runner.Schedule(chunk=2), handle_signals=False)
+small = memory.needed(runner.Population(runner.RunSpec(cfg, seeds=4)), 2, 3)["peak"]  # one run per device
+w = runner.run(spec, schedule=runner.Schedule(chunk=2, max_memory=int(small * 4.2)), handle_signals=False)
 assert w.population.wave_runs == 4 and w.population.num_waves == 3, (w.population.wave_runs, w.population.num_waves)
 np.testing.assert_array_equal(one.metrics.env_steps, w.metrics.env_steps)
 np.testing.assert_allclose(one.metrics.mean_return, w.metrics.mean_return, rtol=1e-6)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from jaxpg.cli.common import UsageError, number, number_list, number_pair, positive_int, sizes
+from jaxpg.defaults import recommended
 from jaxpg.types import (
     ACTIVATIONS,
     ADVANTAGES,
@@ -86,6 +88,22 @@ TABLE: tuple[Flag, ...] = (
 BY_FIELD = {f.field: f for f in TABLE}
 BY_FLAG = {f.flag: f for f in TABLE}
 
+# The run layer's own settings (``RunSpec``, ``Evaluation``, ``Schedule``, ``run``/``resume``
+# arguments), by the name the library's messages give them, and their flags.
+RUN_FIELDS = {
+    "seeds": "--seeds", "seed": "--seed", "out": "--out", "updates": "--updates", "chunk": "--progress-every",
+    "save_every": "--save-every", "max_memory": "--max-memory", "eval_episodes": "--eval-episodes",
+    "eval_greedy": "--greedy", "eval_max_steps": "--eval-max-steps", "eval_every": "--eval-every",
+    "target": "--target", "overwrite": "--overwrite", "point": "--point",
+}
+SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
+
+
+def speak(text: str) -> str:
+    """A library message in the command line's words: each setting the library names between
+    backticks (```learning_rate```) becomes its flag (``--lr``); other text is kept."""
+    return re.sub(r"`([A-Za-z_]+)`", lambda m: SPOKEN.get(m.group(1), m.group(0)), text)
+
 
 def dest(f: Flag) -> str:
     return f.flag.lstrip("-").replace("-", "_")
@@ -117,18 +135,16 @@ def given_flags(argv: list[str]) -> list[str]:
     return found
 
 
-def settings(args: argparse.Namespace, sweep: bool = False,
-             check_env: bool = True) -> tuple[Config, HParams, dict[str, list]]:
+def settings(args: argparse.Namespace, sweep: bool = False) -> tuple[Config, HParams, dict[str, list]]:
     """``(Config, base HParams, sweep lists)``: the env's recommended settings with every given
-    flag on top; in a sweep, list-valued ``HParams`` flags are returned as axes instead.
-    ``check_env=False`` skips the checks that build the env (importing gymnax starts a JAX
-    backend, which must wait for ``jax.distributed.initialize`` in a multi-process run).
+    flag on top; in a sweep, list-valued ``HParams`` flags are returned as axes instead. The
+    checks that need the env (its name, continuous-only options) are the run's: it builds the
+    env once (``jaxpg.runner.run``), and a multi-process run must start ``jax.distributed``
+    before gymnax starts a JAX backend.
 
     Raises:
       UsageError: a value the dataclasses reject (one line).
     """
-    from jaxpg.defaults import recommended
-
     try:
         config, hparams = recommended("CartPole-v1" if args.env is None else args.env)
         c_over: dict[str, Any] = {}
@@ -148,10 +164,6 @@ def settings(args: argparse.Namespace, sweep: bool = False,
                 h_over[f.field] = v
         config = config.replace(**c_over)
         hparams = hparams.replace(**h_over)
-        if check_env:
-            from jaxpg.train import check_config
-
-            check_config(config)
     except ValueError as e:
         raise UsageError(str(e)) from None
     return config, hparams, lists

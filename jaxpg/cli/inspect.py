@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import jax
+import numpy as np
+
+from jaxpg import checkpoint, plotting
 from jaxpg.cli.common import (
     HelpFormatter,
     UsageError,
@@ -13,6 +17,12 @@ from jaxpg.cli.common import (
     seed_int,
     writable_file,
 )
+from jaxpg.evaluate import summarize
+
+# Start-up order: this module is imported when the jaxpg command loads. The run layer (runner), the
+# trainer, the renderer and the exporter import gymnax, and importing gymnax starts a JAX backend, which
+# must wait until `jaxpg sweep --coordinator ...` has called jax.distributed.initialize (and until the
+# number of CPU devices is set): those are imported inside the commands that use them.
 
 RUN_DIR_HELP = "a `jaxpg train` or `jaxpg sweep` --out directory"
 POINT_HELP = "which hyperparameter point of a sweep directory (0-based, as in sweep.json)"
@@ -93,8 +103,6 @@ def add_parsers(sub) -> None:
 
 
 def _load(run_dir, point):
-    from jaxpg import checkpoint
-
     try:
         return checkpoint.load(run_dir, point)
     except checkpoint.CheckpointError as e:
@@ -104,14 +112,11 @@ def _load(run_dir, point):
 def cmd_eval(args) -> int:
     """``jaxpg eval DIR``: K episodes per seed of the saved policies."""
     ck = _load(args.run_dir, args.point)
-    import numpy as np
+    from jaxpg import runner  # start-up order: the run layer imports gymnax (see the top of this module)
 
-    from jaxpg import driver
-    from jaxpg.evaluate import summarize
-
-    # The driver's own population and evaluation program: with the defaults, exactly the
+    # The run layer's own population and evaluation program: with the defaults, exactly the
     # numbers train's final evaluation printed (same keys, same compiled program).
-    pop = driver.Population(ck.config, None, ck.seeds, ck.hparams, ck.root_seed)
+    pop = runner.Population(runner.RunSpec(ck.config, ck.hparams, seeds=ck.seeds, seed=ck.root_seed))
     state, _ = pop.place(ck.state, ck.alive)
     seed = ck.root_seed if args.seed is None else args.seed
     max_steps = args.eval_max_steps or ck.meta.get("eval_max_steps") or None
@@ -137,7 +142,7 @@ def cmd_eval(args) -> int:
 
 def cmd_render(args) -> int:
     """``jaxpg render DIR --out FILE``."""
-    from jaxpg import render
+    from jaxpg import render  # start-up order: render imports gymnax (see the top of this module)
 
     suffix = args.out.suffix.lower()
     if suffix not in (".gif", ".mp4"):
@@ -150,9 +155,7 @@ def cmd_render(args) -> int:
         render.renderer(ck.config.env)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    import jax
-
-    from jaxpg.train import make_trainer
+    from jaxpg.train import make_trainer  # start-up order: train imports gymnax (see the top of this module)
 
     trainer = make_trainer(ck.config)
     max_steps = args.max_frames or min(int(trainer.env_params.max_steps_in_episode), 1000)
@@ -177,8 +180,7 @@ def cmd_render(args) -> int:
 
 def cmd_export(args) -> int:
     """``jaxpg export DIR --out FOLDER``."""
-    from jaxpg import checkpoint
-    from jaxpg.export import export
+    from jaxpg.export import export  # start-up order: export imports gymnax (see the top of this module)
 
     if args.out.exists() and not args.out.is_dir():
         raise UsageError(f"--out {str(args.out)!r} is a file, not a folder")
@@ -199,8 +201,6 @@ def cmd_export(args) -> int:
 
 def cmd_plot(args) -> int:
     """``jaxpg plot DIR ... --out FILE``."""
-    from jaxpg import plotting
-
     if args.labels is not None and len(args.labels) != len(args.run_dirs):
         raise UsageError(f"--labels has {len(args.labels)} names for {len(args.run_dirs)} directories")
     writable_file(args.out)

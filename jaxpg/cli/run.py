@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+import numpy as np
+
 from jaxpg.cli import flags, tracking
 from jaxpg.cli.common import (
     HelpFormatter,
@@ -17,6 +19,8 @@ from jaxpg.cli.common import (
     renamed,
     seed_int,
 )
+from jaxpg.evaluate import summarize
+from jaxpg.types import point_label
 
 
 def add_parsers(sub) -> None:
@@ -89,15 +93,27 @@ def _log(args):
     return None if args.quiet else (lambda text: print(text, flush=True))
 
 
+def _schedule(args):
+    from jaxpg.runner import Schedule  # start-up order: jax.distributed must start before gymnax loads
+
+    return Schedule(chunk=args.progress_every, save_every=args.save_every, max_memory=args.max_memory)
+
+
+def _extra_parts(args, tr) -> list:
+    from jaxpg.runner import EarlyStop  # start-up order: jax.distributed must start before gymnax loads
+
+    target = getattr(args, "target", None)
+    return [*([EarlyStop(target)] if target is not None else []), *([tr] if tr else [])]
+
+
 def _resume(args, argv: list[str]):
-    from jaxpg import driver
+    # start-up order: jax.distributed must start before gymnax (and so the run layer) loads
+    from jaxpg import checkpoint, rundir, runner
 
     refused = [f for f in flags.given_flags(argv) if f != "--updates"]
     refused += [f for f in _RESUME_REFUSES if any(a == f or a.startswith(f + "=") for a in argv)]
     if refused:
         raise UsageError(f"--resume continues a run with its saved settings; drop {', '.join(refused)}")
-    from jaxpg import checkpoint, rundir
-
     tr = tracking.Trackers([])
     if args.wandb or getattr(args, "tensorboard", False):
         try:
@@ -108,22 +124,31 @@ def _resume(args, argv: list[str]):
         if args.out is None:
             args.out = args.resume  # trackers write beside the run they continue
         tr = tracking.trackers(args, {**_tracked_settings(meta), "resumed_at": meta.get("updates_done")})
-    result = None
+    evaluation = {"episodes": args.eval_episodes, "greedy": args.greedy, "max_steps": args.eval_max_steps,
+                  "every": args.eval_every}
     try:
-        result = driver.resume(args.resume, updates=args.updates, chunk=args.progress_every,
-                               save_every=args.save_every, log=_log(args), progress=tr.progress if tr else None,
-                               target=getattr(args, "target", None), eval_episodes=args.eval_episodes,
-                               eval_greedy=args.greedy, eval_max_steps=args.eval_max_steps,
-                               eval_every=args.eval_every, max_memory=args.max_memory)
+        result = runner.resume(args.resume, updates=args.updates, schedule=_schedule(args), evaluation=evaluation,
+                               parts=_extra_parts(args, tr), log=_log(args))
     except ValueError as e:
-        raise UsageError(str(e)) from None
-    finally:
-        tr.finish(result)
+        raise UsageError(flags.speak(str(e))) from None
     if result is None:
         done = checkpoint.load(args.resume, whole=True).updates_done
         print(f"{args.resume}: all {done} updates are done; nothing to do "
               "(pass --updates N to train further)")
     return result
+
+
+def _run(args, config, hparams, points=None, axes=None):
+    from jaxpg import runner  # start-up order: jax.distributed must start before gymnax loads
+
+    try:
+        spec = runner.RunSpec(config, hparams, points, axes, args.seeds, args.seed, runner.Evaluation(
+            _or(args.eval_episodes, 32), bool(args.greedy), args.eval_max_steps, args.eval_every))
+        tr = tracking.trackers(args, _run_settings(spec))
+        return runner.run(spec, args.out, schedule=_schedule(args), parts=_extra_parts(args, tr), log=_log(args),
+                          overwrite=args.overwrite)
+    except ValueError as e:
+        raise UsageError(flags.speak(str(e))) from None
 
 
 def cmd_train(args, argv: list[str]) -> int:
@@ -132,38 +157,21 @@ def cmd_train(args, argv: list[str]) -> int:
         if result is None:
             return 0
     else:
-        config, hparams, _ = flags.settings(args)
-        tr = tracking.trackers(args, _run_settings("train", config, hparams, args))
-        from jaxpg import driver
-
-        result = None
-        try:
-            result = driver.run(config, None, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
-                                chunk=args.progress_every, save_every=args.save_every,
-                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
-                                eval_max_steps=args.eval_max_steps, eval_every=args.eval_every, log=_log(args),
-                                overwrite=args.overwrite, progress=tr.progress if tr else None,
-                                max_memory=args.max_memory)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        finally:
-            tr.finish(result)
-    if result.settings["kind"] == "sweep":
+        config, hparams, _ = flags.settings(args)  # the run checks the env (one build)
+        result = _run(args, config, hparams)
+    if result.kind == "sweep":
         _print_sweep(result)
         return result.exit_code
     _print_train(result)
     if result.diverged:
-        raise UsageError(next(iter(result.diverged.values())))
+        raise UsageError(flags.speak(next(iter(result.diverged.values()))))
     return result.exit_code
 
 
 def _print_train(result) -> None:
-    import numpy as np
-
-    from jaxpg.evaluate import summarize
 
     m = result.metrics
-    meta_greedy = bool(result.settings.get("eval_greedy"))
+    meta_greedy = result.spec.evaluation.greedy
     if result.eval_returns is not None:
         mode, other = ("greedy", "sampled") if meta_greedy else ("sampled", "greedy")
         ev, ev_other = result.eval_returns[mode][0], result.eval_returns[other][0]
@@ -182,7 +190,7 @@ def _print_train(result) -> None:
               f"{ev_other.mean():11.1f}")
     print(_timing_line(result))
     if result.out is not None:
-        name = "summary.json" if result.settings["kind"] == "train" else "sweep.json"
+        name = "summary.json" if result.kind == "train" else "sweep.json"
         print(f"wrote {result.out / name} and {result.out / 'metrics.csv'} "
               f"(checkpoint at update {result.updates_done})")
 
@@ -195,14 +203,9 @@ def _timing_line(result) -> str:
             f"{steps / max(t['train_s'], 1e-9):,.0f} steps/s")
 
 
-def _run_settings(kind: str, config, hparams, args, points=None) -> dict:
+def _run_settings(spec) -> dict:
     """What a tracker records as the run's config (as ``checkpoint.json`` does)."""
-    from jaxpg import checkpoint
-
-    return {"kind": kind, "env": config.env, "seeds": args.seeds, "root_seed": args.seed,
-            "config": checkpoint.settings_dict(config), "hparams": hparams.to_dict(), "points": points,
-            "eval_episodes": _or(args.eval_episodes, 32), "eval_greedy": bool(args.greedy),
-            "eval_every": args.eval_every}
+    return _tracked_settings(spec.record())
 
 
 def _tracked_settings(meta: dict) -> dict:
@@ -216,57 +219,39 @@ def cmd_sweep(args, argv: list[str]) -> int:
     distributed = args.coordinator or args.num_processes or args.process_id is not None
     distributed = distributed or os.environ.get("JAX_COORDINATOR_ADDRESS")
     if args.resume is None:
-        # range checks before any peer waits; the env is built after jax.distributed starts
-        config, hparams, lists = flags.settings(args, sweep=True, check_env=not distributed)
+        # range checks before any peer waits; the run builds and checks the env
+        config, hparams, lists = flags.settings(args, sweep=True)
     if distributed:
+        # start-up order: jax.distributed.initialize must run before any JAX backend starts
         from jaxpg.distributed import initialize_distributed
 
         try:
             initialize_distributed(args.coordinator, args.num_processes, args.process_id, args.connect_timeout)
         except (ValueError, RuntimeError) as e:
             raise UsageError(str(e)) from None
-    from jaxpg import driver
+    import jax  # start-up order: after jax.distributed.initialize
 
     if args.resume is not None:
         result = _resume(args, argv)
         if result is None:
             return 0
     else:
+        from jaxpg.sweep import grid  # start-up order: after jax.distributed.initialize
+
         order = [flags.BY_FLAG[f].field for f in flags.given_flags(argv) if flags.BY_FLAG[f].field in lists]
-        from jaxpg.sweep import grid
-
         points = grid(**{n: lists[n] for n in order})
-        import jax
-
-        tr = tracking.trackers(args, _run_settings("sweep", config, hparams, args, points)) \
-            if jax.process_index() == 0 else tracking.Trackers([])
-        result = None
-        try:
-            result = driver.run(config, points, seeds=args.seeds, hparams=hparams, seed=args.seed, out=args.out,
-                                chunk=args.progress_every, save_every=args.save_every,
-                                eval_episodes=_or(args.eval_episodes, 32), eval_greedy=bool(args.greedy),
-                                eval_max_steps=args.eval_max_steps, eval_every=args.eval_every,
-                                target=args.target, log=_log(args), overwrite=args.overwrite, axes=order,
-                                progress=tr.progress if tr else None, max_memory=args.max_memory)
-        except ValueError as e:
-            raise UsageError(str(e)) from None
-        finally:
-            tr.finish(result)
-    import jax
-
+        if jax.process_index() != 0:
+            args.wandb = False  # one process logs
+        result = _run(args, config, hparams, points, order)
     if jax.process_index() == 0:
         _print_sweep(result)
     return result.exit_code
 
 
 def _print_sweep(result) -> None:
-    import numpy as np
-
-    from jaxpg.evaluate import summarize
-    from jaxpg.sweep import point_label
 
     pop = result.population
-    greedy = bool(result.settings.get("eval_greedy"))
+    greedy = result.spec.evaluation.greedy
     if result.eval_returns is not None:
         ev = result.eval_returns["greedy" if greedy else "sampled"]
         print(f"\nranked by mean over {pop.seeds} seeds of the final score (mean - std over {ev.shape[2]} "

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpg import plotting
 from jaxpg.cli.common import UsageError
 
 FIELDS = ("mean_return", "loss", "entropy", "grad_norm", "mean_length")
@@ -29,7 +30,7 @@ PER_SEED_LIMIT = 64
 
 class TensorBoard:
     def __init__(self, out: Path):
-        from tensorboardX import SummaryWriter
+        from tensorboardX import SummaryWriter  # optional dependency: jaxpg[tensorboard]
 
         self.w = SummaryWriter(str(out / "tensorboard"))
 
@@ -63,7 +64,7 @@ class Wandb:
 
     def __init__(self, args, settings: dict):
         try:
-            import wandb
+            import wandb  # optional dependency: jaxpg[wandb]
         except ImportError:
             raise UsageError("--wandb needs wandb: pip install 'jaxpg[wandb]'") from None
         self.wandb = wandb
@@ -116,7 +117,7 @@ class Wandb:
     def finish(self, result) -> None:
         try:
             if result is not None and result.eval_returns is not None:
-                mode = "greedy" if result.settings.get("eval_greedy") else "sampled"
+                mode = "greedy" if result.spec.evaluation.greedy else "sampled"
                 ev = result.eval_returns[mode]  # [H, S, K]
                 means, stds = ev.mean(-1), ev.std(-1)
                 for h in range(ev.shape[0]):
@@ -132,8 +133,6 @@ class Wandb:
             self.run.finish()
 
     def _plots(self, result) -> None:
-        from jaxpg import plotting
-
         images = {}
         try:
             images["plots/learning_curve"] = plotting.learning_curves(self.out, Path(self.out) / "curve.png")
@@ -146,21 +145,39 @@ class Wandb:
 
 
 class Trackers:
-    """Every tracker a command asked for, fed by one ``progress`` callback."""
+    """Every tracker a command asked for, as one part of the run's loop (``jaxpg.runner.loop.Part``'s
+    hooks; not a subclass, so that this module imports no JAX before ``jax.distributed`` starts).
 
-    def __init__(self, items):
-        self.items = [t for t in items if t is not None]
+    ``makers`` build the trackers when the run starts (the settings and the env are checked and
+    the programs compiled by then, so a bad run starts no W&B run); each chunk's ``Progress`` goes
+    to every tracker, and the ``RunResult`` (``None`` if the run failed) at the end.
+    """
+
+    def __init__(self, makers):
+        self.makers = [m for m in makers if m is not None]
+        self.items: list = []
 
     def __bool__(self) -> bool:
-        return bool(self.items)
+        return bool(self.makers)
 
-    def progress(self, p) -> None:
+    def start(self, board) -> None:
+        self.items = [make() for make in self.makers]
+
+    def after_chunk(self, board, chunk) -> None:
         for t in self.items:
-            t.progress(p)
+            t.progress(chunk.progress)
 
-    def finish(self, result) -> None:
+    def finish(self, board) -> None:
+        pass
+
+    def close(self, result) -> None:
         for t in self.items:
             t.finish(result)
+
+
+def _mkdir_then(out: Path, make):
+    out.mkdir(parents=True, exist_ok=True)
+    return make()
 
 
 def add_flags(p, sweep: bool) -> None:
@@ -186,14 +203,13 @@ def trackers(args, settings: dict) -> Trackers:
         if args.out is None:
             raise UsageError("--tensorboard needs --out (the logs go to OUT/tensorboard)")
         try:
-            import tensorboardX  # noqa: F401
+            import tensorboardX  # noqa: F401  # optional dependency: jaxpg[tensorboard]
         except ImportError:
             raise UsageError("--tensorboard needs tensorboardX: pip install tensorboardX") from None
-        args.out.mkdir(parents=True, exist_ok=True)
-        items.append(TensorBoard(args.out))
+        items.append(lambda: _mkdir_then(args.out, lambda: TensorBoard(args.out)))
     if not args.wandb and any(getattr(args, f) not in (None, "jaxpg") for f in
                               ("wandb_project", "wandb_entity", "wandb_group", "wandb_tags", "wandb_name")):
         raise UsageError("--wandb-project/--wandb-entity/--wandb-group/--wandb-tags/--wandb-name need --wandb")
     if args.wandb:
-        items.append(Wandb(args, settings))
+        items.append(lambda: Wandb(args, settings))
     return Trackers(items)
