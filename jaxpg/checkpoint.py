@@ -232,10 +232,10 @@ def select_point(ck: Checkpoint, point: int | None, run_dir: Path | str = "the r
     h = len(ck.points)
     if point is None:
         if h != 1:
-            raise CheckpointError(f"{run_dir} is a sweep of {h} points: choose one with --point 0..{h - 1}")
+            raise CheckpointError(f"{run_dir} is a sweep of {h} points: choose one with `point` 0..{h - 1}")
         point = 0
     if isinstance(point, bool) or not isinstance(point, int | np.integer) or not 0 <= point < h:
-        raise CheckpointError(f"--point {point} is out of range: {run_dir} has points 0..{h - 1}")
+        raise CheckpointError(f"`point` {point} is out of range: {run_dir} has points 0..{h - 1}")
     s = ck.seeds
     sl = slice(int(point) * s, (int(point) + 1) * s)
     return ck._replace(

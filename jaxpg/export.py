@@ -117,7 +117,7 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
       repo_name: the model's name in the card (default ``jaxpg-<env>``).
     """
     if episodes < 10:
-        raise ValueError(f"--eval-episodes must be at least 10 for a Hub model card, got {episodes}")
+        raise ValueError(f"`eval_episodes` must be at least 10 for a Hub model card, got {episodes}")
     run_dir, out = Path(run_dir), Path(out)
     ck = checkpoint.load(run_dir, point)
     seed = _best_seed(run_dir, ck.seeds) if seed is None and point is None else (seed or 0)

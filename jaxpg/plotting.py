@@ -309,7 +309,7 @@ def final_score_data(
         results = rundir.read_results(path)
         if results is None:
             raise ValueError(f"{path}: no sweep.json or summary.json "
-                             "(expected the --out directory of jaxpg train or sweep)")
+                             "(expected the `out` directory of jaxpg train or sweep)")
         source, meta = results
         if source.name == "sweep.json":
             points = meta.get("points")
@@ -497,7 +497,7 @@ def _chosen(items: Sequence, point: int | None, where, sweep: bool) -> list[tupl
     if point is None or not sweep:
         return pairs
     if not 0 <= point < len(pairs):
-        raise ValueError(f"{where}: --point {point} is out of range (points 0..{len(pairs) - 1})")
+        raise ValueError(f"{where}: `point` {point} is out of range (points 0..{len(pairs) - 1})")
     return [pairs[point]]
 
 

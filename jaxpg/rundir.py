@@ -69,24 +69,24 @@ def prepare(out: Path, overwrite: bool = False, lead: bool = True, create: bool 
         outside ``out``).
     """
     if str(out) == "":
-        raise RunDirError("--out must name a directory, got ''")
+        raise RunDirError("`out` must name a directory, got ''")
     try:
         os.fsencode(str(out))
         str(out).encode("utf-8")
     except UnicodeError:
-        raise RunDirError(f"--out {str(out)!r} is not a valid UTF-8 path") from None
+        raise RunDirError(f"`out` {str(out)!r} is not a valid UTF-8 path") from None
     if out.exists() and not out.is_dir():
-        raise RunDirError(f"cannot write to --out {str(out)!r}: it exists and is not a directory")
+        raise RunDirError(f"cannot write to `out` {str(out)!r}: it exists and is not a directory")
     if out.is_dir() and holds_a_run(out) and not overwrite:
-        raise RunDirError(f"--out {str(out)!r} already holds a run: continue it with --resume "
-                          f"{str(out)!r}, replace it with --overwrite, or choose another --out")
+        raise RunDirError(f"`out` {str(out)!r} already holds a run: continue it with `resume` "
+                          f"{str(out)!r}, replace it with `overwrite`, or choose another `out`")
     check_no_symlinks(out)
     if not lead:
         return
     if not create:
         parent = next((p for p in [out, *out.absolute().parents] if p.exists()), None)
         if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise RunDirError(f"cannot write to --out {str(out)!r}: "
+            raise RunDirError(f"cannot write to `out` {str(out)!r}: "
                               f"{'permission denied' if parent is not None else 'no such directory'}")
         return
     try:
@@ -94,7 +94,7 @@ def prepare(out: Path, overwrite: bool = False, lead: bool = True, create: bool 
         with tempfile.NamedTemporaryFile(dir=out, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise RunDirError(f"cannot write to --out {str(out)!r}: {e.strerror or e}") from None
+        raise RunDirError(f"cannot write to `out` {str(out)!r}: {e.strerror or e}") from None
 
 
 def check_no_symlinks(out: Path) -> None:
@@ -336,8 +336,8 @@ def read_run(run_dir: StrPath, table: str = "metrics") -> RunData:
     csv_path = path / f"{table}.csv"
     if not csv_path.is_file():
         if table == "evals":
-            raise ValueError(f"{path}: no evals.csv (train with --eval-every K to evaluate during training)")
-        raise ValueError(f"{path}: no metrics.csv (expected the --out directory of jaxpg train or sweep)")
+            raise ValueError(f"{path}: no evals.csv (train with `eval_every` K to evaluate during training)")
+        raise ValueError(f"{path}: no metrics.csv (expected the `out` directory of jaxpg train or sweep)")
     header, body = _read_csv(csv_path)
     if header[0] == "point":
         layout = "sweep"

@@ -502,7 +502,7 @@ def test_metric_eval_draws_the_evaluations_during_training(train_dir, tmp_path):
 
 
 def test_metric_eval_without_evaluations_and_unknown_metrics_are_one_line(train_dir, tmp_path):
-    with pytest.raises(ValueError, match="no evals.csv .train with --eval-every K"):
+    with pytest.raises(ValueError, match="no evals.csv .train with `eval_every` K"):
         plotting.learning_curve_data(train_dir, metric="eval")
     with pytest.raises(ValueError, match="unknown metric 'return'; choose from eval, mean_return"):
         plotting.learning_curve_data(train_dir, metric="return")

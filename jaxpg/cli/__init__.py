@@ -15,7 +15,7 @@ import sys
 
 from jaxpg import compile_cache
 from jaxpg._version import __version__
-from jaxpg.cli import compare, inspect, run, tools
+from jaxpg.cli import compare, flags, inspect, run, tools
 from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         return commands[args.command]()
     except UsageError as e:
-        return fail(str(e))
+        return fail(flags.speak(str(e)))  # the library names settings; the command line speaks its flags
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from jaxpg import rundir, stats
+from jaxpg.cli import flags
 from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, path, positive_int
 from jaxpg.plotting import _check_format, final_score_data, performance_profiles_from_scores
 
@@ -84,7 +85,7 @@ def _methods(args) -> list[tuple[str, object]]:
                 raise UsageError(f"label {label!r} has two directories on {env}: give them different labels")
             groups[label][env] = columns[0]["scores"]
     except ValueError as e:
-        raise UsageError(str(e).splitlines()[0]) from None
+        raise UsageError(flags.speak(str(e).splitlines()[0])) from None
     first, *others = groups
     envs = sorted(groups[first])
     for label in others:

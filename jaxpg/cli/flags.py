@@ -94,7 +94,7 @@ RUN_FIELDS = {
     "seeds": "--seeds", "seed": "--seed", "out": "--out", "updates": "--updates", "chunk": "--progress-every",
     "save_every": "--save-every", "max_memory": "--max-memory", "eval_episodes": "--eval-episodes",
     "eval_greedy": "--greedy", "eval_max_steps": "--eval-max-steps", "eval_every": "--eval-every",
-    "target": "--target", "overwrite": "--overwrite", "point": "--point",
+    "target": "--target", "overwrite": "--overwrite", "point": "--point", "resume": "--resume",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 
