@@ -1,10 +1,10 @@
 """Shared runner of the classic-control experiments: S seeds of one (Config, HParams) trained by
-the driver (``jaxpg.driver.run``: init, compiled chunks, divergence guard and the sampled +
+the run layer (``jaxpg.runner.run``: init, compiled chunks, divergence guard and the sampled +
 greedy evaluation of every seed), returned as JSON-ready dicts.
 
 Used by ``classic_control.py`` (discrete actions), ``continuous_control.py`` (Gaussian
 head), ``cartpole_value_vs_normalize.py`` and ``course_unit4.py``. Evaluation keys are the
-driver's: seed ``i`` plays ``split(fold_in(key(root_seed), 1), S)[i]`` (split once more into
+run layer's: seed ``i`` plays ``split(fold_in(key(root_seed), 1), S)[i]`` (split once more into
 sampled and greedy).
 """
 
@@ -12,38 +12,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from jaxpg import Config, HParams, driver
+from jaxpg import Config, HParams, runner
 from jaxpg.evaluate import summarize
 from jaxpg.train import DivergedError
 
 
-def chunk_for(updates: int, chunk: int) -> int:
-    """The largest divisor of ``updates`` that is at most ``chunk`` (every compiled chunk has one length)."""
-    chunk = max(1, min(int(chunk), int(updates)))
-    while updates % chunk:
-        chunk -= 1
-    return chunk
+def train(config: Config, hparams: HParams, seeds: int, *, root_seed: int = 0,
+          eval_episodes: int = 20) -> runner.RunResult:
+    """``jaxpg.runner.run`` of one point (``seeds`` seeds), evaluated to the training episode limit,
+    in the run layer's default chunks (the chunk length changes no number).
 
-
-def train(config: Config, hparams: HParams, seeds: int, *, root_seed: int = 0, chunk: int = 50,
-          eval_episodes: int = 20) -> driver.RunResult:
-    """``jaxpg.driver.run`` of one point (``seeds`` seeds), evaluated to the training episode limit.
-
-    Raises ``DivergedError`` if a seed went non-finite (the driver froze it; an experiment's
+    Raises ``DivergedError`` if a seed went non-finite (the run layer froze it; an experiment's
     numbers would be meaningless).
     """
-    result = driver.run(config, seeds=seeds, hparams=hparams, seed=root_seed,
-                        chunk=chunk_for(config.num_updates, chunk), eval_episodes=eval_episodes,
-                        eval_max_steps=config.max_steps, handle_signals=False)
+    spec = runner.RunSpec(config, hparams, seeds=seeds, seed=root_seed,
+                          evaluation=runner.Evaluation(episodes=eval_episodes, max_steps=config.max_steps))
+    result = runner.run(spec, schedule=runner.Schedule(chunk=None), handle_signals=False)
     if result.diverged:
         raise DivergedError(next(iter(result.diverged.values())))
     return result
 
 
-def run(config: Config, hparams: HParams, seeds: int, eval_episodes: int = 20, root_seed: int = 0,
-        chunk: int = 50) -> dict:
+def run(config: Config, hparams: HParams, seeds: int, eval_episodes: int = 20, root_seed: int = 0) -> dict:
     """Trains ``seeds`` seeds and evaluates each; returns curves, per-seed evaluations and timings."""
-    r = train(config, hparams, seeds, root_seed=root_seed, chunk=chunk, eval_episodes=eval_episodes)
+    r = train(config, hparams, seeds, root_seed=root_seed, eval_episodes=eval_episodes)
     ret = np.asarray(r.metrics.mean_return[0])  # [S, U]
     cum = np.cumsum(np.asarray(r.metrics.env_steps[0], np.int64), 1)
     ev = r.eval_returns or {"sampled": np.zeros((seeds, 0)), "greedy": np.zeros((seeds, 0))}

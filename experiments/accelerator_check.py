@@ -37,12 +37,12 @@ POLICIES = {"4-16-2": ((16,), "relu"), "64-64": ((64, 64), "tanh")}
 
 def _fits(env: str, n: int, s: int, hidden, activation, updates: int) -> tuple[bool, int | None, int | None]:
     from jaxpg.defaults import recommended
-    from jaxpg.driver import Population, available_memory
+    from jaxpg.runner import Population, RunSpec, memory
 
     config, hp = recommended(env, num_envs=n, hidden=tuple(hidden), activation=activation, num_updates=updates)
-    pop = Population(config, None, s, hp)
-    need = pop.memory_needed(max(1, updates // 4))["train"]
-    avail, _ = available_memory(pop.mesh)
+    pop = Population(RunSpec(config, hp, seeds=s))
+    need = memory.needed(pop, max(1, updates // 4))["train"]
+    avail, _ = memory.available_memory(pop.mesh)
     return (need is None or avail is None or need <= 0.85 * avail), need, avail
 
 
@@ -73,21 +73,21 @@ def throughput(smoke: bool, say) -> dict:
 
 def sweep_with_waves(smoke: bool, say) -> dict:
     import jaxpg
+    from jaxpg.runner import Evaluation, Population, RunSpec, Schedule, memory
     from jaxpg.sweep import grid
 
     lrs = [3e-3, 1e-2] if smoke else [1e-3, 3e-3, 1e-2, 3e-2]
     seeds = 4 if smoke else 1024
     config = jaxpg.Config(env="CartPole-v1", num_updates=2 if smoke else 30, num_envs=8 if smoke else 16,
                           hidden=(8,) if smoke else (64, 64), max_steps=50 if smoke else None)
+    spec = RunSpec(config, points=grid(learning_rate=lrs), seeds=seeds,
+                   evaluation=Evaluation(episodes=4 if smoke else 16, max_steps=50 if smoke else None))
     budget = None
     if smoke:  # force waves on a CPU: a budget of about half the population
-        from jaxpg.driver import Population
-
-        budget = int(Population(config, grid(learning_rate=lrs), seeds).memory_needed(1, 4, 50)["peak"] * 0.6)
+        budget = int(memory.needed(Population(spec), 1, 4, 50)["peak"] * 0.6)
     lines: list[str] = []
     t = time.perf_counter()
-    r = jaxpg.run(config, grid(learning_rate=lrs), seeds=seeds, eval_episodes=4 if smoke else 16,
-                  eval_max_steps=50 if smoke else None, handle_signals=False, log=lines.append, max_memory=budget)
+    r = jaxpg.run(spec, schedule=Schedule(max_memory=budget), handle_signals=False, log=lines.append)
     wall = time.perf_counter() - t
     pop = r.population
     mode = r.eval_returns["sampled"]
@@ -103,13 +103,15 @@ def sweep_with_waves(smoke: bool, say) -> dict:
 def pixelcopter(smoke: bool, say) -> dict:
     import jaxpg
     from jaxpg.defaults import recommended
+    from jaxpg.runner import Evaluation, RunSpec
 
     seeds = 2 if smoke else 256
     kw = {"num_updates": 2, "num_envs": 8, "max_steps": 32} if smoke else {"num_updates": 100}
     config, hp = recommended("Pixelcopter-v0", **kw)
     t = time.perf_counter()
-    r = jaxpg.run(config, seeds=seeds, hparams=hp, eval_episodes=4 if smoke else 16,
-                  eval_max_steps=100 if smoke else 2000, handle_signals=False)
+    r = jaxpg.run(RunSpec(config, hp, seeds=seeds,
+                          evaluation=Evaluation(episodes=4 if smoke else 16, max_steps=100 if smoke else 2000)),
+                  handle_signals=False)
     wall = time.perf_counter() - t
     ret = r.metrics.mean_return[0, :, -1]
     say(f"  pixelcopter {seeds} seeds x {config.num_envs} envs, {config.num_updates} updates: wall {wall:.1f} s, "

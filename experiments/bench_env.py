@@ -4,7 +4,7 @@ Measures, on this machine:
   - env alone: random actions, N environments stepped with ``step_env`` (no
     auto-reset, as jaxpg's rollout uses it) inside one jitted ``lax.scan`` (its own
     measurement code: nothing is trained);
-  - training: through ``jaxpg.driver.run`` (what ``jaxpg train`` runs) with the
+  - training: through the run layer (``jaxpg.runner.run``, what ``jaxpg train`` runs) with the
     recommended settings, valid (unmasked) steps/s and simulated steps/s.
 
 Compile time is reported apart from run time. Writes
@@ -33,7 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxpg
-from jaxpg import driver, envs
+from jaxpg import envs, runner
 from jaxpg.defaults import recommended
 
 
@@ -69,11 +69,11 @@ def env_only(name: str, num_envs: int, steps: int) -> dict:
 
 
 def training(name: str, seeds: int, updates: int) -> dict:
-    """``jaxpg.driver.run`` with the recommended settings, one compiled chunk of ``updates``, no
-    evaluation: ``compile_s`` is the driver's (init + compilation), ``run_s`` its training time."""
+    """``jaxpg.runner.run`` with the recommended settings, one compiled chunk of ``updates``, no
+    evaluation: ``compile_s`` is the run layer's (init + compilation), ``run_s`` its training time."""
     config, hp = recommended(name, num_updates=updates)
-    r = driver.run(config, seeds=seeds, hparams=hp, seed=0, chunk=updates, eval_episodes=0,
-                   handle_signals=False)
+    spec = runner.RunSpec(config, hp, seeds=seeds, seed=0, evaluation=runner.Evaluation(episodes=0))
+    r = runner.run(spec, schedule=runner.Schedule(chunk=updates), handle_signals=False)
     m = r.metrics
     run_s = r.timings["train_s"]
     valid, sim = int(np.asarray(m.env_steps, np.int64).sum()), int(np.asarray(m.sim_steps, np.int64).sum())

@@ -4,10 +4,10 @@
     python experiments/bench_throughput.py --smoke    # a minute: a check that it runs
 
 First ``jaxpg.bench.run_benchmark`` (what ``jaxpg bench`` runs): jaxpg through its
-driver over an N x S grid for each policy size, beside the measured ceiling. Then the
-reference trainers of ``experiments/alternatives.py`` (the course's textbook loop, in
-torch when it imports and in numpy, gymnasium's vector env with a batched numpy MLP,
-a plain JAX scan), one line each, and the ratios: jaxpg's fastest layout that learned
+run layer (``jaxpg.runner``) over an N x S grid for each policy size, beside the measured
+ceiling. Then the reference trainers of ``experiments/alternatives.py`` (the course's
+textbook loop, in torch when it imports and in numpy, gymnasium's vector env with a batched
+numpy MLP, a plain JAX scan), one line each, and the ratios: jaxpg's fastest layout that learned
 over each alternative's fastest run, and each policy's best fraction of its ceiling.
 
 Writes one JSON, ``<out>/bench-<platform>-<date>[-smoke].json`` (default

@@ -1,8 +1,8 @@
 """How many seeds solve CartPole-v1 with given settings: the check behind the defaults.
 
 Trains ``--seeds`` seeds for each root seed and each advantage mode through
-``jaxpg.driver.run`` (one compiled program per mode, shared by the roots), evaluates each
-seed over 32 sampled episodes (the driver's evaluation keys) and prints how many end
+``jaxpg.run`` (one compiled program per mode, shared by the roots), evaluates each
+seed over 32 sampled episodes (the run layer's evaluation keys) and prints how many end
 below 475.
 
     python experiments/cartpole_robustness.py                       # 2 roots x 32 seeds, mean vs normalize
@@ -16,7 +16,7 @@ import argparse
 import numpy as np
 
 import jaxpg
-from jaxpg import driver
+from jaxpg.runner import Evaluation, RunSpec
 
 
 def main() -> None:
@@ -31,9 +31,9 @@ def main() -> None:
     for mode in args.advantage:
         config = jaxpg.Config(advantage=mode, num_updates=args.updates)
         for root in args.roots:
-            r = driver.run(config, seeds=args.seeds, hparams=jaxpg.HParams(), seed=root,
-                           eval_episodes=args.eval_episodes, eval_max_steps=config.max_steps,
-                           handle_signals=False)
+            spec = RunSpec(config, jaxpg.HParams(), seeds=args.seeds, seed=root,
+                           evaluation=Evaluation(episodes=args.eval_episodes, max_steps=config.max_steps))
+            r = jaxpg.run(spec, handle_signals=False)
             if r.diverged:
                 print(f"{mode:>10} {root:>4} diverged: {r.diverged}", flush=True)
                 continue

@@ -3,7 +3,7 @@
 Runs ``jaxpg train --env CartPole-v1 --seeds 8 --out DIR`` (the README's main job) in fresh
 processes: ``--repeats`` times with an empty cache directory each time (cold: everything is
 compiled), then ``--repeats`` times with one directory that the first of them filled (warm:
-the programs are read back). Reports each process's wall time and the driver's own
+the programs are read back). Reports each process's wall time and the run layer's own
 ``compile`` and ``train`` seconds (from ``summary.json``), and writes
 ``experiments/results/compile-cache-bench-<backend>-<date>.json``.
 

@@ -9,8 +9,8 @@ For each environment, two settings over 32 seeds each, trained in one compiled p
   plays 50,000 episodes; ``--pixelcopter-episodes`` sets how many here).
 - ``jaxpg``: jaxpg's recommended settings for the env (``jaxpg.defaults``).
 
-Training and evaluation go through ``jaxpg.driver.run`` (``_control.train``): seed ``i``
-trains from ``split(key(0), S)[i]`` and is evaluated with the driver's evaluation keys. Each
+Training and evaluation go through ``jaxpg.runner.run`` (``_control.train``): seed ``i``
+trains from ``split(key(0), S)[i]`` and is evaluated with the run layer's evaluation keys. Each
 seed's final policy is evaluated like the course (10 sampled episodes, score = mean - std).
 Writes, under ``experiments/results/course-unit4/``:
 ``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return; thinned by
@@ -61,11 +61,11 @@ def settings(env: str, pixelcopter_episodes: int) -> dict[str, tuple[Config, HPa
     return {"course": course, "jaxpg": recommended(env)}
 
 
-def run_setting(config: Config, hparams: HParams, seeds: int, chunk: int = 50, eval_episodes: int = 10,
+def run_setting(config: Config, hparams: HParams, seeds: int, eval_episodes: int = 10,
                 root_seed: int = 0) -> dict:
-    """``seeds`` seeds of one setting through ``jaxpg.driver.run`` (``_control.train``); the
+    """``seeds`` seeds of one setting through ``jaxpg.runner.run`` (``_control.train``); the
     course's evaluation (``eval_episodes`` sampled episodes per seed, score = mean - std)."""
-    r = train(config, hparams, seeds, root_seed=root_seed, chunk=chunk, eval_episodes=eval_episodes)
+    r = train(config, hparams, seeds, root_seed=root_seed, eval_episodes=eval_episodes)
     sampled = np.asarray(r.eval_returns["sampled"][0])  # [S, K]
     return {"returns": np.asarray(r.metrics.mean_return[0]),
             "env_steps": np.cumsum(np.asarray(r.metrics.env_steps[0], np.int64), 1),

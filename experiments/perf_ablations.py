@@ -23,11 +23,11 @@ differs:
   returned from the timed program: before issue 19 only its step count was, so XLA removed
   the loss and optimiser as dead code and the share read 0-3 % instead of ~80 % for 64-64.
 
-Every run goes through the driver (``jaxpg.bench.train_point`` trains a
-``jaxpg.driver.Population``; ``loss share`` trains with ``jaxpg.driver.run``). The driver
-always donates the state between chunks and shares the rollout's early exit among the seeds
-on a device, and ``train_point`` no longer takes ``donate``/``shared_exit``: the former
-``no donation`` and ``per-seed exit`` rows are gone (earlier JSON results keep them).
+Every run goes through the run layer (``jaxpg.bench.train_point`` and ``loss share`` both
+train with ``jaxpg.runner.run``). The run layer always donates the state between chunks and
+shares the rollout's early exit among the seeds on a device, and ``train_point`` no longer
+takes ``donate``/``shared_exit``: the former ``no donation`` and ``per-seed exit`` rows are
+gone (earlier JSON results keep them).
 
     python experiments/perf_ablations.py [--smoke]
 
@@ -50,7 +50,8 @@ from jaxpg import bench
 @contextlib.contextmanager
 def flat_batch(on: bool):
     """Policies apply to flattened batch axes (``on``, jaxpg's default) or to them as given."""
-    from jaxpg import driver, policies
+    from jaxpg import policies
+    from jaxpg.runner import population
 
     flat = policies._apply_flat
 
@@ -60,24 +61,24 @@ def flat_batch(on: bool):
     if not on:
         policies._apply_flat = as_given
         # the jitted and compiled programs were traced with the other apply
-        driver._PROGRAMS.clear()
-        driver._COMPILED.clear()
+        population._PROGRAMS.clear()
+        population._COMPILED.clear()
     try:
         yield
     finally:
         if not on:
             policies._apply_flat = flat
-            driver._PROGRAMS.clear()
-            driver._COMPILED.clear()
+            population._PROGRAMS.clear()
+            population._COMPILED.clear()
 
 
 def loss_share(num_envs: int, seeds: int, hidden, activation: str, **spec) -> dict:
     """Seconds per valid step of a rollout alone vs a whole update, at a trained policy.
 
-    The policy is trained by ``jaxpg.driver.run``; only the two measured programs (a rollout
-    alone, one update) are built here, from the driver's own trainer.
+    The policy is trained by ``jaxpg.runner.run``; only the two measured programs (a rollout
+    alone, one update) are built here, from the run layer's own trainer.
     """
-    from jaxpg import driver, policies
+    from jaxpg import policies, runner
     from jaxpg.defaults import recommended
     from jaxpg.rollout import rollout
 
@@ -85,9 +86,10 @@ def loss_share(num_envs: int, seeds: int, hidden, activation: str, **spec) -> di
     config, hp = recommended("CartPole-v1", num_envs=num_envs, hidden=tuple(hidden), activation=activation,
                              num_updates=60, **spec)
     hp = hp.replace(**hp_over)
-    result = driver.run(config, seeds=seeds, hparams=hp, seed=0, eval_episodes=0, handle_signals=False)
+    result = runner.run(runner.RunSpec(config, hp, seeds=seeds, seed=0, evaluation=runner.Evaluation(episodes=0)),
+                        handle_signals=False)
     tr = result.population.trainer
-    state = jax.tree.map(lambda x: x[:seeds], result.state)  # drop the driver's device padding
+    state = jax.tree.map(lambda x: x[:seeds], result.state)  # drop the run layer's device padding
 
     def roll(st):
         act = lambda k, o: policies.sample(k, tr.policy.apply(st.params, o))  # noqa: E731

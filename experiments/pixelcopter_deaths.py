@@ -11,7 +11,7 @@ Prints a table per seed and writes JSON next to the run (``DIR/deaths.json``, or
     python experiments/pixelcopter_deaths.py runs/pixelcopter --episodes 256
     python experiments/pixelcopter_deaths.py runs/pc-sweep --point 2     # one point of a sweep
 
-The episodes are played here (not by the driver's evaluation): the classification needs
+The episodes are played here (not by the run layer's evaluation): the classification needs
 every crash step's state, which ``jaxpg.evaluate`` does not return.
 
 A cause column counts episodes whose crash step had that collision (a crash can have

@@ -13,8 +13,8 @@ sampled episodes to the env's 10,000-step limit::
 Prints the training return every 100 updates and a per-seed table; writes JSON
 atomically (``--out``, default ``experiments/results/pixelcopter-frame-stack-cpu/``
 ``k{K}-u{U}-root{R}.json``) with the machine, device and versions. Training and the
-evaluation go through ``jaxpg.driver.run`` (chunks of 100 updates; seed ``i`` from
-``split(key(seed), S)[i]``, the driver's evaluation keys).
+evaluation go through ``jaxpg.runner.run`` (chunks of 100 updates; seed ``i`` from
+``split(key(seed), S)[i]``, the run layer's evaluation keys).
 
 The files of 2026-12-01 in that folder were made before ``frame_stack`` was a library
 option, by this script's own wrapper: a flat ``[K·7]`` observation with obs_norm
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from jaxpg import bench, driver
+from jaxpg import bench, runner
 from jaxpg.defaults import recommended
 
 ENV = "Pixelcopter-v0"
@@ -65,12 +65,14 @@ def main(argv=None) -> int:
         hp = hp.replace(learning_rate=args.lr)
     t0 = time.time()
 
-    def progress(pr: driver.Progress) -> None:
+    def progress(pr: runner.Progress) -> None:
         print(f"update {pr.update:5d}  train return (last update) {np.round(pr.mean_return[0], 1)}  "
               f"{time.time() - t0:.0f} s", flush=True)
 
-    result = driver.run(config, seeds=args.seeds, hparams=hp, seed=args.seed, chunk=100,
-                        eval_episodes=args.episodes, progress=progress, handle_signals=False)
+    spec = runner.RunSpec(config, hp, seeds=args.seeds, seed=args.seed,
+                          evaluation=runner.Evaluation(episodes=args.episodes))
+    # chunks of 100 updates: the progress line every 100 updates
+    result = runner.run(spec, schedule=runner.Schedule(chunk=100), progress=progress, handle_signals=False)
     if result.diverged:
         print(f"pixelcopter_frame_stack: {next(iter(result.diverged.values()))}", file=sys.stderr)
         return 1

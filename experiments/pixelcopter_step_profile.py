@@ -15,7 +15,7 @@ Every variant but the constant-draws one also splits one key per environment per
 included (``draws_share_of_step_env`` in the JSON).
 
 An env-only benchmark: nothing is trained, so it keeps its own measurement code (one
-jitted ``lax.scan`` per variant) instead of going through ``jaxpg.driver``.
+jitted ``lax.scan`` per variant) instead of going through the run layer (``jaxpg.runner``).
 
 Compile time is apart; the run time is the best of ``--repeats``. Prints a table and writes
 ``experiments/results/pixelcopter-step-profile-<device>-<date>.json`` atomically::

@@ -16,7 +16,7 @@ The timed runs are interleaved (every version once per round, ``--repeats`` roun
 kept per version), so a machine whose speed drifts during the run (this VM's does, by up to
 2x) slows every version alike. Then (``--train-updates`` > 0) what it means for training: the
 recommended Pixelcopter settings (``jaxpg.defaults``: 128 envs, 256-step rollouts, value
-baseline) for 4 seeds through the driver (``jaxpg.bench.train_point``), valid env steps/s and
+baseline) for 4 seeds through the run layer (``jaxpg.bench.train_point``), valid env steps/s and
 seconds per update, with the step before and after, and with the issue-19 loss (flattened
 batch, cache-sized loss chunks) off and on.
 
@@ -76,13 +76,14 @@ def interleaved(programs: dict, repeats: int) -> dict:
 
 
 def train(updates: int, seeds: int, num_envs: int) -> list[dict]:
-    """Recommended Pixelcopter training, step and loss before/after issues 19-20, through the driver."""
+    """Recommended Pixelcopter training, step and loss before/after issues 19-20, through the run layer."""
     if updates <= 0:
         return []
     from perf_ablations import flat_batch
 
-    from jaxpg import driver, envs
+    from jaxpg import envs
     from jaxpg.bench import train_point
+    from jaxpg.runner import population
 
     factory = envs._OWN["Pixelcopter-v0"]
     rows = []
@@ -93,7 +94,7 @@ def train(updates: int, seeds: int, num_envs: int) -> list[dict]:
             draws, impl = VERSIONS[step]
             env = pc.Pixelcopter(draws=draws, impl=impl)
             envs._OWN["Pixelcopter-v0"] = lambda env=env: (env, env.default_params)
-            driver._PROGRAMS.clear()
+            population._PROGRAMS.clear()
             with flat_batch(loss == "after"):
                 r = train_point("Pixelcopter-v0", num_envs, seeds, (64, 64), "tanh", updates, chunks=2,
                                 **({} if loss == "after" else {"loss_chunk": 512}))
@@ -104,7 +105,7 @@ def train(updates: int, seeds: int, num_envs: int) -> list[dict]:
                   f"{r['compile_s']:9.1f}", flush=True)
     finally:
         envs._OWN["Pixelcopter-v0"] = factory
-        driver._PROGRAMS.clear()
+        population._PROGRAMS.clear()
     return rows
 
 

@@ -1,8 +1,8 @@
 """How cost grows with the population: wall time and memory per run, 1 … 4,096 runs.
 
 For populations of R = 1, 4, 16, …, 4,096 CartPole-v1 runs (and 1 … 256 Pixelcopter-v0 runs),
-each a ``jaxpg.driver.Population`` of R seeds with the env's recommended settings (16 envs per
-run here, so the sizes stay comparable), trained for a few updates through the driver's own
+each a ``jaxpg.runner.Population`` of R seeds with the env's recommended settings (16 envs per
+run here, so the sizes stay comparable), trained for a few updates through the run layer's own
 compiled chunks on the current device, in this one process:
 
 - ``update_s``: wall seconds per update of the whole population (compile time apart);
@@ -35,13 +35,13 @@ HERE = Path(__file__).resolve().parent
 def measure(env: str, runs: int, num_envs: int, updates: int, chunks: int) -> dict:
     from jaxpg.bench import train_point
     from jaxpg.defaults import recommended
-    from jaxpg.driver import Population, available_memory
+    from jaxpg.runner import Population, RunSpec, memory
 
     config, hparams = recommended(env, num_envs=num_envs, hidden=(64, 64), activation="tanh", num_updates=updates)
-    pop = Population(config, None, runs, hparams)
+    pop = Population(RunSpec(config, hparams, seeds=runs))
     t = time.perf_counter()
-    total = pop.memory_needed(updates // chunks)["train"]  # compiles the chunk (from abstract shapes)
-    avail, what = available_memory(pop.mesh)
+    total = memory.needed(pop, updates // chunks)["train"]  # compiles the chunk (from abstract shapes)
+    avail, what = memory.available_memory(pop.mesh)
     row = {"env": env, "runs": runs, "num_envs": num_envs, "updates": updates, "bytes_total": total,
            "bytes_per_run": None if total is None else total / runs, "available_bytes": avail}
     if total is not None and avail is not None and total > 0.8 * avail:

@@ -6,7 +6,7 @@ Runs (as a user would, each a fresh process)::
     jaxpg train --env CartPole-v1 --seeds 1 --seed 0 --lr X --gamma Y      (a few of the 192)
 
 and extrapolates the loop to all 192 runs (each loop run pays its own process
-start, imports and compilation). Both commands go through the driver (``jaxpg.driver.run``);
+start, imports and compilation). Both commands go through the run layer (``jaxpg.runner.run``);
 this script only times them and reads the sweep's ``sweep.json``. Prints a table and writes
 ``experiments/results/sweep-vs-loop-<device>-<date>.json`` atomically.
 
