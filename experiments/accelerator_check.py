@@ -41,7 +41,7 @@ def _fits(env: str, n: int, s: int, hidden, activation, updates: int) -> tuple[b
 
     config, hp = recommended(env, num_envs=n, hidden=tuple(hidden), activation=activation, num_updates=updates)
     pop = Population(RunSpec(config, hp, seeds=s))
-    need = memory.needed(pop, max(1, updates // 4))["train"]
+    need = memory.needed(pop)["train"]
     avail, _ = memory.available_memory(pop.mesh)
     return (need is None or avail is None or need <= 0.85 * avail), need, avail
 
@@ -84,7 +84,7 @@ def sweep_with_waves(smoke: bool, say) -> dict:
                    evaluation=Evaluation(episodes=4 if smoke else 16, max_steps=50 if smoke else None))
     budget = None
     if smoke:  # force waves on a CPU: a budget of about half the population
-        budget = int(memory.needed(Population(spec), 1, 4, 50)["peak"] * 0.6)
+        budget = int(memory.needed(Population(spec), 4, 50)["peak"] * 0.6)
     lines: list[str] = []
     t = time.perf_counter()
     r = jaxpg.run(spec, schedule=Schedule(max_memory=budget), handle_signals=False, log=lines.append)

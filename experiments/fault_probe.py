@@ -51,7 +51,8 @@ def cases() -> list[list[str]]:
             out += [[cmd, flag, v] for v in ("0", "-3", HUGE, "x")]
         out += [[cmd, "--seed", v] for v in (HUGE, "-" + HUGE, "x")]
         out += [[cmd, "--eval-episodes", v] for v in ("-1", HUGE, "x")]
-        out += [[cmd, "--out", ""], [cmd, "--bogus"], [cmd, "--progress-every", "7", "--updates", "10"],
+        out += [[cmd, "--chunk-seconds", v] for v in ("0", "-1", "nan", "inf", "x")]
+        out += [[cmd, "--out", ""], [cmd, "--bogus"],
                 [cmd, "--save-every", "2"], [cmd, "--resume", "no-such-dir"],
                 [cmd, "--eval-every", "2", "--eval-episodes", "0"], [cmd, "--wandb-project", "p"],
                 [cmd, "--wandb-tags", "a", "--wandb-entity", "e"]]

@@ -40,7 +40,7 @@ def measure(env: str, runs: int, num_envs: int, updates: int, chunks: int) -> di
     config, hparams = recommended(env, num_envs=num_envs, hidden=(64, 64), activation="tanh", num_updates=updates)
     pop = Population(RunSpec(config, hparams, seeds=runs))
     t = time.perf_counter()
-    total = memory.needed(pop, updates // chunks)["train"]  # compiles the chunk (from abstract shapes)
+    total = memory.needed(pop)["train"]  # compiles the chunk (from abstract shapes)
     avail, what = memory.available_memory(pop.mesh)
     row = {"env": env, "runs": runs, "num_envs": num_envs, "updates": updates, "bytes_total": total,
            "bytes_per_run": None if total is None else total / runs, "available_bytes": avail}

@@ -23,7 +23,7 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.evaluate import evaluate as _evaluate
-from jaxpg.safetensors_io import MANIFEST, load_safetensors, unflatten
+from jaxpg.safetensors_io import MANIFEST, check_folder, load_safetensors, unflatten
 from jaxpg.train import make_trainer
 from jaxpg.types import Config, HParams
 
@@ -110,10 +110,16 @@ def _load_exported(folder: Path) -> Agent:
     """The policy of a ``jaxpg export`` folder (``params.safetensors`` + ``jaxpg.json``)."""
     try:
         m = json.loads((folder / MANIFEST).read_text())
-        config, hparams = checkpoint.config_from_dict(m["config"]), HParams(**m["hparams"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
+        if not isinstance(m, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
         raise checkpoint.CheckpointError(f"{folder}: unreadable {MANIFEST} ({e})") from None
-    arrays, _ = load_safetensors(folder / "params.safetensors")
+    arrays, metadata = load_safetensors(folder / "params.safetensors")
+    check_folder(folder, m, metadata)  # the tensors' hash, and settings not edited since the export
+    try:
+        config, hparams = checkpoint.config_from_dict(m["config"]), HParams(**m["hparams"])
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise checkpoint.CheckpointError(f"{folder}: unreadable {MANIFEST} ({e})") from None
     tr = make_trainer(config)
     params = jax.tree.map(jax.numpy.asarray, unflatten(arrays))
     want = jax.tree.structure(jax.eval_shape(tr.policy.init, jax.random.key(0),

@@ -30,8 +30,10 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
+import uuid
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -50,6 +52,12 @@ _META = "checkpoint.json"
 _STEPS = "checkpoints"
 _ARRAYS = "state.npz"
 _INTS = ("env_steps", "sim_steps", "nonfinite_obs")
+_EMBEDDED = "meta.json"  # in state.npz: the checkpoint.json settings it was saved with
+STEP_NAME = re.compile(r"\d+(\.[0-9a-f]{8})?")  # a step directory: "<updates>" or "<updates>.<8 hex>"
+
+
+def _canonical(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=True, default=str)
 
 
 class CheckpointError(ValueError):
@@ -143,6 +151,8 @@ def save(run_dir: str | os.PathLike, state: TrainState, metrics: Mapping[str, np
     arrays = {f"state{k}": v for k, v in _flat(state._replace(key=_key_data(state.key))).items()}
     arrays.update({f"metrics/{k}": np.asarray(v) for k, v in metrics.items()})
     arrays["alive"] = np.asarray(alive, bool)
+    # the settings travel inside the hashed file: an edit of checkpoint.json is caught on load
+    arrays[_EMBEDDED] = np.frombuffer(_canonical(meta).encode(), np.uint8)
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     tmp = Path(tempfile.mkdtemp(dir=steps, prefix=f".{updates_done}.", suffix=".tmp"))
@@ -153,24 +163,24 @@ def save(run_dir: str | os.PathLike, state: TrainState, metrics: Mapping[str, np
             os.fsync(f.fileno())
         os.chmod(tmp / _ARRAYS, umask_mode())
         os.chmod(tmp, umask_mode(0o777))
-        target = steps / str(updates_done)
-        if target.is_symlink():
-            target.unlink()
-        elif target.exists():  # the same step saved again (e.g. a signal right after a periodic save)
-            shutil.rmtree(target)
+        # never replace a step directory: the checkpoint.json on disk (this run's, or the run an
+        # --overwrite replaces) may point to it until the new checkpoint.json is in place
+        name = str(updates_done)
+        if os.path.lexists(steps / name):
+            name = f"{updates_done}.{uuid.uuid4().hex[:8]}"
+        target = steps / name
         os.replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     prev = _read_meta(run_dir) if exists(run_dir) else {}
-    written = [int(u) for u in prev.get("steps_written", []) if int(u) != updates_done] \
-        if prev.get("run_id") == meta.get("run_id") else []
-    written.append(updates_done)
-    full = {"format": FORMAT, **meta, "step_dir": f"{_STEPS}/{updates_done}",
+    written = [str(u) for u in prev.get("steps_written", [])] if prev.get("run_id") == meta.get("run_id") else []
+    written.append(name)
+    full = {"format": FORMAT, **meta, "step_dir": f"{_STEPS}/{name}",
             "files": {_ARRAYS: _sha256(target / _ARRAYS)}, "metric_fields": sorted(metrics),
             "steps_written": written, "jax_version": jax.__version__}
     atomic_write_json(run_dir / _META, full)
-    for u in sorted(written)[:-max(1, keep)]:  # only steps this run wrote; never through a symlink
+    for u in written[:-max(1, keep)]:  # only steps this run wrote; never through a symlink
         d = steps / str(u)
         if d.is_symlink() or not d.is_dir() or d.resolve().parent != steps.resolve():
             continue
@@ -247,6 +257,8 @@ def select_point(ck: Checkpoint, point: int | None, run_dir: Path | str = "the r
 
 
 def _settings(meta: dict, meta_path: Path):
+    if not isinstance(meta.get("step_dir"), str):
+        raise CheckpointError(f"{meta_path} is corrupted: no step_dir")
     try:
         config = config_from_dict(meta["config"])
         hparams = HParams(**meta["hparams"])
@@ -256,7 +268,7 @@ def _settings(meta: dict, meta_path: Path):
         points = [dict(p) for p in meta.get("points", [{}])]
         for p in points:
             hparams_of_point(hparams, p)
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         raise CheckpointError(f"{meta_path} is corrupted: {type(e).__name__}: {e}") from None
     if not step_dir.is_dir():
         raise CheckpointError(f"checkpoint {step_dir} is missing (truncated run directory)")
@@ -277,23 +289,47 @@ def _abstract_state(config: Config, hparams: HParams, runs: int):
     return jax.tree.map(lambda s: jax.ShapeDtypeStruct((runs, *s.shape), s.dtype), one)
 
 
-def _load_v2(run_dir: Path, meta: dict) -> Checkpoint:
-    meta_path = run_dir / _META
-    config, hparams, seeds, updates_done, fields, step_dir, points = _settings(meta, meta_path)
-    runs = seeds * len(points)
-    path = step_dir / _ARRAYS
+def _state_file(run_dir: Path, meta: dict) -> tuple[Path, dict]:
+    """The step's ``state.npz``, its hash checked, read whole."""
+    step = meta.get("step_dir")
+    if not isinstance(step, str) or not STEP_NAME.fullmatch(Path(step).name) or Path(step).parent != Path(_STEPS):
+        raise CheckpointError(f"{run_dir / _META} is corrupted: step_dir {step!r} is not a step directory")
+    path = run_dir / step / _ARRAYS
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {step_dir} is missing {_ARRAYS} (truncated run directory)")
-    want = (meta.get("files") or {}).get(_ARRAYS)
+        raise CheckpointError(f"checkpoint {run_dir / step} is missing (truncated run directory)")
+    files = meta.get("files")
+    want = files.get(_ARRAYS) if isinstance(files, dict) else None
     if want is None or _sha256(path) != want:
         raise CheckpointError(f"checkpoint file {path} does not match the SHA-256 recorded in {_META} "
                               "(corrupted or replaced)")
-    abstract = _abstract_state(config, hparams, runs)
     try:
         with np.load(path, allow_pickle=False) as z:
-            data = {k: z[k] for k in z.files}
+            return path, {k: z[k] for k in z.files}
     except Exception as e:  # noqa: BLE001 - zipfile/numpy raise many types for bad files
         raise CheckpointError(f"checkpoint file {path} is unreadable: {type(e).__name__}: {e}") from None
+
+
+def _check_embedded(meta: dict, data: dict, meta_path: Path, path: Path) -> None:
+    """Refuses a ``checkpoint.json`` whose settings differ from those saved inside ``state.npz``."""
+    if _EMBEDDED not in data:  # saved before the settings were embedded
+        return
+    try:
+        saved = json.loads(bytes(data[_EMBEDDED]).decode())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"checkpoint file {path} is unreadable: {e}") from None
+    for k, v in saved.items():
+        if _canonical(meta.get(k)) != _canonical(v):
+            raise CheckpointError(f"{meta_path} was edited: its {k!r} differs from the settings saved with "
+                                  f"{path.parent.name}/{_ARRAYS} (restore the file, or start a new run)")
+
+
+def _load_v2(run_dir: Path, meta: dict) -> Checkpoint:
+    meta_path = run_dir / _META
+    path, data = _state_file(run_dir, meta)
+    _check_embedded(meta, data, meta_path, path)
+    config, hparams, seeds, updates_done, fields, step_dir, points = _settings(meta, meta_path)
+    runs = seeds * len(points)
+    abstract = _abstract_state(config, hparams, runs)
     paths, treedef = jax.tree_util.tree_flatten_with_path(abstract)
     leaves = []
     for p, spec in paths:

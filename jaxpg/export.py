@@ -29,29 +29,55 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxpg import checkpoint, render
+from jaxpg import checkpoint, render, rundir
 from jaxpg._version import __version__
 from jaxpg.agent import load
 from jaxpg.fileio import atomic_write, atomic_write_json
 from jaxpg.safetensors_io import (  # noqa: F401 (re-exported)
     MANIFEST,
+    SETTINGS_KEY,
+    canonical_json,
     flatten,
     load_safetensors,
     save_safetensors,
+    sha256_file,
     unflatten,
 )
 
 __all__ = ["export", "load_safetensors", "save_safetensors", "MANIFEST"]
 
 def _best_seed(run_dir: Path, seeds: int) -> int:
-    """The seed with the highest final evaluation score in summary.json (0 without one)."""
+    """The seed with the highest final evaluation score in summary.json (0 without one, or when a
+    seed has none: it diverged).
+
+    Raises:
+      ValueError: summary.json is there but damaged (one line: choose the seed by hand).
+    """
+    path = run_dir / "summary.json"
+    if not path.is_file():
+        return 0
     try:
-        scores = json.loads((run_dir / "summary.json").read_text()).get("eval_score")
-    except (OSError, ValueError):
-        return 0
-    if not scores or len(scores) != seeds or any(s is None for s in scores):
-        return 0
+        summary = json.loads(path.read_text())
+        scores = summary.get("eval_score") if isinstance(summary, dict) else ValueError("not a JSON object")
+        if isinstance(scores, Exception):
+            raise scores
+        if not scores or any(s is None for s in scores):
+            return 0
+        if len(scores) != seeds or not all(isinstance(s, int | float) for s in scores):
+            raise ValueError(f"eval_score holds {len(scores)} entries for {seeds} seeds")
+    except (OSError, ValueError, TypeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is damaged ({e}): choose the seed with `seed_index`") from None
     return int(np.argmax(scores))
+
+
+def _check_out(run_dir: Path, out: Path) -> None:
+    """An export folder is never a run directory, nor inside one."""
+    run_abs, out_abs = run_dir.resolve(), out.resolve()
+    if out_abs == run_abs or run_abs in out_abs.parents:
+        raise ValueError(f"`out` {str(out)!r} is inside the run directory {str(run_dir)!r}: an export goes to a "
+                         "folder of its own")
+    if rundir.holds_a_run(out):
+        raise ValueError(f"`out` {str(out)!r} holds a training run: an export goes to a folder of its own")
 
 
 def _card(env: str, repo: str, mean: float, std: float, episodes: int, greedy: bool, agent, replay: str | None,
@@ -119,6 +145,13 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
     if episodes < 10:
         raise ValueError(f"`eval_episodes` must be at least 10 for a Hub model card, got {episodes}")
     run_dir, out = Path(run_dir), Path(out)
+    _check_out(run_dir, out)
+    with rundir.locked(out):
+        return _export(run_dir, out, seed, point, episodes, greedy, eval_seed, repo_name, replay_frames, fps, say)
+
+
+def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, repo_name, replay_frames, fps,
+            say) -> dict:
     ck = checkpoint.load(run_dir, point)
     seed = _best_seed(run_dir, ck.seeds) if seed is None and point is None else (seed or 0)
     agent = load(run_dir, seed=seed, point=point)
@@ -128,13 +161,16 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
     mean, std = float(returns.mean()), float(returns.std())
     out.mkdir(parents=True, exist_ok=True)
     params = jax.tree.map(np.asarray, agent.params)
-    save_safetensors(flatten(params), out / "params.safetensors",
-                     {"format": "jaxpg", "env": agent.env, "jaxpg_version": __version__})
     manifest = {"format": "jaxpg-policy", "version": 1, "jaxpg_version": __version__, "env": agent.env,
                 "config": checkpoint.settings_dict(agent.config), "hparams": agent.hparams.to_dict(),
                 "seed_index": agent.seed_index, "point": point, "root_seed": agent.root_seed, "seeds": agent.seeds,
                 "updates_done": agent.updates_done, "source": str(run_dir)}
-    atomic_write_json(out / MANIFEST, manifest)
+    # the settings also travel inside the hashed tensor file: jaxpg.load refuses an edited jaxpg.json
+    save_safetensors(flatten(params), out / "params.safetensors",
+                     {"format": "jaxpg", "env": agent.env, "jaxpg_version": __version__,
+                      SETTINGS_KEY: canonical_json(manifest)})
+    atomic_write_json(out / MANIFEST, {**manifest, "files": {"params.safetensors": sha256_file(
+        out / "params.safetensors")}})
     replay = None
     try:
         render.renderer(agent.env)

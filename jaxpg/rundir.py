@@ -22,8 +22,10 @@ one-line ``ValueError`` naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
+import fcntl
 import io
 import json
 import math
@@ -43,7 +45,7 @@ from jaxpg.evaluate import summarize
 from jaxpg.fileio import atomic_write, atomic_write_json
 from jaxpg.types import Metrics, point_label
 
-__all__ = ["prepare", "Writer", "RunDirError", "holds_a_run", "metrics_csv", "evals_csv", "read_evals",
+__all__ = ["prepare", "locked", "Writer", "RunDirError", "holds_a_run", "metrics_csv", "evals_csv", "read_evals",
            "RESULT_FILES", "RunData", "read_run", "read_results", "read_json", "run_path", "run_name"]
 
 RESULT_FILES = ("checkpoint.json", "summary.json", "sweep.json", "metrics.csv", "evals.csv")
@@ -95,6 +97,41 @@ def prepare(out: Path, overwrite: bool = False, lead: bool = True, create: bool 
             pass
     except OSError as e:
         raise RunDirError(f"cannot write to `out` {str(out)!r}: {e.strerror or e}") from None
+
+
+@contextlib.contextmanager
+def locked(out: Path, lead: bool = True) -> Iterator[None]:
+    """Holds an exclusive lock on the directory ``out`` (created if missing) while the block runs.
+
+    One writer per run directory: ``jaxpg train``, ``sweep``, ``--resume`` and ``export`` take it, and
+    a second writer is refused at once (``RunDirError``, one line). It is an OS lock (``flock``) on
+    the directory itself, released when the process ends however it ends, so a killed run leaves
+    no stale lock. A directory the block created and left empty is removed. Only the lead process
+    of a multi-process run writes, so only it locks.
+    """
+    if not lead:
+        yield
+        return
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as e:
+        raise RunDirError(f"cannot write to `out` {str(out)!r}: {e.strerror or e}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise RunDirError(f"`out` {str(out)!r} is being written by another jaxpg process (train, sweep, resume or "
+                          "export): wait for it to finish, or choose another `out`") from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        if created:
+            with contextlib.suppress(OSError):
+                out.rmdir()  # only if still empty
 
 
 def check_no_symlinks(out: Path) -> None:
@@ -152,25 +189,40 @@ def evals_csv(curve: list[dict], points: list[dict], axes: list[str] | None) -> 
 
 def read_evals(out: Path | None, pop, up_to: int) -> list[dict]:
     """The rows of ``out/evals.csv`` at or before update ``up_to`` (what a resumed run keeps:
-    evaluations after its checkpoint are redone), in ``RunResult.eval_curve`` row form."""
-    if out is None or not (Path(out) / "evals.csv").is_file():
+    evaluations after its checkpoint are redone), in ``RunResult.eval_curve`` row form.
+
+    Raises:
+      RunDirError: the file is truncated or damaged (a row unreadable, or a point or seed missing).
+    """
+    path = None if out is None else Path(out) / "evals.csv"
+    if path is None or not path.is_file():
         return []
-    with open(Path(out) / "evals.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
     by_update: dict[int, dict] = {}
     H, S = pop.num_points, pop.seeds
-    for r in rows:
-        u = int(r["update"])
-        if u > up_to:
-            continue
-        c = by_update.setdefault(u, {"update": u, "env_steps": np.zeros((H, S), np.int64),
-                                     **{f"{m}_{f}": np.zeros((H, S)) for m in ("sampled", "greedy")
-                                        for f in ("mean", "std")}})
-        h, s = int(r.get("point", 0) or 0), int(r["seed"])
-        c["env_steps"][h, s] = int(r["env_steps"])
-        for m in ("sampled", "greedy"):
-            for f in ("mean", "std"):
-                c[f"{m}_{f}"][h, s] = float(r[f"{m}_{f}"])
+    seen: dict[int, set] = {}
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            u = int(r["update"])
+            if u > up_to:
+                continue
+            c = by_update.setdefault(u, {"update": u, "env_steps": np.zeros((H, S), np.int64),
+                                         **{f"{m}_{f}": np.zeros((H, S)) for m in ("sampled", "greedy")
+                                            for f in ("mean", "std")}})
+            h, s = int(r.get("point", 0) or 0), int(r["seed"])
+            c["env_steps"][h, s] = int(r["env_steps"])
+            for m in ("sampled", "greedy"):
+                for f in ("mean", "std"):
+                    c[f"{m}_{f}"][h, s] = float(r[f"{m}_{f}"])
+            seen.setdefault(u, set()).add((h, s))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, csv.Error) as e:
+        raise RunDirError(f"{path} is damaged ({type(e).__name__}: {e}); remove it to resume "
+                          "(the evaluations after the checkpoint are redone; those before it are lost)") from None
+    short = [u for u in by_update if len(seen[u]) != H * S]
+    if short:
+        raise RunDirError(f"{path} is truncated: the evaluation at update {short[0]} has {len(seen[short[0]])} of "
+                          f"{H * S} rows; remove it to resume (the evaluations before the checkpoint are lost)")
     return [by_update[u] for u in sorted(by_update)]
 
 
@@ -432,7 +484,8 @@ class Writer:
             atomic_write(self.out / "evals.csv", evals_csv(curve, self.pop.points, self.axes))
 
     def _remove_old(self) -> None:
-        (self.out / self.kind.other_file).unlink(missing_ok=True)
+        for name in ("summary.json", "sweep.json"):  # the old run's results (this run writes its own)
+            (self.out / name).unlink(missing_ok=True)
         if not self.record.get("eval_every"):
             (self.out / "evals.csv").unlink(missing_ok=True)
         meta = json.loads((self.out / "checkpoint.json").read_text())
@@ -441,7 +494,7 @@ class Writer:
         for d in steps.iterdir():
             if d.name in mine or d.is_symlink() or not d.is_dir():
                 continue
-            if d.name.isdigit():
+            if checkpoint.STEP_NAME.fullmatch(d.name):  # the old run's steps, never anything else
                 shutil.rmtree(d, ignore_errors=True)
 
     def results(self, result) -> None:

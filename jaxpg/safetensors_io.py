@@ -13,6 +13,7 @@ neither imports the other for the format.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from pathlib import Path
@@ -23,9 +24,39 @@ import numpy as np
 from jaxpg.checkpoint import CheckpointError
 from jaxpg.fileio import atomic_write
 
-__all__ = ["MANIFEST", "flatten", "unflatten", "save_safetensors", "load_safetensors"]
+__all__ = ["MANIFEST", "flatten", "unflatten", "save_safetensors", "load_safetensors", "SETTINGS_KEY",
+           "canonical_json", "sha256_file", "check_folder"]
 
 MANIFEST = "jaxpg.json"
+SETTINGS_KEY = "jaxpg_settings"  # params.safetensors metadata: the manifest it was exported with
+
+
+def canonical_json(obj) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_folder(folder: Path, manifest: dict, metadata: dict[str, str]) -> None:
+    """Refuses an export folder whose ``params.safetensors`` differs from the hash ``jaxpg.json``
+    records, or whose ``jaxpg.json`` settings differ from those saved inside the tensor file
+    (folders exported before the hashes are taken as they are)."""
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        return
+    path = folder / "params.safetensors"
+    if sha256_file(path) != files.get("params.safetensors"):
+        raise CheckpointError(f"{path} does not match the SHA-256 recorded in {MANIFEST} (corrupted or replaced)")
+    saved = metadata.get(SETTINGS_KEY)
+    mine = {k: v for k, v in manifest.items() if k != "files"}
+    if saved is not None and canonical_json(json.loads(saved)) != canonical_json(mine):
+        raise CheckpointError(f"{folder / MANIFEST} was edited: its settings differ from those saved in {path.name}")
 _DTYPES = {np.dtype(np.float32): "F32", np.dtype(np.float64): "F64", np.dtype(np.float16): "F16",
            np.dtype(np.int32): "I32", np.dtype(np.int64): "I64", np.dtype(np.uint32): "U32",
            np.dtype(np.uint8): "U8", np.dtype(np.int8): "I8", np.dtype(np.bool_): "BOOL"}

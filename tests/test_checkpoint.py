@@ -94,7 +94,7 @@ def test_save_every_and_extension_with_updates(tmp_path):
     ("truncate", "does not match the SHA-256 recorded"),
     ("remove_step", "is missing (truncated run directory)"),
     ("bad_json", "checkpoint.json is corrupted"),
-    ("other_shape", "does not fit checkpoint.json"),
+    ("other_shape", "checkpoint.json was edited: its 'config' differs"),  # issue 28: the settings are hashed
 ])
 def test_bad_checkpoint_is_one_line_exit_2(tmp_path, capsys, damage, message):
     out = tmp_path / "run"

@@ -219,7 +219,7 @@ def test_the_spec_round_trips_through_its_record_and_hashes_by_value():
     (lambda: runner.RunSpec(CFG, points=()), "at least one hyperparameter point"),
     (lambda: runner.Evaluation(episodes=0, every=2), "`eval_every` needs evaluation episodes"),
     (lambda: runner.Schedule(max_memory=-1), "`max_memory` must be a positive number"),
-    (lambda: runner.chunk_length(10, 3), "`chunk` 3 must divide the 10 updates"),
+    (lambda: runner.Schedule(chunk_seconds=0), "`chunk_seconds` must be a positive number"),
 ])
 def test_bad_specs_are_one_line_in_the_librarys_words(make, message):
     with pytest.raises(runner.RunError, match=message) as e:
@@ -261,12 +261,12 @@ def test_a_part_sees_every_chunk_in_order_and_can_stop_the_run():
     cfg = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=10, num_updates=8)
     spec = runner.RunSpec(cfg, seeds=2, evaluation=runner.Evaluation(episodes=0))
     rec = _Recorder()
-    r = runner.run(spec, schedule=runner.Schedule(chunk=2), parts=[rec], handle_signals=False)
+    r = runner.run(spec, schedule=runner.Schedule(chunk=2, chunk_seconds=None), parts=[rec], handle_signals=False)
     assert rec.seen == [(2, (2, 2), False), (4, (2, 2), False), (6, (2, 2), False), (8, (2, 2), True)]
     assert (rec.started, rec.finished, rec.result) == (1, 1, r) and r.updates_done == 8
     # a stop asked after update 4 dispatches nothing more; the chunk already queued (5-6) is kept
     stop = _Recorder(stop_at=4)
-    r = runner.run(spec, schedule=runner.Schedule(chunk=2), parts=[stop], handle_signals=False)
+    r = runner.run(spec, schedule=runner.Schedule(chunk=2, chunk_seconds=None), parts=[stop], handle_signals=False)
     assert [u for u, _, _ in stop.seen] == [2, 4, 6] and r.updates_done == 6 and not r.stopped_early
 
 
@@ -275,8 +275,43 @@ def test_the_memory_plan_changes_nothing():
 
     pop = runner.Population(runner.RunSpec(CFG, points=[{}] * 3, seeds=2))
     before = (pop.padded_runs, pop.wave_runs, pop.program_runs)
-    plan = memory.plan(pop, 2, 2, None, budget=int(memory.needed(pop.with_waves(2), 2, 2)["peak"] * 1.05))
+    plan = memory.plan(pop, 2, None, budget=int(memory.needed(pop.with_waves(2), 2)["peak"] * 1.05))
     assert plan.wave_runs is not None and plan.wave_runs < 6 and plan.text and "waves of" in plan.text
     assert (pop.padded_runs, pop.wave_runs, pop.program_runs) == before
     waved = pop.with_waves(plan.wave_runs)
     assert waved.trainer is pop.trainer and waved.num_waves >= 2  # the env is not built again
+
+
+# -------------------------------------------------------------------------------- pacing
+def test_the_pacer_cuts_chunks_at_every_boundary_and_by_time():
+    from jaxpg.runner.pacing import Pacer, Pending
+
+    # resumed at 6 of 40, a line every 10 updates (16, 26, 36, 40), saves every 15 (15, 30), capacity 8
+    p = Pacer(6, 40, 10, 8, seconds=None, every=(15, None))
+    counts = []
+    while not p.done():
+        counts.append(p.next_count())
+        p.dispatched += counts[-1]
+    # 6 -> 14 (capacity 8) -> 15 (save) -> 16 (line) -> 24 -> 26 (line) -> 30 (save) -> 36 (line) -> 40 (end)
+    assert counts == [8, 1, 1, 8, 2, 4, 6, 4] and sum(counts) == 34
+    assert [u for u in (16, 26, 36, 40, 15, 30) if p.is_line(u)] == [16, 26, 36, 40]
+    # by time: one update until a rate is measured, then as many as fit in `seconds` (here 2 s at 0.25 s each)
+    t = Pacer(0, 100, 50, 100, seconds=2.0)
+    assert t.next_count() == 1
+    t.observe(Pending(None, None, None, None, count=1, dispatched_at=10.0), done_at=10.25)
+    assert t.per_update == 0.25 and t.next_count() == 8
+    # a chunk queued behind another starts when that one finished: 4 updates in 11.0 - 10.25 s
+    t.observe(Pending(None, None, None, None, count=4, dispatched_at=10.1), done_at=11.0)
+    assert t.per_update == (11.0 - 10.25) / 4 and t.next_count() == 10
+
+
+def test_time_bounded_chunks_give_the_same_numbers_as_fixed_ones():
+    cfg = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=10, num_updates=8)
+    spec = runner.RunSpec(cfg, seeds=2, evaluation=runner.Evaluation(episodes=0))
+    fixed, timed = _Recorder(), _Recorder()
+    a = runner.run(spec, schedule=runner.Schedule(chunk=4, chunk_seconds=None), parts=[fixed], handle_signals=False)
+    b = runner.run(spec, schedule=runner.Schedule(chunk=4, chunk_seconds=1e-9), parts=[timed], handle_signals=False)
+    assert [u for u, _, _ in fixed.seen] == [4, 8]
+    assert [u for u, _, _ in timed.seen] == list(range(1, 9))  # 1e-9 s: one update a chunk
+    np.testing.assert_array_equal(a.metrics.loss, b.metrics.loss)  # one program, any chunk length: same bits
+    assert jax.tree.all(jax.tree.map(np.array_equal, a.state.params, b.state.params))

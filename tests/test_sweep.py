@@ -66,9 +66,9 @@ def test_sweep_point_equals_training_alone():
 def test_second_sweep_of_same_shape_reuses_the_compiled_program():
     a = runner.Population(_spec(sw.grid(learning_rate=[1e-2, 2e-2]), 2))
     b = runner.Population(_spec(sw.grid(learning_rate=[5e-3, 7e-3]), 2))
-    assert a.compile(2) is b.compile(2)
+    assert a.compiled_chunk() is b.compiled_chunk()
     c = runner.Population(_spec(sw.grid(learning_rate=[5e-3, 7e-3, 1e-3]), 2))  # other shape: own program
-    assert c.compile(2) is not a.compile(2)
+    assert c.compiled_chunk() is not a.compiled_chunk()
 
 
 _FOUR_DEVICES = textwrap.dedent("""

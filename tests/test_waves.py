@@ -14,7 +14,7 @@ CFG = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updat
 
 def _budget_for(runs_per_wave: int, seeds: int = 8) -> int:
     """A budget that holds ``runs_per_wave`` runs' program but not ``2 x`` that (XLA's analysis)."""
-    small = memory.needed(runner.Population(runner.RunSpec(CFG, seeds=runs_per_wave)), 2, 3)["peak"]
+    small = memory.needed(runner.Population(runner.RunSpec(CFG, seeds=runs_per_wave)), 3)["peak"]
     return int(small * 1.05)
 
 
@@ -85,7 +85,7 @@ assert jax.device_count() == 4
 cfg = Config(env="CartPole-v1", num_envs=4, hidden=(8,), max_steps=50, num_updates=4)
 spec = runner.RunSpec(cfg, seeds=10, seed=1, evaluation=runner.Evaluation(episodes=3))
 one = runner.run(spec, schedule=runner.Schedule(chunk=2), handle_signals=False)
-small = memory.needed(runner.Population(runner.RunSpec(cfg, seeds=4)), 2, 3)["peak"]  # one run per device
+small = memory.needed(runner.Population(runner.RunSpec(cfg, seeds=4)), 3)["peak"]  # one run per device
 w = runner.run(spec, schedule=runner.Schedule(chunk=2, max_memory=int(small * 4.2)), handle_signals=False)
 assert w.population.wave_runs == 4 and w.population.num_waves == 3, (w.population.wave_runs, w.population.num_waves)
 np.testing.assert_array_equal(one.metrics.env_steps, w.metrics.env_steps)

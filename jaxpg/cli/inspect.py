@@ -117,10 +117,16 @@ def cmd_eval(args) -> int:
     # The run layer's own population and evaluation program: with the defaults, exactly the
     # numbers train's final evaluation printed (same keys, same compiled program).
     pop = runner.Population(runner.RunSpec(ck.config, ck.hparams, seeds=ck.seeds, seed=ck.root_seed))
-    state, _ = pop.place(ck.state, ck.alive)
     seed = ck.root_seed if args.seed is None else args.seed
     max_steps = args.eval_max_steps or ck.meta.get("eval_max_steps") or None
     episodes = args.eval_episodes or int(ck.meta.get("eval_episodes") or 32)
+    from jaxpg.runner import memory  # start-up order: as above
+
+    try:
+        memory.check_eval(pop, episodes, max_steps)
+    except runner.RunError as e:
+        raise UsageError(str(e)) from None
+    state, _ = pop.place(ck.state, ck.alive)
     greedy = bool(args.greedy or ck.meta.get("eval_greedy"))
     both = pop.evaluate(state, episodes, seed=seed, max_steps=max_steps)
     mode, other = ("greedy", "sampled") if greedy else ("sampled", "greedy")

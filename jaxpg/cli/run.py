@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -62,7 +63,7 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     renamed(p, "--greedy-eval", "--greedy")
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="also evaluate every K updates during training (--eval-episodes episodes, sampled and "
-                        "greedy; a multiple of --progress-every): OUT/evals.csv, `jaxpg plot --metric eval`")
+                        "greedy): OUT/evals.csv, `jaxpg plot --metric eval`")
     p.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="step limit of the evaluation episodes (default: the env's own limit, even when "
                         "--max-steps cuts the training episodes shorter)")
@@ -70,10 +71,13 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
                    help="memory budget, e.g. 8e9 (default: what the device has free); a population whose one "
                         "program does not fit trains in waves of the largest number of runs that fits")
     p.add_argument("--progress-every", type=positive_int, default=None,
-                   help="updates per compiled chunk, one progress line each (default: ~1/10 of the run)")
+                   help="updates per progress line (default: ~1/10 of the run)")
+    p.add_argument("--chunk-seconds", type=number, default=30.0, metavar="S",
+                   help="about how long one compiled chunk trains (default 30): SIGTERM or SIGHUP at any moment "
+                        "saves the last chunk finished, so a stop loses at most about S seconds of training")
     p.add_argument("--save-every", type=positive_int, default=None,
-                   help="also checkpoint every K updates (a multiple of --progress-every); with --out a "
-                        "checkpoint is always saved at the end and on Ctrl-C, SIGTERM or SIGHUP")
+                   help="also checkpoint every K updates; with --out a checkpoint is always saved at the end "
+                        "and on Ctrl-C, SIGTERM or SIGHUP")
     p.add_argument("--out", type=path, default=None,
                    help="run directory (checkpoint, metrics.csv, " + ("sweep.json" if sweep else "summary.json")
                         + "); default: write nothing")
@@ -96,7 +100,8 @@ def _log(args):
 def _schedule(args):
     from jaxpg.runner import Schedule  # start-up order: jax.distributed must start before gymnax loads
 
-    return Schedule(chunk=args.progress_every, save_every=args.save_every, max_memory=args.max_memory)
+    return Schedule(chunk=args.progress_every, save_every=args.save_every, max_memory=args.max_memory,
+                    chunk_seconds=args.chunk_seconds)
 
 
 def _extra_parts(args, tr) -> list:
@@ -114,6 +119,13 @@ def _resume(args, argv: list[str]):
     refused += [f for f in _RESUME_REFUSES if any(a == f or a.startswith(f + "=") for a in argv)]
     if refused:
         raise UsageError(f"--resume continues a run with its saved settings; drop {', '.join(refused)}")
+    try:
+        saved = rundir.read_json(Path(args.resume) / "checkpoint.json")
+    except ValueError:
+        saved = None  # the resume says what is wrong with it
+    kind = saved.get("kind", "train") if isinstance(saved, dict) else None
+    if kind in ("train", "sweep") and kind != args.command:
+        raise UsageError(f"{args.resume} holds a {kind} run: continue it with jaxpg {kind} --resume {args.resume}")
     tr = tracking.Trackers([])
     if args.wandb or getattr(args, "tensorboard", False):
         try:
@@ -151,6 +163,16 @@ def _run(args, config, hparams, points=None, axes=None):
         raise UsageError(flags.speak(str(e))) from None
 
 
+def _nothing_trained(result) -> bool:
+    """A stop before any update finished: one line, no tables."""
+    if not (result.interrupted and result.trained_updates == 0):
+        return False
+    where = f"; {result.out} is still at update {result.updates_done}" if result.updates_done else ""
+    print(f"jaxpg: interrupted ({result.interrupted}) before any update finished: nothing was trained{where}",
+          file=sys.stderr, flush=True)
+    return True
+
+
 def cmd_train(args, argv: list[str]) -> int:
     if args.resume is not None:
         result = _resume(args, argv)
@@ -159,8 +181,7 @@ def cmd_train(args, argv: list[str]) -> int:
     else:
         config, hparams, _ = flags.settings(args)  # the run checks the env (one build)
         result = _run(args, config, hparams)
-    if result.kind == "sweep":
-        _print_sweep(result)
+    if _nothing_trained(result):
         return result.exit_code
     _print_train(result)
     if result.diverged:
@@ -243,7 +264,7 @@ def cmd_sweep(args, argv: list[str]) -> int:
         if jax.process_index() != 0:
             args.wandb = False  # one process logs
         result = _run(args, config, hparams, points, order)
-    if jax.process_index() == 0:
+    if jax.process_index() == 0 and not _nothing_trained(result):
         _print_sweep(result)
     return result.exit_code
 

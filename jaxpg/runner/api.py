@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import signal
@@ -28,6 +29,7 @@ from jaxpg import checkpoint, compile_cache, rundir
 from jaxpg.runner import memory
 from jaxpg.runner.kinds import kind_of
 from jaxpg.runner.loop import Board, Part, drive
+from jaxpg.runner.pacing import Pacer
 from jaxpg.runner.parts import (
     Checkpointing,
     Divergence,
@@ -65,6 +67,7 @@ class RunResult(NamedTuple):
       eval_curve: with ``eval_every``, the evaluations during training: ``{"update": [E],
         "env_steps", "sampled_mean", "sampled_std", "greedy_mean", "greedy_std": [H, S, E]}``
         (``env_steps``: each run's valid training steps so far); else None.
+      trained_updates: updates this process trained (0: stopped before the first chunk finished).
     """
 
     metrics: Metrics
@@ -80,6 +83,7 @@ class RunResult(NamedTuple):
     out: Path | None
     spec: RunSpec
     eval_curve: dict[str, np.ndarray] | None = None
+    trained_updates: int = 0
 
     @property
     def kind(self) -> str:
@@ -131,14 +135,15 @@ def run(spec: RunSpec, out: str | Path | None = None, *, schedule: Schedule | No
         raise RunError(f"`spec` must be a jaxpg RunSpec, got {type(spec).__name__}")
     trainer = _trainer(spec)
     spec = spec.with_eval_limit(int(trainer.env_params.max_steps_in_episode))
-    pop = Population(spec, mesh, trainer)
-    out = None if out is None else Path(out)
-    if out is not None:
-        _rundir(rundir.prepare, out, overwrite=overwrite, lead=jax.process_index() == 0, create=False)
-    record = {**spec.record(), "run_id": uuid.uuid4().hex, "spec_sha256": spec.digest()}
     schedule = schedule or Schedule()
-    return _execute(_Launch(pop, record, None, spec.config.num_updates, out, bool(overwrite)), schedule,
-                    _parts(schedule, progress, parts), log, handle_signals, t_start)
+    pop = Population(spec, mesh, trainer, chunk=schedule.chunk)
+    out = None if out is None else Path(out)
+    with _writing(out):
+        if out is not None:
+            _rundir(rundir.prepare, out, overwrite=overwrite, lead=jax.process_index() == 0, create=False)
+        record = {**spec.record(), "run_id": uuid.uuid4().hex, "spec_sha256": spec.digest()}
+        return _execute(_Launch(pop, record, None, spec.config.num_updates, out, bool(overwrite)), schedule,
+                        _parts(schedule, progress, parts), log, handle_signals, t_start)
 
 
 def resume(out: str | Path, *, updates: int | None = None, schedule: Schedule | None = None,
@@ -149,13 +154,20 @@ def resume(out: str | Path, *, updates: int | None = None, schedule: Schedule | 
 
     ``evaluation``: changes to the saved evaluation settings (``Evaluation`` fields: ``episodes``,
     ``greedy``, ``max_steps``, ``every``; ``None`` values keep the saved ones). Returns ``None``
-    (and changes nothing) when the run has already done its updates.
+    (and changes nothing) when the run has already done its updates and written its results; a run
+    whose results were not written (a stop during its final save) gets its final evaluation and
+    results file.
 
     Raises:
       RunError: no loadable checkpoint, or ``updates`` below the updates already done.
     """
     t_start = time.perf_counter()
     out = Path(out)
+    with _writing(out):
+        return _resume(out, updates, schedule, evaluation, parts, progress, log, mesh, handle_signals, t_start)
+
+
+def _resume(out: Path, updates, schedule, evaluation, parts, progress, log, mesh, handle_signals, t_start):
     _rundir(rundir.check_no_symlinks, out)
     ck = _rundir(checkpoint.load, out, whole=True)
     total = ck.config.num_updates if updates is None else int(updates)
@@ -163,20 +175,43 @@ def resume(out: str | Path, *, updates: int | None = None, schedule: Schedule | 
         raise RunError(f"`updates` {total} is below the {ck.updates_done} updates already done")
     if total > MAX_UPDATES:
         raise RunError(f"`updates` must be at most {MAX_UPDATES:,}, got {total:,}")
-    if total == ck.updates_done:
-        return None
     spec = RunSpec.from_record(ck.meta, ck.config, ck.hparams)
+    if total == ck.updates_done and _results_complete(out, kind_of(spec), ck.updates_done):
+        return None
     spec = spec.replace(evaluation=spec.evaluation.replace(**(evaluation or {})))
     trainer = _trainer(spec)
     spec = spec.with_eval_limit(int(trainer.env_params.max_steps_in_episode))
-    pop = Population(spec, mesh, trainer)
+    schedule = schedule or Schedule()
+    pop = Population(spec, mesh, trainer, chunk=schedule.chunk)
     record = {**spec.record(), "run_id": ck.meta.get("run_id") or uuid.uuid4().hex, "spec_sha256": spec.digest()}
     if total > ck.config.num_updates and ck.config.lr_schedule == "linear" and log is not None:
         log(f"note: the linear learning-rate schedule of this run ends at update {ck.config.num_updates}; "
             "the updates past it run at learning rate 0")
-    schedule = schedule or Schedule()
     return _execute(_Launch(pop, record, ck, total, out, False), schedule, _parts(schedule, progress, parts), log,
                     handle_signals, t_start)
+
+
+def _results_complete(out: Path, kind, updates_done: int) -> bool:
+    """Whether ``out`` holds the results of its run at ``updates_done``, written after a finished save."""
+    try:
+        res = json.loads((out / kind.results_file).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(res, dict) and res.get("updates_done") == updates_done and res.get("interrupted") is False
+
+
+@contextlib.contextmanager
+def _writing(out: Path | None):
+    """This process is the run directory's one writer while the block runs (``rundir.locked``)."""
+    if out is None:
+        yield
+        return
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(rundir.locked(out, jax.process_index() == 0))
+        except rundir.RunDirError as e:
+            raise RunError(str(e)) from None
+        yield
 
 
 def _parts(schedule: Schedule, progress, extra: Sequence[Part]) -> list[Part]:
@@ -209,15 +244,10 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
     say = (lambda text: None) if (log is None or not lead) else log
     base = 0 if ck is None else ck.updates_done
     ev = spec.evaluation
-    chunk = chunk_length(total - base, schedule.chunk, (schedule.save_every, ev.every))
-    if schedule.save_every is not None:
-        if out is None:
-            raise RunError("`save_every` needs `out` (the directory the checkpoints go to)")
-        if schedule.save_every % chunk:
-            raise RunError(f"`save_every` {schedule.save_every} must be a multiple of the chunk of {chunk} updates "
-                           "(`chunk`)")
-    if ev.every is not None and ev.every % chunk:
-        raise RunError(f"`eval_every` {ev.every} must be a multiple of the chunk of {chunk} updates (`chunk`)")
+    period = chunk_length(total - base, schedule.chunk, (schedule.save_every, ev.every))
+    if schedule.save_every is not None and out is None:
+        raise RunError("`save_every` needs `out` (the directory the checkpoints go to)")
+    pacer = Pacer(base, total, period, pop.capacity, schedule.chunk_seconds, (schedule.save_every, ev.every))
     n_dev = pop.n_dev
     verb = f"resuming {out} at update {base}: " if ck is not None else ""
     say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x {spec.config.num_envs} envs, "
@@ -225,18 +255,18 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
     if pop.padded_runs != pop.num_runs:
         say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "
             "(the padding repeats the last run and is dropped from the results)")
-    _same_everywhere(spec, total, chunk, schedule, parts)
+    _same_everywhere(spec, total, period, schedule, parts)
     signals = Signals(lead, handle_signals)
     board = None
     try:
         with signals, memory.oom_as_error():
             t0 = time.perf_counter()
-            pop.compile(chunk)  # from abstract inputs: nothing is allocated before the memory plan
-            plan = memory.plan(pop, chunk, ev.episodes, ev.max_steps, schedule.max_memory)
+            pop.compiled_chunk()  # from abstract inputs: nothing is allocated before the memory plan
+            plan = memory.plan(pop, ev.episodes, ev.max_steps, schedule.max_memory)
             if plan.wave_runs is not None:
                 say(f"  {plan.text}")
                 pop = pop.with_waves(plan.wave_runs)
-            program = pop.compile(chunk)
+            program = pop.compile()
             if ck is None:
                 (state, alive), collected, alive_host = pop.init(), [], np.ones(pop.num_runs, bool)
             else:
@@ -246,15 +276,18 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
             hp = pop.hparams()
             compile_s = time.perf_counter() - t0
             say(f"compiled in {compile_s:.1f} s")
-            board = Board(pop, spec, kind, out, total, base, chunk, signals, say, lead, alive_host, {}, collected,
+            board = Board(pop, spec, kind, out, total, base, pacer, signals, say, lead, alive_host, {}, collected,
                           ckpt=ck, updates_done=base, timings={"compile_s": compile_s})
             if out is not None:
                 board.writer = rundir.Writer(out, pop, kind, launch.record, lead, launch.overwrite)
             drive(board, program, hp, state, alive, parts)
             result = _result(board, t_start)
-    except BaseException:
+    except BaseException as e:
         for part in parts:
             part.close(None)
+        if isinstance(e, OSError):  # a full disk, a directory gone: one line; the last checkpoint stands
+            raise RunError(f"cannot write the run directory: {e.strerror or e}"
+                           + (f" ({e.filename})" if e.filename else "")) from None
         raise
     for part in parts:
         part.close(result)
@@ -273,15 +306,15 @@ def _result(board: Board, t_start: float) -> RunResult:
     return RunResult(Metrics(*(pop.to_points(getattr(metrics, f)) for f in Metrics._fields)), board.eval_returns,
                      board.finished[0], pop, board.updates_done, board.diverged, board.signals.received,
                      "target" in board.stop_reasons, {**board.timings, "wall_s": time.perf_counter() - t_start},
-                     board.steps_done, board.out, board.spec, eval_curve)
+                     board.steps_done, board.out, board.spec, eval_curve, board.updates_done - board.base)
 
 
-def _same_everywhere(spec: RunSpec, total: int, chunk: int, schedule: Schedule, parts: Sequence[Part]) -> None:
+def _same_everywhere(spec: RunSpec, total: int, period: int, schedule: Schedule, parts: Sequence[Part]) -> None:
     """In a multi-process run, every process must run the same population: compares a hash of the
     spec and the schedule across processes and refuses (one line) a mismatch, before compiling."""
     if jax.process_count() == 1:
         return
-    extra = [total, chunk, schedule.save_every, [getattr(p, "fingerprint", "") for p in parts]]
+    extra = [total, period, schedule.save_every, [getattr(p, "fingerprint", "") for p in parts]]
     digest = hashlib.sha256(json.dumps([spec.digest(), extra], sort_keys=True, default=str).encode()).digest()
     every = np.asarray(multihost_utils.process_allgather(np.frombuffer(digest[:8], np.uint32)))
     differ = [i for i in range(every.shape[0]) if not np.array_equal(every[i], every[0])]

@@ -24,8 +24,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 
+from jaxpg.runner.pacing import Pacer, Pending
 from jaxpg.runner.population import Population
 from jaxpg.runner.signals import Signals, wait
 from jaxpg.runner.spec import RunSpec
@@ -54,14 +56,13 @@ class Part:
 
 @dataclasses.dataclass
 class Chunk:
-    """One chunk read back (host numpy, ``[R, chunk]``; the padding dropped).
+    """One chunk read back (host numpy, ``[R, n]`` for its n updates; the padding dropped).
 
     ``raw``: the metrics as computed; ``metrics``: with the updates a run did not apply masked
-    (NaN, 0 env steps); ``applied``: ``[R, chunk]`` bool; ``last``: no chunk was queued after
-    it; ``evaluation``/``progress``: what the evaluation and progress parts made of it.
+    (NaN, 0 env steps); ``applied``: ``[R, n]`` bool; ``last``: no chunk was queued after it;
+    ``evaluation``/``progress``: what the evaluation and progress parts made of it.
     """
 
-    index: int
     updates_done: int
     raw: Metrics
     metrics: Metrics
@@ -85,7 +86,7 @@ class Board:
     out: Path | None
     total: int  # the update count the run goes to
     base: int  # updates done before this process started (a resume)
-    chunk: int  # updates per compiled chunk
+    pacer: Pacer  # the chunks' lengths: boundaries (progress, saves, evaluations) and time
     signals: Signals
     say: Callable[[str], None]
     lead: bool
@@ -105,10 +106,6 @@ class Board:
     t_train: float = 0.0
     _freeze: np.ndarray | None = None
 
-    @property
-    def chunks_total(self) -> int:
-        return (self.total - self.base) // self.chunk
-
     def stopping(self) -> bool:
         """Whether no further chunk may be dispatched (a signal, or a part asked)."""
         return self.signals() or bool(self.stop_reasons)
@@ -123,14 +120,17 @@ class Board:
         self.alive &= ~runs
         self._freeze = runs if self._freeze is None else self._freeze | runs
 
-    def read_back(self, index: int, metrics, applied, last: bool) -> Chunk:
-        """Gathers a finished chunk, masks what was not applied, and counts it."""
-        raw, applied = self.pop.gather(metrics), self.pop.gather(applied)
+    def read_back(self, done: Pending, last: bool) -> Chunk:
+        """Gathers a finished chunk (its first ``count`` updates), masks what was not applied, counts it."""
+        self.pacer.observe(done, time.perf_counter())
+        n = done.count
+        raw = jax.tree.map(lambda x: x[:, :n], self.pop.gather(done.metrics))
+        applied = self.pop.gather(done.applied)[:, :n]
         masked = _mask(raw, applied)
         self.collected.append(masked)
-        self.updates_done = self.base + (index + 1) * self.chunk
+        self.updates_done += n
         self.steps_done += int(np.asarray(masked.env_steps, np.int64).sum())
-        return Chunk(index, self.updates_done, raw, masked, applied, last)
+        return Chunk(self.updates_done, raw, masked, applied, last)
 
     def metrics(self) -> Metrics:
         """Every update so far, leaves ``[R, U]`` (U = 0 before the first chunk)."""
@@ -139,46 +139,44 @@ class Board:
                              for f in Metrics._fields))
         return Metrics(*(np.concatenate([getattr(c, f) for c in self.collected], axis=1) for f in Metrics._fields))
 
-    def _apply_freeze(self, pending):
+    def _apply_freeze(self, pending: Pending | None) -> Pending | None:
         runs, self._freeze = self._freeze, None
         if pending is None or runs is None or not self.alive.any():
             return pending
-        return (pending[0], self.pop.freeze(pending[1], runs), *pending[2:])
+        return pending._replace(alive=self.pop.freeze(pending.alive, runs))
 
 
 def drive(board: Board, program: Callable, hp, state, alive, parts: Sequence[Part]) -> None:
-    """Runs the board's remaining chunks of ``program`` from ``(state, alive)``, calling the parts.
+    """Runs the board's remaining updates of ``program`` from ``(state, alive)``, calling the parts.
 
-    Chunk i+1 is queued before chunk i is read back (the device never waits for the host); an
-    urgent signal drops the chunk that is running and keeps the last one read back.
+    Chunk i+1 is queued before chunk i is read back (the device never waits for the host). A
+    signal stops the run: a graceful one (SIGINT) after the chunk running, the one queued behind
+    it dropped; an urgent one (SIGTERM, SIGHUP) at once, keeping the last chunk read back.
     """
     board.finished = board.pop.copy((state, alive))
     for part in parts:
         part.start(board)
     board.t_train = time.perf_counter()
-    pending = None if board.stopping() else program(state, alive, hp)
-    for i in range(board.chunks_total):
-        if pending is None:
-            break
-        state, alive, metrics, applied = pending
-        if i + 1 >= board.chunks_total or board.stopping():
-            ahead, pending = (state, alive), None
+    pending = None if board.stopping() or board.pacer.done() else board.pacer.dispatch(program, state, alive, hp)
+    while pending is not None:
+        if board.pacer.done() or board.stopping():
+            ahead, queued = (pending.state, pending.alive), None
         else:  # dispatch ahead: chunk i+1 is queued before chunk i is read back
-            ahead = board.pop.copy((state, alive))
-            pending = program(state, alive, hp)
-        if not wait((metrics, applied, ahead), board.signals):
+            ahead = board.pop.copy((pending.state, pending.alive))
+            queued = board.pacer.dispatch(program, pending.state, pending.alive, hp)
+        if not wait((pending.metrics, pending.applied, ahead), board.signals):
             board.dropped = True
             break
         board.finished = ahead
-        chunk = board.read_back(i, metrics, applied, last=pending is None)
+        chunk = board.read_back(pending, last=queued is None)
         for part in parts:
             part.after_chunk(board, chunk)
-        pending = board._apply_freeze(pending)
-        if pending is None:
+        pending = board._apply_freeze(queued)
+        if pending is None or board.signals():  # a signal: the chunk queued is dropped
             break
         if not board.alive.any():  # every run is frozen: the chunk already running changes nothing
             if wait(pending, board.signals):
-                board.finished = (pending[0], pending[1])
+                board.finished = (pending.state, pending.alive)
             break
     board.timings["train_s"] = time.perf_counter() - board.t_train
     if board.dropped:

@@ -23,7 +23,7 @@ from jax.sharding import Mesh
 from jaxpg.runner.population import Population
 from jaxpg.runner.spec import RunError
 
-__all__ = ["Plan", "plan", "needed", "available_memory", "oom_as_error", "gib"]
+__all__ = ["Plan", "plan", "needed", "check_eval", "available_memory", "oom_as_error", "gib"]
 
 
 class Plan(NamedTuple):
@@ -43,18 +43,20 @@ def gib(n: float) -> str:
     return f"{n / 2**20:,.0f} MiB" if n >= 2**22 else f"{n / 2**10:,.0f} KiB"
 
 
-def needed(pop: Population, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None) -> dict:
+def needed(pop: Population, eval_episodes: int = 0, eval_max_steps: int | None = None, train: bool = True) -> dict:
     """Bytes per device one program of ``pop`` needs, from XLA's memory analysis.
 
-    ``train``: arguments + outputs + temporaries of one chunk, less what donation aliases;
+    ``train``: arguments + outputs + temporaries of the chunk program (its metrics buffer holds
+    ``pop.capacity`` updates), less what donation aliases;
     ``eval``: the same for the evaluation program (its trajectory buffers can dominate: K
     episodes x the env's step limit). ``peak``: the larger (they run one after the other).
     """
     out = {"train": None, "eval": None}
     try:
-        ma = pop.compiled_chunk(chunk).memory_analysis()
-        out["train"] = int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes
-                           - ma.alias_size_in_bytes)
+        if train:
+            ma = pop.compiled_chunk().memory_analysis()
+            out["train"] = int(ma.argument_size_in_bytes + ma.output_size_in_bytes + ma.temp_size_in_bytes
+                               - ma.alias_size_in_bytes)
     except Exception:  # noqa: BLE001 - backends without memory analysis
         pass
     if eval_episodes:
@@ -67,7 +69,7 @@ def needed(pop: Population, chunk: int, eval_episodes: int = 0, eval_max_steps: 
     return out
 
 
-def plan(pop: Population, chunk: int, eval_episodes: int = 0, eval_max_steps: int | None = None,
+def plan(pop: Population, eval_episodes: int = 0, eval_max_steps: int | None = None,
          budget: int | None = None) -> Plan:
     """How ``pop`` fits the memory available (``budget`` bytes if given): see the module doc.
 
@@ -82,7 +84,7 @@ def plan(pop: Population, chunk: int, eval_episodes: int = 0, eval_max_steps: in
     factor = local if pop.mesh.devices.flat[0].platform == "cpu" else 1
 
     def per_process(p: Population):
-        need = needed(p, chunk, eval_episodes, eval_max_steps)
+        need = needed(p, eval_episodes, eval_max_steps)
         return need, (None if need["peak"] is None else need["peak"] * factor)
 
     need, per = per_process(pop)
@@ -111,6 +113,19 @@ def plan(pop: Population, chunk: int, eval_episodes: int = 0, eval_max_steps: in
         f"{cfg.max_steps or pop.trainer.max_steps} steps, hidden {list(cfg.hidden)}) but {gib(avail)} is "
         f"available ({what}), even in waves of one run per device; lower `num_envs`, `max_steps`, `hidden`"
         + (" or `eval_episodes`" if which == "evaluation" else "") + ", or use more devices")
+
+
+def check_eval(pop: Population, episodes: int, max_steps: int | None = None, budget: int | None = None) -> None:
+    """Refuses (``RunError``, one line) an evaluation whose program does not fit the memory available
+    (its trajectory buffers: ``episodes`` x the step limit per run), before anything is allocated."""
+    avail, what = available_memory(pop.mesh, budget)
+    local = sum(1 for d in pop.mesh.devices.flat if d.process_index == jax.process_index())
+    factor = local if pop.mesh.devices.flat[0].platform == "cpu" else 1
+    need = needed(pop, episodes, max_steps, train=False)["eval"]
+    if need is not None and avail is not None and need * factor > avail:
+        raise RunError(f"this evaluation needs ~{gib(need * factor)} ({pop.num_runs} runs x {episodes:,} episodes x "
+                       f"{pop.eval_limit(max_steps):,} steps) but {gib(avail)} is available ({what}); lower "
+                       "`eval_episodes` or `eval_max_steps`")
 
 
 def available_memory(mesh: Mesh | None = None, budget: int | None = None) -> tuple[int | None, str]:

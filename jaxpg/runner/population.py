@@ -27,7 +27,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxpg.evaluate import evaluate
-from jaxpg.runner.spec import RunError, RunSpec
+from jaxpg.runner.spec import RunError, RunSpec, chunk_length
 from jaxpg.train import Trainer, make_trainer
 from jaxpg.types import HParams
 
@@ -65,20 +65,30 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
-def guarded(update: Callable, state, alive, hp, num_updates: int):
-    """``num_updates`` updates of one run; an update that goes non-finite is not applied and the
-    run stays frozen from then on. Returns ``(state, alive, metrics, applied)``."""
+def guarded(update: Callable, state, alive, hp, count, capacity: int):
+    """``count`` updates of one run (a traced int, at most the static ``capacity``: one compiled
+    program runs chunks of any length); an update that goes non-finite is not applied and the run
+    stays frozen from then on.
 
-    def body(carry, _):
-        s, ok = carry
+    Returns ``(state, alive, metrics, applied)``: ``Metrics`` leaves and ``applied`` have a leading
+    ``[capacity]`` axis whose first ``count`` entries are the updates run (the rest are zeros).
+    """
+    _, shapes = jax.eval_shape(update, state, hp)
+    metrics = jax.tree.map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), shapes)
+    applied = jnp.zeros((capacity,), bool)
+
+    def body(carry):
+        i, s, ok, ms, app = carry
         s2, m = update(s, hp)
         finite = (jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & jnp.isfinite(m.value_loss)
                   & (m.nonfinite_obs == 0) & _all_finite(s2.params) & _all_finite(s2.value_params))
         ok2 = ok & finite
         s_out = jax.tree.map(lambda a, b: jax.lax.select(ok2, a, b), s2, s)
-        return (s_out, ok2), (m, ok2)
+        ms = jax.tree.map(lambda buf, x: jax.lax.dynamic_update_index_in_dim(buf, x, i, 0), ms, m)
+        return i + 1, s_out, ok2, ms, jax.lax.dynamic_update_index_in_dim(app, ok2, i, 0)
 
-    (state, alive), (metrics, applied) = jax.lax.scan(body, (state, alive), None, length=num_updates)
+    _, state, alive, metrics, applied = jax.lax.while_loop(
+        lambda c: c[0] < count, body, (jnp.int32(0), state, alive, metrics, applied))
     return state, alive, metrics, applied
 
 
@@ -91,10 +101,13 @@ class Population:
       trainer: the spec's ``Trainer`` if already built (the env is built once per run).
       wave_runs: runs per program when the population runs in waves (a multiple of the device
         count; ``None``: one program holds every run).
+      chunk: the most updates one execution of the chunk program runs, its ``capacity`` (its
+        metrics buffer; default: about a tenth of ``config.num_updates``, not of the updates left,
+        so a resumed run compiles nothing new); at most 2^22 runs x updates.
     """
 
     def __init__(self, spec: RunSpec, mesh: Mesh | None = None, trainer: Trainer | None = None,
-                 wave_runs: int | None = None):
+                 wave_runs: int | None = None, chunk: int | None = None):
         self.spec = spec
         self.config = spec.config
         self.points = spec.point_list
@@ -116,6 +129,7 @@ class Population:
         self.run_point, self.run_seed = idx // self.seeds, idx % self.seeds
         self._key_data = self._seed_keys[self.run_seed]
         self._hparams = jax.tree.map(lambda v: np.asarray(v)[self.run_point], spec.hparams_points())
+        self.capacity = min(int(chunk or chunk_length(spec.config.num_updates)), max(1, 2**22 // self.num_runs))
         tr, config = self.trainer, self.config
         self._init = _program(("init", config, self.padded_runs), lambda: jax.jit(
             jax.vmap(lambda kd, hp: tr.init(jax.random.wrap_key_data(kd), hp))))
@@ -123,13 +137,14 @@ class Population:
         self._and = _program(("and", self.mesh), lambda: jax.jit(self._per_device(jnp.logical_and)))
         self.copy = _program(("copy",), lambda: jax.jit(lambda t: jax.tree.map(jnp.copy, t)))
         self._chunk = _program(("chunk", config, self.mesh, self.padded_runs), lambda: jax.jit(
-            lambda state, alive, hp, n: self._per_device(
-                jax.vmap(partial(guarded, tr.update, num_updates=n), axis_name=tr.seed_axis))(state, alive, hp),
-            static_argnums=3, donate_argnums=(0, 1)))
+            lambda state, alive, hp, count, capacity: self._per_device(
+                jax.vmap(partial(guarded, tr.update, capacity=capacity), in_axes=(0, 0, 0, None),
+                         axis_name=tr.seed_axis), extra=1)(state, alive, hp, count),
+            static_argnums=4, donate_argnums=(0, 1)))
 
     def with_waves(self, wave_runs: int | None) -> Population:
         """The same population laid out in waves of ``wave_runs`` (the trainer is reused)."""
-        return Population(self.spec, self.mesh, self.trainer, wave_runs)
+        return Population(self.spec, self.mesh, self.trainer, wave_runs, self.capacity)
 
     @property
     def program_runs(self) -> int:
@@ -142,24 +157,27 @@ class Population:
 
     def _waves(self, fn: Callable) -> Callable:
         """``fn`` (compiled for one wave) applied to each wave of full ``[padded_runs]`` inputs in
-        turn, the outputs joined again: every run gets exactly what one program would give it."""
+        turn, the outputs joined again: every run gets exactly what one program would give it.
+        Arguments after the runs' own (``rest``: the chunk's update count) go to every wave."""
         if self.wave_runs is None:
             return fn
         w, n = self.wave_runs, self.num_waves
 
-        def waved(*args):
+        def waved(*args, rest=()):
             outs = []
             for i in range(n):
                 part = jax.tree.map(lambda x, i=i: jax.device_put(x[i * w:(i + 1) * w], self.sharding), args)
-                outs.append(fn(*part))
+                outs.append(fn(*part, *rest))
             return jax.tree.map(lambda *xs: jax.device_put(jnp.concatenate(xs), self.sharding), *outs)
 
         return waved
 
-    def _per_device(self, fn: Callable) -> Callable:
-        """``fn`` (batched over a leading runs axis) applied to each device's own runs."""
+    def _per_device(self, fn: Callable, extra: int = 0) -> Callable:
+        """``fn`` (batched over a leading runs axis) applied to each device's own runs; its last
+        ``extra`` arguments are scalars every device gets whole."""
         spec = PartitionSpec("runs")
-        return jax.shard_map(fn, mesh=self.mesh, in_specs=spec, out_specs=spec, check_vma=False)
+        in_specs = spec if not extra else (spec, spec, spec, *([PartitionSpec()] * extra))
+        return jax.shard_map(fn, mesh=self.mesh, in_specs=in_specs, out_specs=spec, check_vma=False)
 
     # ------------------------------------------------------------------ placing
     def put(self, host: np.ndarray) -> jax.Array:
@@ -208,18 +226,31 @@ class Population:
                           self._hparams)
         return jax.tree.map(spec, shapes), jax.ShapeDtypeStruct((n,), np.bool_, sharding=self.sharding), hp
 
-    def compiled_chunk(self, chunk: int):
-        """The compiled one-program ``chunk(state, alive, hparams) -> (state, alive, Metrics[chunk],
-        applied)`` for ``program_runs`` runs (from abstract shapes: nothing is allocated)."""
-        key = (self.config, self.mesh, self.program_runs, int(chunk))
+    def compiled_chunk(self):
+        """The compiled one-program ``chunk(state, alive, hparams, count) -> (state, alive,
+        Metrics[capacity], applied[capacity])`` for ``program_runs`` runs: ``count`` (an int32
+        scalar, at most ``capacity``) updates, any count without recompiling (compiled from
+        abstract shapes: nothing is allocated)."""
+        key = (self.config, self.mesh, self.program_runs, self.capacity)
         if key not in _COMPILED:
             a_state, a_alive, a_hp = self.abstract_inputs()
-            _COMPILED[key] = self._chunk.lower(a_state, a_alive, a_hp, int(chunk)).compile()
+            count = jax.ShapeDtypeStruct((), np.int32, sharding=NamedSharding(self.mesh, PartitionSpec()))
+            _COMPILED[key] = self._chunk.lower(a_state, a_alive, a_hp, count, self.capacity).compile()
         return _COMPILED[key]
 
-    def compile(self, chunk: int):
-        """``chunk(state, alive, hparams)`` over every run (wave after wave when in waves)."""
-        return self._waves(self.compiled_chunk(chunk))
+    def compile(self) -> Callable:
+        """``chunk(state, alive, hparams, count)`` over every run (wave after wave when in waves):
+        ``count`` updates (a host int, 1 to ``capacity``); the metrics' first ``count`` entries hold them."""
+        fn = self._waves(self.compiled_chunk())
+        replicated = NamedSharding(self.mesh, PartitionSpec())
+
+        def chunk(state, alive, hp, count: int):
+            if not 1 <= count <= self.capacity:
+                raise RunError(f"a chunk runs 1 to {self.capacity} updates, got {count}")
+            n = jax.device_put(np.int32(count), replicated)
+            return fn(state, alive, hp, rest=(n,)) if self.wave_runs is not None else fn(state, alive, hp, n)
+
+        return chunk
 
     def eval_limit(self, max_steps: int | None) -> int:
         return int(max_steps or self.trainer.env_params.max_steps_in_episode)

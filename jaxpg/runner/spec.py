@@ -75,17 +75,28 @@ class Evaluation:
 class Schedule:
     """How a run is driven (not recorded; changes no number).
 
-    ``chunk``: updates per compiled chunk (default: the divisor of the run nearest a tenth that
-    every period divides); ``save_every``: also checkpoint every K updates (a multiple of the
-    chunk; needs a run directory); ``max_memory``: the memory budget in bytes (default: what the
-    device has free; a population that does not fit runs in waves).
+    ``chunk``: updates per progress line, and the most updates one compiled chunk runs (default:
+    about a tenth of the run); ``save_every``: also checkpoint every K updates (needs a run
+    directory); ``max_memory``: the memory budget in bytes (default: what the device has free; a
+    population that does not fit runs in waves); ``chunk_seconds``: about how long one chunk may
+    train (default 30 s): a chunk read back is what a stop saves, so a SIGTERM or SIGHUP at any
+    moment loses at most about this much training (``None``: chunks as long as the boundaries allow).
     """
 
     chunk: int | None = None
     save_every: int | None = None
     max_memory: float | None = None
+    chunk_seconds: float | None = 30.0
 
     def __post_init__(self):
+        if self.chunk_seconds is not None:
+            try:
+                secs = float(self.chunk_seconds)
+            except (TypeError, ValueError):
+                secs = float("nan")
+            if isinstance(self.chunk_seconds, bool) or not math.isfinite(secs) or secs <= 0:
+                raise RunError(f"`chunk_seconds` must be a positive number of seconds, got {self.chunk_seconds!r}")
+            object.__setattr__(self, "chunk_seconds", secs)
         for name in ("chunk", "save_every"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v <= 0):
@@ -230,14 +241,12 @@ def stack_points(base: HParams, points: Sequence[Mapping[str, Any]]) -> HParams:
 
 
 def chunk_length(updates: int, requested: int | None = None, periods: Sequence[int | None] = ()) -> int:
-    """Updates per compiled chunk: ``requested`` (must divide ``updates``), or the divisor of
-    ``updates`` (and of every period given: ``save_every``, ``eval_every``) nearest to a tenth of
-    the run (every chunk has the same static length)."""
+    """Updates per progress period: ``requested``, or the divisor of ``updates`` (and of every
+    period given: ``save_every``, ``eval_every``) nearest to a tenth of the run."""
     if requested is not None:
-        if updates % requested:
-            raise RunError(f"`chunk` {requested} must divide the {updates} updates to run "
-                           "(every compiled chunk has the same length)")
-        return requested
+        return int(requested)
+    if updates <= 0:
+        return 1
     target = max(1, updates // 10)
     g = math.gcd(updates, *(int(p) for p in periods if p))
     divisors = set()

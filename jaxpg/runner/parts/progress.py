@@ -1,5 +1,5 @@
-"""Progress: one line per chunk (return, evaluation, env steps, rate, a bar with the time left), and
-a ``Progress`` record for a callback (trackers, notebooks) after every chunk."""
+"""Progress: one line per progress period (return, evaluation, env steps, rate, a bar with the time
+left), and a ``Progress`` record for a callback (trackers, notebooks) after every chunk."""
 
 from __future__ import annotations
 
@@ -45,14 +45,15 @@ def _eta_bar(done: int, total: int, eta_s: float) -> str:
 
 
 class ProgressReport(Part):
-    """Logs the chunk's line (through the board's ``say``) and calls ``callback(Progress)``."""
+    """Logs a line at each progress period's end (through the board's ``say``) and calls
+    ``callback(Progress)`` after every chunk."""
 
     def __init__(self, callback: Callable[[Progress], None] | None = None):
         self.callback = callback
 
     def after_chunk(self, board: Board, chunk: Chunk) -> None:
         pop, m = board.pop, chunk.metrics
-        done, total = chunk.index + 1, board.chunks_total
+        done, total = chunk.updates_done - board.base, board.total - board.base
         elapsed = time.perf_counter() - board.t_train
         last_ret = pop.to_points(m.mean_return[:, -1])
         eta = elapsed / done * (total - done)
@@ -63,11 +64,12 @@ class ProgressReport(Part):
         if chunk.evaluation is not None:
             mode = "greedy" if board.spec.evaluation.greedy else "sampled"
             note = f"  eval {float(np.mean(chunk.evaluation[mode + '_mean'])):8.2f}"
-        board.say(f"  update {chunk.updates_done:>5}/{board.total}  return "
-                  + (f"{live.mean():8.2f}" if live.size else "     nan")
-                  + (f" (min {live.min():.2f})" if live.size > 1 else "")
-                  + note
-                  + f"  env steps {board.steps_done:>11,}  {rate:,.0f} steps/s  {_eta_bar(done, total, eta)}")
+        if board.pacer.is_line(chunk.updates_done) or chunk.evaluation is not None:
+            board.say(f"  update {chunk.updates_done:>5}/{board.total}  return "
+                      + (f"{live.mean():8.2f}" if live.size else "     nan")
+                      + (f" (min {live.min():.2f})" if live.size > 1 else "")
+                      + note
+                      + f"  env steps {board.steps_done:>11,}  {rate:,.0f} steps/s  {_eta_bar(done, total, eta)}")
         chunk.progress = Progress(chunk.updates_done, board.total, last_ret, board.steps_done, rate, elapsed, eta,
                                   Metrics(*(pop.to_points(getattr(m, f)) for f in Metrics._fields)),
                                   chunk.evaluation)
