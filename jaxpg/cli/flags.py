@@ -95,7 +95,7 @@ RUN_FIELDS = {
     "save_every": "--save-every", "max_memory": "--max-memory", "eval_episodes": "--eval-episodes",
     "eval_greedy": "--greedy", "eval_max_steps": "--eval-max-steps", "eval_every": "--eval-every",
     "target": "--target", "overwrite": "--overwrite", "point": "--point", "resume": "--resume",
-    "chunk_seconds": "--chunk-seconds",
+    "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 

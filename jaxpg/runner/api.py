@@ -248,18 +248,17 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
     if schedule.save_every is not None and out is None:
         raise RunError("`save_every` needs `out` (the directory the checkpoints go to)")
     pacer = Pacer(base, total, period, pop.capacity, schedule.chunk_seconds, (schedule.save_every, ev.every))
-    n_dev = pop.n_dev
-    verb = f"resuming {out} at update {base}: " if ck is not None else ""
-    say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x {spec.config.num_envs} envs, "
-        f"{total} updates, {n_dev} {jax.default_backend()} device(s) in {jax.process_count()} process(es)")
-    if pop.padded_runs != pop.num_runs:
-        say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "
-            "(the padding repeats the last run and is dropped from the results)")
     _same_everywhere(spec, total, period, schedule, parts)
     signals = Signals(lead, handle_signals)
-    board = None
     try:
-        with signals, memory.oom_as_error():
+        with signals, memory.oom_as_error():  # from here a signal stops the run and keeps what it finished
+            n_dev = pop.n_dev
+            verb = f"resuming {out} at update {base}: " if ck is not None else ""
+            say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x {spec.config.num_envs} envs, "
+                f"{total} updates, {n_dev} {jax.default_backend()} device(s) in {jax.process_count()} process(es)")
+            if pop.padded_runs != pop.num_runs:
+                say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "
+                    "(the padding repeats the last run and is dropped from the results)")
             t0 = time.perf_counter()
             pop.compiled_chunk()  # from abstract inputs: nothing is allocated before the memory plan
             plan = memory.plan(pop, ev.episodes, ev.max_steps, schedule.max_memory)
