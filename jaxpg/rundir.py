@@ -459,19 +459,20 @@ class Writer:
         if lead:
             prepare(self.out, overwrite=True, lead=True)  # creates it (checked before compiling)
 
-    def _meta(self, updates_done: int, diverged: dict) -> dict:
-        return {**self.record, "updates_done": int(updates_done),
+    def _meta(self, updates_done: int, diverged: dict, extra: dict | None = None) -> dict:
+        return {**self.record, **(extra or {}), "updates_done": int(updates_done),
                 "diverged": {str(h): m for h, m in diverged.items()}}
 
     def checkpoint(self, host_state, collected: list[Metrics], alive: np.ndarray, updates_done: int,
-                   diverged: dict) -> None:
-        """Saves the state and rewrites ``metrics.csv`` (both describe ``updates_done`` updates)."""
+                   diverged: dict, extra: dict | None = None) -> None:
+        """Saves the state and rewrites ``metrics.csv`` (both describe ``updates_done`` updates);
+        ``extra``: the parts' own state (JSON-ready), recorded in ``checkpoint.json``."""
         if not self.lead:
             return
         metrics = checkpoint.metrics_dict(collected) if collected else \
             {f: np.zeros((self.pop.num_runs, 0), np.float32) for f in Metrics._fields}
         checkpoint.save(self.out, host_state, metrics, np.asarray(alive, bool),
-                        self._meta(updates_done, diverged))
+                        self._meta(updates_done, diverged, extra))
         if not self._cleaned:  # --overwrite: the old run goes once the new one has a checkpoint
             self._remove_old()
             self._cleaned = True

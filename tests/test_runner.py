@@ -295,11 +295,15 @@ def test_the_pacer_cuts_chunks_at_every_boundary_and_by_time():
     # 6 -> 14 (capacity 8) -> 15 (save) -> 16 (line) -> 24 -> 26 (line) -> 30 (save) -> 36 (line) -> 40 (end)
     assert counts == [8, 1, 1, 8, 2, 4, 6, 4] and sum(counts) == 34
     assert [u for u in (16, 26, 36, 40, 15, 30) if p.is_line(u)] == [16, 26, 36, 40]
-    # by time: one update until a rate is measured, then as many as fit in `seconds` (here 2 s at 0.25 s each)
+    # by time: one update until a rate is measured, then as many as fit in `seconds` (here 2 s at
+    # 0.25 s each: 8), but at most twice the chunk dispatched before (1 -> 2 -> 4 -> 8)
     t = Pacer(0, 100, 50, 100, seconds=2.0)
     assert t.next_count() == 1
     t.observe(Pending(None, None, None, None, count=1, dispatched_at=10.0), done_at=10.25)
-    assert t.per_update == 0.25 and t.next_count() == 8
+    assert t.per_update == 0.25 and t.next_count() == 2
+    for want in (2, 4, 8, 8):
+        t._last_count = t.next_count()
+        assert t._last_count == want
     # a chunk queued behind another starts when that one finished: 4 updates in 11.0 - 10.25 s
     t.observe(Pending(None, None, None, None, count=4, dispatched_at=10.1), done_at=11.0)
     assert t.per_update == (11.0 - 10.25) / 4 and t.next_count() == 10

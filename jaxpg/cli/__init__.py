@@ -1,10 +1,11 @@
 """The ``jaxpg`` command line: one small module per command, run flags from one table.
 
-- ``train``, ``sweep``: ``jaxpg.cli.run`` (both call ``jaxpg.driver``)
+- ``train``, ``sweep``: ``jaxpg.cli.run`` (both call the run layer, ``jaxpg.runner``)
 - ``eval``, ``render``, ``plot``, ``export``: ``jaxpg.cli.inspect`` (read run directories)
 - ``compare``: ``jaxpg.cli.compare`` (IQM difference, probability of improvement, profiles)
 - ``--wandb``/``--tensorboard`` of train and sweep: ``jaxpg.cli.tracking``
 - ``envs``, ``bench``: ``jaxpg.cli.tools``
+- ``tune``: ``jaxpg.cli.tune`` (random search, successive halving, PBT)
 
 Every error from bad input is one line on stderr and exit status 2.
 """
@@ -15,7 +16,7 @@ import sys
 
 from jaxpg import compile_cache
 from jaxpg._version import __version__
-from jaxpg.cli import compare, flags, inspect, run, tools
+from jaxpg.cli import compare, flags, inspect, run, tools, tune
 from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
 
 __all__ = ["main", "build_parser", "UsageError"]
@@ -29,6 +30,7 @@ def build_parser() -> Parser:
     tools.add_parsers(sub)
     inspect.add_parsers(sub)
     compare.add_parsers(sub)
+    tune.add_parsers(sub)
     for command in sub.choices.values():
         command.add_argument("--no-compile-cache", action="store_true",
                              help="do not use the persistent compilation cache (~/.cache/jaxpg/xla; "
@@ -53,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             "envs": lambda: tools.cmd_envs(args), "bench": lambda: tools.cmd_bench(args),
             "eval": lambda: inspect.cmd_eval(args), "render": lambda: inspect.cmd_render(args),
             "plot": lambda: inspect.cmd_plot(args), "compare": lambda: compare.cmd_compare(args),
-            "export": lambda: inspect.cmd_export(args),
+            "export": lambda: inspect.cmd_export(args), "tune": lambda: tune.cmd_tune(args, argv),
         }
         return commands[args.command]()
     except UsageError as e:

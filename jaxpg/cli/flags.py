@@ -95,7 +95,9 @@ RUN_FIELDS = {
     "save_every": "--save-every", "max_memory": "--max-memory", "eval_episodes": "--eval-episodes",
     "eval_greedy": "--greedy", "eval_max_steps": "--eval-max-steps", "eval_every": "--eval-every",
     "target": "--target", "overwrite": "--overwrite", "point": "--point", "resume": "--resume",
-    "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index",
+    "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index", "trials": "--trials",
+    "population": "--population", "scheduler": "--scheduler", "eta": "--eta", "min_updates": "--min-updates",
+    "interval": "--interval", "fraction": "--fraction", "metric": "--metric", "confirm_seeds": "--confirm-seeds",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 
@@ -110,14 +112,19 @@ def dest(f: Flag) -> str:
     return f.flag.lstrip("-").replace("-", "_")
 
 
-def add_table_flags(parser: argparse.ArgumentParser, sweep: bool) -> None:
-    """Adds every table flag; in a sweep the ``HParams`` ones take comma-separated lists."""
+def add_table_flags(parser: argparse.ArgumentParser, sweep: bool | str) -> None:
+    """Adds every table flag; in a sweep the ``HParams`` ones take comma-separated lists, in a
+    tune (``sweep="tune"``) a range LOW..HIGH, choices A,B,C or one value."""
     group = parser.add_argument_group(
         "settings (default: the env's tuned settings; `jaxpg envs ENV` prints them)")
     for f in TABLE:
         if f.boolean:
             group.add_argument(f.flag, dest=dest(f), action=argparse.BooleanOptionalAction, default=None,
                                help=f.help)
+            continue
+        if sweep == "tune" and f.owner == _H:
+            group.add_argument(f.flag, dest=dest(f), type=str, default=None,
+                               help=f.help + " (LOW..HIGH or A,B,C: searched; one value: fixed)")
             continue
         typ = number_list if (sweep and f.owner == _H) else f.type
         help_text = f.help + (" (comma-separated: a sweep axis)" if sweep and f.owner == _H else "")
@@ -136,7 +143,7 @@ def given_flags(argv: list[str]) -> list[str]:
     return found
 
 
-def settings(args: argparse.Namespace, sweep: bool = False) -> tuple[Config, HParams, dict[str, list]]:
+def settings(args: argparse.Namespace, sweep: bool = False, tune: bool = False) -> tuple[Config, HParams, dict]:
     """``(Config, base HParams, sweep lists)``: the env's recommended settings with every given
     flag on top; in a sweep, list-valued ``HParams`` flags are returned as axes instead. The
     checks that need the env (its name, continuous-only options) are the run's: it builds the
@@ -157,6 +164,8 @@ def settings(args: argparse.Namespace, sweep: bool = False) -> tuple[Config, HPa
                 continue
             if f.owner == _C:
                 c_over[f.field] = v
+            elif tune:
+                lists[f.field] = str(v)  # the search parses ranges and choices
             elif sweep:
                 for x in v:
                     HParams(**{f.field: x})  # range check, one value at a time

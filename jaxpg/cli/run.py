@@ -124,6 +124,8 @@ def _resume(args, argv: list[str]):
     except ValueError:
         saved = None  # the resume says what is wrong with it
     kind = saved.get("kind", "train") if isinstance(saved, dict) else None
+    if isinstance(saved, dict) and "search" in saved:
+        raise UsageError(f"{args.resume} holds a search: continue it with jaxpg tune --resume {args.resume}")
     if kind in ("train", "sweep") and kind != args.command:
         raise UsageError(f"{args.resume} holds a {kind} run: continue it with jaxpg {kind} --resume {args.resume}")
     tr = tracking.Trackers([])

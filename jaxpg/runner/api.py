@@ -112,7 +112,7 @@ class _Launch(NamedTuple):
 def run(spec: RunSpec, out: str | Path | None = None, *, schedule: Schedule | None = None,
         parts: Sequence[Part] = (), progress: Callable[[Progress], None] | None = None,
         log: Callable[[str], None] | None = None, mesh: Mesh | None = None, overwrite: bool = False,
-        handle_signals: bool = True) -> RunResult:
+        handle_signals: bool = True, updates: int | None = None) -> RunResult:
     """Trains the population of ``spec``, evaluates it and writes ``out``.
 
     Args:
@@ -126,6 +126,8 @@ def run(spec: RunSpec, out: str | Path | None = None, *, schedule: Schedule | No
         line (start, compile time, a progress line per chunk, notes).
       mesh: the ``"runs"`` mesh (default: every device). handle_signals: SIGINT/SIGTERM/SIGHUP stop
         the run and save what it finished (``jaxpg.runner.signals``).
+      updates: the updates the loop drives (default ``config.num_updates``; a search whose slots
+        train one trial after another drives more than one trial's budget).
 
     Raises:
       RunError: bad arguments (one line, before anything is compiled).
@@ -142,7 +144,10 @@ def run(spec: RunSpec, out: str | Path | None = None, *, schedule: Schedule | No
         if out is not None:
             _rundir(rundir.prepare, out, overwrite=overwrite, lead=jax.process_index() == 0, create=False)
         record = {**spec.record(), "run_id": uuid.uuid4().hex, "spec_sha256": spec.digest()}
-        return _execute(_Launch(pop, record, None, spec.config.num_updates, out, bool(overwrite)), schedule,
+        total = spec.config.num_updates if updates is None else int(updates)
+        if not 1 <= total <= MAX_UPDATES:
+            raise RunError(f"`updates` must be in 1..{MAX_UPDATES:,}, got {total}")
+        return _execute(_Launch(pop, record, None, total, out, bool(overwrite)), schedule,
                         _parts(schedule, progress, parts), log, handle_signals, t_start)
 
 
@@ -272,14 +277,13 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
                 state, alive = pop.place(ck.state, ck.alive)
                 collected = [Metrics(**{f: ck.metrics[f] for f in Metrics._fields})]
                 alive_host = np.asarray(ck.alive, bool).copy()
-            hp = pop.hparams()
             compile_s = time.perf_counter() - t0
             say(f"compiled in {compile_s:.1f} s")
             board = Board(pop, spec, kind, out, total, base, pacer, signals, say, lead, alive_host, {}, collected,
-                          ckpt=ck, updates_done=base, timings={"compile_s": compile_s})
+                          ckpt=ck, updates_done=base, timings={"compile_s": compile_s}, hp=pop.hparams())
             if out is not None:
                 board.writer = rundir.Writer(out, pop, kind, launch.record, lead, launch.overwrite)
-            drive(board, program, hp, state, alive, parts)
+            drive(board, program, state, alive, parts)
             result = _result(board, t_start)
     except BaseException as e:
         for part in parts:

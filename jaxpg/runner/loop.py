@@ -4,8 +4,10 @@ The loop dispatches chunk i+1 before it waits for chunk i, reads chunk i back, a
 its parts in order. It knows nothing of checkpoints, evaluation, progress lines, trackers,
 divergence or early stopping: each is a ``Part``. A part sees the run through the ``Board``
 and changes its course only through it: ``board.request_stop(reason)`` (dispatch no further
-chunk; the one already queued is still read back) and ``board.freeze(runs)`` (those runs stop
-training from the queued chunk on).
+chunk; the one already queued is still read back), ``board.freeze(runs)`` (those runs stop
+training from the queued chunk on) and, at a synchronisation point it asked for
+(``board.pacer.add_sync(period)``: nothing is queued ahead there), ``board.edit(fn)`` (a new state,
+``alive`` flags and hyperparameters for the next chunk: a search copies and replaces runs so).
 
 A part (all hooks optional)::
 
@@ -95,6 +97,8 @@ class Board:
     collected: list[Metrics]  # per chunk, masked, [R, chunk]
     ckpt: Any = None  # the checkpoint resumed from, or None
     writer: Any = None  # the run directory's writer (``rundir.Writer``), or None
+    hp: Any = None  # the per-run HParams (device, leaves [padded_runs]) the next chunk trains with
+    extra: dict = dataclasses.field(default_factory=dict)  # parts' own state, saved in checkpoint.json
     updates_done: int = 0
     steps_done: int = 0  # valid env steps trained by this process
     finished: tuple | None = None  # (state, alive) on device: the last chunk read back
@@ -105,6 +109,7 @@ class Board:
     timings: dict = dataclasses.field(default_factory=dict)
     t_train: float = 0.0
     _freeze: np.ndarray | None = None
+    _queued: bool = False
 
     def stopping(self) -> bool:
         """Whether no further chunk may be dispatched (a signal, or a part asked)."""
@@ -119,6 +124,15 @@ class Board:
         runs = np.asarray(runs, bool)
         self.alive &= ~runs
         self._freeze = runs if self._freeze is None else self._freeze | runs
+
+    def edit(self, fn: Callable) -> None:
+        """At a synchronisation point (no chunk queued), ``fn(state, alive, hp) -> (state, alive, hp)``
+        gives the state the next chunk starts from (and what a save now writes)."""
+        if self._queued:
+            raise RuntimeError("Board.edit needs a synchronisation point (Pacer.add_sync): a chunk is queued")
+        state, alive = self.finished
+        state, alive, self.hp = fn(state, alive, self.hp)
+        self.finished = (state, alive)
 
     def read_back(self, done: Pending, last: bool) -> Chunk:
         """Gathers a finished chunk (its first ``count`` updates), masks what was not applied, counts it."""
@@ -139,39 +153,52 @@ class Board:
                              for f in Metrics._fields))
         return Metrics(*(np.concatenate([getattr(c, f) for c in self.collected], axis=1) for f in Metrics._fields))
 
-    def _apply_freeze(self, pending: Pending | None) -> Pending | None:
+    def _next(self, queued: Pending | None, program: Callable) -> Pending | None:
+        """The chunk to wait for next: the one queued (with any runs frozen since), or, at a
+        synchronisation point, one dispatched now from the (possibly edited) finished state."""
         runs, self._freeze = self._freeze, None
-        if pending is None or runs is None or not self.alive.any():
-            return pending
-        return pending._replace(alive=self.pop.freeze(pending.alive, runs))
+        if queued is not None:
+            if runs is None or not self.alive.any():
+                return queued
+            return queued._replace(alive=self.pop.freeze(queued.alive, runs))
+        if self.pacer.done() or self.stopping():
+            return None
+        state, alive = self.pop.copy(self.finished)  # the finished state stays (a stop saves it)
+        if runs is not None:
+            alive = self.pop.freeze(alive, runs)
+        return self.pacer.dispatch(program, state, alive, self.hp)
 
 
-def drive(board: Board, program: Callable, hp, state, alive, parts: Sequence[Part]) -> None:
-    """Runs the board's remaining updates of ``program`` from ``(state, alive)``, calling the parts.
+def drive(board: Board, program: Callable, state, alive, parts: Sequence[Part]) -> None:
+    """Runs the board's remaining updates of ``program`` from ``(state, alive)`` with ``board.hp``,
+    calling the parts.
 
-    Chunk i+1 is queued before chunk i is read back (the device never waits for the host). A
-    signal stops the run: a graceful one (SIGINT) after the chunk running, the one queued behind
-    it dropped; an urgent one (SIGTERM, SIGHUP) at once, keeping the last chunk read back.
+    Chunk i+1 is queued before chunk i is read back (the device never waits for the host), except
+    at a synchronisation point. A signal stops the run: a graceful one (SIGINT) after the chunk
+    running, the one queued behind it dropped; an urgent one (SIGTERM, SIGHUP) at once, keeping
+    the last chunk read back.
     """
     board.finished = board.pop.copy((state, alive))
     for part in parts:
         part.start(board)
     board.t_train = time.perf_counter()
-    pending = None if board.stopping() or board.pacer.done() else board.pacer.dispatch(program, state, alive, hp)
+    pending = None if board.stopping() or board.pacer.done() else \
+        board.pacer.dispatch(program, state, alive, board.hp)
     while pending is not None:
-        if board.pacer.done() or board.stopping():
+        pacer = board.pacer
+        if pacer.done() or board.stopping() or pacer.is_sync(pacer.dispatched):
             ahead, queued = (pending.state, pending.alive), None
         else:  # dispatch ahead: chunk i+1 is queued before chunk i is read back
             ahead = board.pop.copy((pending.state, pending.alive))
-            queued = board.pacer.dispatch(program, pending.state, pending.alive, hp)
+            queued = pacer.dispatch(program, pending.state, pending.alive, board.hp)
         if not wait((pending.metrics, pending.applied, ahead), board.signals):
             board.dropped = True
             break
-        board.finished = ahead
-        chunk = board.read_back(pending, last=queued is None)
+        board.finished, board._queued = ahead, queued is not None
+        chunk = board.read_back(pending, last=queued is None and (pacer.done() or board.stopping()))
         for part in parts:
             part.after_chunk(board, chunk)
-        pending = board._apply_freeze(queued)
+        pending = board._next(queued, program)
         if pending is None or board.signals():  # a signal: the chunk queued is dropped
             break
         if not board.alive.any():  # every run is frozen: the chunk already running changes nothing

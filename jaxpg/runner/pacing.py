@@ -8,7 +8,10 @@ nothing new). The pacer cuts the run so that a chunk ends
   evaluation (multiples of ``save_every``/``eval_every``), and the end of the run;
 - after about ``seconds`` of training, measured: the first two chunks run one update each (the
   second is queued before the first is read back), then each chunk runs as many updates as fit
-  in ``seconds`` at the last measured rate.
+  in ``seconds`` at the last measured rate, and at most twice as many as the chunk before it. An
+  update's cost grows as episodes lengthen (a Pixelcopter policy that learns to survive plays
+  1,000 times longer episodes than a new one), so the length follows the measured rate up
+  gradually instead of jumping to what the first, cheap updates suggest.
 
 A chunk read back is what a stop can save, so a SIGTERM at any moment loses at most the chunk
 that was running: about ``seconds`` of training, however long the run.
@@ -50,14 +53,25 @@ class Pacer:
                  every: Sequence[int | None] = ()):
         self.base, self.total, self.period, self.capacity, self.seconds = base, total, period, capacity, seconds
         self.every = [int(p) for p in every if p]
+        self.sync: list[int] = []  # periods at which no chunk is queued ahead (a part edits the state there)
         self.dispatched = base
         self.per_update: float | None = None  # seconds per update, last measured
         self._last_done: float | None = None
+        self._last_count = 1  # the length of the chunk dispatched last
 
     def boundary(self, u: int) -> int:
         """The first boundary after update ``u``."""
         nexts = [self.total, self.base + ((u - self.base) // self.period + 1) * self.period]
         return min(nexts + [(u // p + 1) * p for p in self.every])
+
+    def add_sync(self, period: int) -> None:
+        """Every ``period`` updates the loop queues nothing ahead, so that the parts can change the
+        state and hyperparameters the next chunk starts from (``Board.edit``)."""
+        self.sync.append(int(period))
+        self.every.append(int(period))
+
+    def is_sync(self, u: int) -> bool:
+        return any(u % p == 0 for p in self.sync)
 
     def is_line(self, u: int) -> bool:
         """Whether update ``u`` ends a progress period (or the run)."""
@@ -69,13 +83,15 @@ class Pacer:
     def next_count(self) -> int:
         n = min(self.capacity, self.boundary(self.dispatched) - self.dispatched)
         if self.seconds is not None:
-            n = min(n, 1 if self.per_update is None else int(self.seconds / max(self.per_update, 1e-9)))
+            n = min(n, 1 if self.per_update is None else int(self.seconds / max(self.per_update, 1e-9)),
+                    2 * self._last_count)
         return max(1, n)
 
     def dispatch(self, program: Callable, state, alive, hp) -> Pending:
         n = self.next_count()
         out = program(state, alive, hp, n)
         self.dispatched += n
+        self._last_count = n
         return Pending(*out, count=n, dispatched_at=time.perf_counter())
 
     def observe(self, chunk: Pending, done_at: float) -> None:

@@ -202,6 +202,14 @@ class Population:
         state = jax.device_get(self._init(self._key_data, self._hparams))
         return self.place(state, np.ones(self.padded_runs, bool), padded=True)
 
+    def fresh(self, hparams: dict[str, np.ndarray]):
+        """Host ``TrainState`` ``[R]`` of every run started anew with per-run hyperparameters
+        (``{field: [R]}``; the run's own seed keys): what a search puts in a slot it refills.
+        Keys as raw ``key_data``."""
+        hp = HParams(**{f: self.pad(np.asarray(v, np.float32)) for f, v in hparams.items()})
+        state = self._init(self._key_data, hp)
+        return self.gather(jax.device_get(state._replace(key=jax.random.key_data(state.key))))
+
     def place(self, state, alive, padded: bool = False):
         """Host ``(state [R], alive [R])`` (numpy, e.g. from a checkpoint) -> sharded device arrays."""
         fix = np.asarray if padded else self.pad

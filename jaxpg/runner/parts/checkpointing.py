@@ -23,7 +23,7 @@ class Checkpointing(Part):
             return
         state, alive = board.finished
         board.writer.checkpoint(board.pop.gather_state(state), board.collected, board.pop.gather(alive),
-                                board.updates_done, board.diverged)
+                                board.updates_done, board.diverged, board.extra)
         self.saved_at = board.updates_done
         board.say(f"  saved checkpoint at update {board.updates_done}{label}")
 
