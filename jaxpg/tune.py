@@ -22,7 +22,7 @@ import dataclasses
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 
@@ -198,6 +198,3 @@ def _finish(r: RunResult, part: Search, search: TuneSpec, config: Config, hparam
         atomic_write_json(Path(out) / "tune.json", record)
     return TuneResult(record, r, confirm)
 
-
-def describe(record: dict[str, Any]) -> str:
-    return f"{record['scheduler']['scheduler']} search of {record['scheduler']['trials']} trials"

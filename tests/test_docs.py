@@ -3,7 +3,8 @@
 - ```python blocks run unchanged, in order, one namespace per file (like one interpreter
   session), in a fresh temporary directory.
 - ```bash blocks: each command runs in order, in that file's temporary directory:
-  * ``jaxpg ...`` runs (in this process, ``jaxpg.cli.main``) with small sizes: ``--updates``
+  * ``jaxpg ...`` runs (in this process, ``jaxpg.cli.main``) with small sizes (``tune``: a tenth of
+    ``--updates``, at most 4 trials of 2 slots); ``--updates``
     is divided by 50 (rounded up; 3 when not given), ``--save-every`` likewise, ``--seeds`` at
     most 2, ``--num-envs`` at most 8, ``--eval-episodes`` at most 4; ``bench`` gets ``--smoke``.
     It must exit 0.
@@ -111,6 +112,12 @@ def shrink(argv: list[str]) -> list[str]:
             argv = _set(argv, "--num-envs", min(int(_value(argv, "--num-envs") or 8), 8))
             e = _value(argv, "--eval-episodes")
             argv = _set(argv, "--eval-episodes", min(int(e or 4), 4))
+    elif cmd == "tune" and _value(argv, "--resume") is None:
+        argv = _set(argv, "--updates", math.ceil(int(_value(argv, "--updates") or 40) / 10))
+        argv = _set(argv, "--trials", min(int(_value(argv, "--trials") or 4), 4))
+        argv = _set(argv, "--population", min(int(_value(argv, "--population") or 2), 2))
+        argv = _set(argv, "--seeds", min(int(_value(argv, "--seeds") or 2), 2))
+        argv = _set(argv, "--num-envs", min(int(_value(argv, "--num-envs") or 4), 4))
     elif cmd == "eval":
         argv = _set(argv, "--eval-episodes", min(int(_value(argv, "--eval-episodes") or 4), 4))
     elif cmd == "render":
