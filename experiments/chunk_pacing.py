@@ -122,6 +122,8 @@ def main() -> None:
         record["stop"] = stop(args.before, args.after)
     if args.out is not None:
         path = args.out / f"chunk-pacing-{record['device']['platform']}-{record['date']}.json"
+        if path.is_file():  # a later run of one section keeps the other's record of the same day
+            record = {**json.loads(path.read_text()), **record}
         write_json(record, path)
         print(f"wrote {path}")
 

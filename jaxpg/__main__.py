@@ -1,7 +1,5 @@
 """``python -m jaxpg`` is the ``jaxpg`` command."""
 
-import sys
+from jaxpg.cli import entry
 
-from jaxpg.cli import main
-
-sys.exit(main())
+entry()

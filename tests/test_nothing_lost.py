@@ -74,6 +74,21 @@ def test_sigterm_long_into_a_run_keeps_all_but_the_last_seconds(tmp_path):
 
 
 @pytest.mark.slow
+def test_sigterm_while_a_long_chunk_computes_exits_cleanly(tmp_path):
+    # Pixelcopter's updates grow long: at 25 s a chunk of ~1,000 updates is still computing when the
+    # files are written. Tearing the interpreter down under it crashed (SIGSEGV, exit -11) after every
+    # file was written; the command now leaves at once (os._exit) with 128 + SIGTERM.
+    out = tmp_path / "pc"
+    proc = _start(["train", "--env", "Pixelcopter-v0", "--seeds", "2", "--updates", "304000"], out)
+    _wait_for(proc, "compiled in")
+    time.sleep(25)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert checkpoint.load(out).updates_done > 0 and json.loads((out / "summary.json").read_text())["interrupted"]
+
+
+@pytest.mark.slow
 def test_a_signal_before_any_update_says_nothing_was_trained_and_leaves_no_run(tmp_path):
     out = tmp_path / "early"
     proc = _start(["train", *SMALL[:-1], "--seeds", "2", "--updates", "50"], out)

@@ -12,14 +12,15 @@ Every error from bad input is one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from jaxpg import compile_cache
 from jaxpg._version import __version__
 from jaxpg.cli import compare, flags, inspect, run, tools, tune
-from jaxpg.cli.common import EXIT_USAGE, Parser, UsageError, fail
+from jaxpg.cli.common import EXIT_USAGE, LEAVE_AT_ONCE, Parser, UsageError, fail
 
-__all__ = ["main", "build_parser", "UsageError"]
+__all__ = ["main", "entry", "build_parser", "UsageError"]
 
 
 def build_parser() -> Parser:
@@ -62,5 +63,17 @@ def main(argv: list[str] | None = None) -> int:
         return fail(flags.speak(str(e)))  # the library names settings; the command line speaks its flags
 
 
+def entry() -> None:
+    """The ``jaxpg`` command: ``main``, then the exit status. After a signal stopped a run (its
+    files written), the process exits at once (``os._exit``) instead of waiting for, or tearing
+    down under, the chunk still computing."""
+    code = main()
+    if LEAVE_AT_ONCE[0]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

@@ -37,6 +37,12 @@ def renamed(parser: argparse.ArgumentParser, old: str, new: str) -> None:
     parser.add_argument(old, action=_Renamed, new=new)
 
 
+# Set by a command whose run a signal stopped while a chunk was still computing (dropped, or queued
+# behind the one saved): ``entry`` then leaves with ``os._exit`` once every file is written, since
+# tearing the interpreter down under that computation can crash (a segmentation fault, seen on CPU).
+LEAVE_AT_ONCE = [False]
+
+
 def fail(message: str) -> int:
     print(f"jaxpg: error: {message.splitlines()[0] if message else 'failed'}", file=sys.stderr)
     return EXIT_USAGE

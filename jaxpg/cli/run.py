@@ -11,6 +11,7 @@ import numpy as np
 
 from jaxpg.cli import flags, tracking
 from jaxpg.cli.common import (
+    LEAVE_AT_ONCE,
     HelpFormatter,
     UsageError,
     nonneg_int,
@@ -166,7 +167,10 @@ def _run(args, config, hparams, points=None, axes=None):
 
 
 def _nothing_trained(result) -> bool:
-    """A stop before any update finished: one line, no tables."""
+    """A stop before any update finished: one line, no tables. (Any stop by a signal also marks the
+    process to leave at once: a chunk may still be computing.)"""
+    if result.interrupted:
+        LEAVE_AT_ONCE[0] = True
     if not (result.interrupted and result.trained_updates == 0):
         return False
     where = f"; {result.out} is still at update {result.updates_done}" if result.updates_done else ""

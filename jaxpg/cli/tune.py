@@ -11,7 +11,16 @@ import math
 import sys
 
 from jaxpg.cli import flags
-from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, number, path, positive_int, seed_int
+from jaxpg.cli.common import (
+    LEAVE_AT_ONCE,
+    HelpFormatter,
+    UsageError,
+    nonneg_int,
+    number,
+    path,
+    positive_int,
+    seed_int,
+)
 
 
 def add_parsers(sub) -> None:
@@ -84,6 +93,8 @@ def cmd_tune(args, argv: list[str]) -> int:
     except ValueError as e:
         raise UsageError(str(e).splitlines()[0]) from None
     _print(result.record)
+    if result.run is not None and result.run.interrupted:
+        LEAVE_AT_ONCE[0] = True  # a chunk may still be computing (see jaxpg.cli.entry)
     return result.run.exit_code if result.run is not None else 0
 
 
