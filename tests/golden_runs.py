@@ -76,7 +76,8 @@ def _read(out: Path, name: str) -> dict[str, np.ndarray]:
     arrays[f"{name}/checkpoint.json"] = np.asarray(json.dumps(keep, sort_keys=True))
     with np.load(out / meta["step_dir"] / "state.npz") as z:
         for k in z.files:
-            arrays[f"{name}/state.npz/{k}"] = z[k]
+            if k != "meta.json":  # the settings saved with the state (issue 28): checkpoint.json's, run id included
+                arrays[f"{name}/state.npz/{k}"] = z[k]
     return arrays
 
 

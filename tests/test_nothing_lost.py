@@ -120,6 +120,7 @@ def test_a_second_writer_is_refused_in_one_line(tmp_path, capsys):
         _one_line(capsys, "is being written by another jaxpg process")
 
 
+@pytest.mark.slow  # a fresh interpreter holds the lock
 def test_a_killed_writer_leaves_no_stale_lock(tmp_path):
     out = tmp_path / "k"
     code = ("import sys, time; from pathlib import Path; from jaxpg import rundir\n"

@@ -99,6 +99,7 @@ def test_pbt_exploit_copies_exactly_and_explore_stays_in_range():
     assert result.record["best"] is not None and all(t["updates"] == 6 for t in result.record["trials"])
 
 
+@pytest.mark.slow
 def test_the_same_key_gives_the_same_trials_and_lineage():
     a, b, c = _pbt(seed=1).record, _pbt(seed=1).record, _pbt(seed=2).record
     assert [t["history"] for t in a["trials"]] == [t["history"] for t in b["trials"]]
@@ -107,6 +108,7 @@ def test_the_same_key_gives_the_same_trials_and_lineage():
 
 
 # ------------------------------------------------------------------------------ halving
+@pytest.mark.slow
 def test_halving_keeps_the_top_of_each_rung_and_refills_the_slots():
     base = dict(trials=9, population=3, eta=3)
     halving = tune(CFG, TuneSpec((LR,), scheduler="halving", min_updates=2, **base), seeds=2,
