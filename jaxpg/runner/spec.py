@@ -90,25 +90,24 @@ class Schedule:
 
     def __post_init__(self):
         if self.chunk_seconds is not None:
-            try:
-                secs = float(self.chunk_seconds)
-            except (TypeError, ValueError):
-                secs = float("nan")
-            if isinstance(self.chunk_seconds, bool) or not math.isfinite(secs) or secs <= 0:
-                raise RunError(f"`chunk_seconds` must be a positive number of seconds, got {self.chunk_seconds!r}")
-            object.__setattr__(self, "chunk_seconds", secs)
+            object.__setattr__(self, "chunk_seconds", _positive(self.chunk_seconds, "chunk_seconds", "seconds"))
         for name in ("chunk", "save_every"):
             v = getattr(self, name)
             if v is not None and (not _is_int(v) or v <= 0):
                 raise RunError(f"`{name}` must be a positive integer, got {v!r}")
         if self.max_memory is not None:
-            try:
-                value = float(self.max_memory)
-            except (TypeError, ValueError):
-                value = float("nan")
-            if isinstance(self.max_memory, bool) or not math.isfinite(value) or value <= 0:
-                raise RunError(f"`max_memory` must be a positive number of bytes, got {self.max_memory!r}")
-            object.__setattr__(self, "max_memory", int(value))
+            object.__setattr__(self, "max_memory", int(_positive(self.max_memory, "max_memory", "bytes")))
+
+
+def _positive(value, name: str, unit: str) -> float:
+    """``value`` as a finite float above 0, or a ``RunError`` naming ``name``."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        x = float("nan")
+    if isinstance(value, bool) or not math.isfinite(x) or x <= 0:
+        raise RunError(f"`{name}` must be a positive number of {unit}, got {value!r}")
+    return x
 
 
 def _point(p: Mapping[str, Any]) -> dict[str, float]:
