@@ -113,10 +113,11 @@ def test_a_second_writer_is_refused_in_one_line(tmp_path, capsys):
     with rundir.locked(out):
         assert main(["train", "--resume", str(out), "--updates", "4"]) == 2
         _one_line(capsys, "is being written by another jaxpg process")
-        assert main(["export", str(out), "--out", str(tmp_path / "e"), "--eval-episodes", "10"]) == 0
+        export = ["export", str(out), "--out", str(tmp_path / "e"), "--eval-episodes", "10", "--max-frames", "5"]
+        assert main(export) == 0
         capsys.readouterr()
     with rundir.locked(tmp_path / "e"):
-        assert main(["export", str(out), "--out", str(tmp_path / "e"), "--eval-episodes", "10"]) == 2
+        assert main(export) == 2
         _one_line(capsys, "is being written by another jaxpg process")
 
 

@@ -270,6 +270,7 @@ def test_a_part_sees_every_chunk_in_order_and_can_stop_the_run():
     assert [u for u, _, _ in stop.seen] == [2, 4, 6] and r.updates_done == 6 and not r.stopped_early
 
 
+@pytest.mark.slow  # compiles the chunk program at three widths
 def test_the_memory_plan_changes_nothing():
     from jaxpg.runner import memory
 
