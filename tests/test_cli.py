@@ -164,7 +164,9 @@ def test_ctrl_c_keeps_finished_updates_and_skips_eval(tmp_path):
     assert summary["interrupted"] is True
     assert summary["eval_mean"] is None
     done = summary["updates_done"]
-    assert 20 <= done < 4000 and done % 20 == 0
+    # chunks end on time as well as on progress lines, so `done` need not be a multiple of 20;
+    # the first progress line (update 20) was printed before the signal
+    assert 20 <= done < 4000
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * done
     from jaxpg import checkpoint
