@@ -86,7 +86,7 @@ def test_sigterm_and_sighup_save_and_resume_bit_for_bit(tmp_path, sig):
     assert proc.returncode == 128 + getattr(signal, sig), err
     assert f"interrupted ({sig})" in err and "Traceback" not in err
     done = checkpoint.load(T).updates_done
-    assert 2 <= done < 600 and done % 2 == 0
+    assert 2 <= done < 600  # a chunk end: on a progress line or on time
     s = json.loads((T / "summary.json").read_text())
     assert s["signal"] == sig and s["updates_done"] == done and s["eval_mean"] is None
     # the interrupted run, resumed, ends exactly where the uninterrupted one does
