@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -31,9 +30,9 @@ from numpy.typing import ArrayLike
 
 from jaxpg import rundir
 from jaxpg.fileio import atomic_write
+from jaxpg.results import _as_dirs, _chosen, _labels, final_score_data
 from jaxpg.rundir import read_run
 from jaxpg.stats import _scores_matrix, curve_iqm_ci, iqm, performance_profile_ci
-from jaxpg.types import point_label
 
 __all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "final_scores",
            "final_score_data", "performance_profiles", "performance_profiles_from_scores"]
@@ -260,78 +259,6 @@ def learning_curves(
 # Final scores
 
 
-def _scores_of(source: Path, entry: Mapping[str, Any], what: str) -> np.ndarray:
-    score = entry.get("eval_score")
-    if score is None:
-        mean, std = entry.get("eval_mean"), entry.get("eval_std")
-        if mean is None or std is None:
-            raise ValueError(f"{source}: {what} has no evaluation scores (interrupted or unfinished run)")
-        try:
-            score = np.asarray(mean, dtype=np.float64) - np.asarray(std, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{source}: {what} has non-numeric eval_mean/eval_std") from None
-    try:
-        a = np.asarray(score, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise ValueError(f"{source}: {what} has a non-numeric eval_score") from None
-    if a.size == 0 or not np.all(np.isfinite(a)):
-        raise ValueError(f"{source}: {what} has empty or non-finite evaluation scores")
-    return a
-
-
-def final_score_data(
-    sweep_or_run_dirs: StrPath | Sequence[StrPath],
-    labels: Sequence[str] | None = None,
-    point: int | None = None,
-) -> list[dict[str, Any]]:
-    """What ``final_scores`` draws: one column per train run or sweep point.
-
-    Args:
-      sweep_or_run_dirs: ``--out`` directories holding ``sweep.json`` or ``summary.json``.
-      labels: one label per directory (default: the dir name, and the env for a train run); a
-        sweep's columns add each point's swept hyperparameters.
-
-    Returns:
-      A list of dicts with ``label`` and ``scores`` (one float per seed: ``eval_score``, i.e.
-      mean − std of that seed's evaluation returns; ``eval_mean − eval_std`` where a file has no
-      ``eval_score``), and ``episodes`` (evaluation episodes per seed, or None).
-
-    Raises:
-      ValueError: no directories, a directory with neither JSON, or a run without evaluation
-        scores (interrupted, or a sweep still running).
-    """
-    dirs = _as_dirs(sweep_or_run_dirs)
-    names = _labels(labels, len(dirs))
-    columns = []
-    for i, d in enumerate(dirs):
-        path = rundir.run_path(d)
-        name = names[i] if names else rundir.run_name(path)
-        results = rundir.read_results(path)
-        if results is None:
-            raise ValueError(f"{path}: no sweep.json or summary.json "
-                             "(expected the `out` directory of jaxpg train or sweep)")
-        source, meta = results
-        if source.name == "sweep.json":
-            points = meta.get("points")
-            if not isinstance(points, list) or not points:
-                raise ValueError(f"{source}: no 'points' list")
-            axes = list(meta.get("axes") or {})
-            for p, entry in _chosen(points, point, path, True):
-                if not isinstance(entry, dict):
-                    raise ValueError(f"{source}: point {p} is not an object")
-                hp = entry.get("hparams") or {}
-                label = entry.get("label") or point_label({a: hp[a] for a in axes if a in hp}, sep="\n")
-                columns.append({"label": f"{name}\n{label}" if len(dirs) > 1 or names else label,
-                                "scores": _scores_of(source, entry, f"point {p} ({label})"),
-                                "episodes": meta.get("eval_episodes"), "greedy": meta.get("eval_greedy")})
-        else:
-            env = meta.get("env")
-            label = name if names or not env else f"{name}\n{env}"
-            columns.append({"label": label, "scores": _scores_of(source, meta, "the run"),
-                            "episodes": meta.get("eval_episodes"), "greedy": meta.get("eval_greedy")})
-    return columns
-
-
 def final_scores(
     sweep_or_run_dirs: StrPath | Sequence[StrPath],
     out_path: StrPath,
@@ -489,31 +416,6 @@ def performance_profiles(
 
 # --------------------------------------------------------------------------------------------
 # Helpers
-
-
-def _chosen(items: Sequence, point: int | None, where, sweep: bool) -> list[tuple[int, Any]]:
-    """``(index, item)`` of every point, or of point ``point`` only (a sweep directory)."""
-    pairs = list(enumerate(items))
-    if point is None or not sweep:
-        return pairs
-    if not 0 <= point < len(pairs):
-        raise ValueError(f"{where}: `point` {point} is out of range (points 0..{len(pairs) - 1})")
-    return [pairs[point]]
-
-
-def _as_dirs(dirs: StrPath | Sequence[StrPath]) -> list[StrPath]:
-    items = [dirs] if isinstance(dirs, str | os.PathLike) else list(dirs)
-    if not items:
-        raise ValueError("no run directories given")
-    return items
-
-
-def _labels(labels: Sequence[str] | None, n: int) -> list[str] | None:
-    if labels is None:
-        return None
-    if isinstance(labels, str) or len(labels) != n:
-        raise ValueError(f"labels must be a list with one label per directory ({n}), got {labels!r}")
-    return [str(s) for s in labels]
 
 
 def _hlines(hlines: Mapping[str, float] | None) -> list[tuple[str, float]]:

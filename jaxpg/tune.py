@@ -31,11 +31,12 @@ from jaxpg.fileio import atomic_write_json
 from jaxpg.runner import Evaluation, RunError, RunResult, RunSpec, Schedule, resume, run
 from jaxpg.runner.parts.search import SCHEDULERS, Search
 from jaxpg.runner.space import Space, draw
+from jaxpg.scores import TRAINING_METRICS as METRICS
+from jaxpg.scores import check_metric, score
 from jaxpg.types import Config, HParams
 
 __all__ = ["TuneSpec", "TuneResult", "tune", "tune_resume", "score", "METRICS"]
 
-METRICS = ("final", "auc", "steps-to:T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +74,10 @@ class TuneSpec:
             raise RunError(f"`population` {self.population} is more than the {self.trials} `trials`")
         if self.scheduler == "pbt" and self.trials != self.population:
             raise RunError("pbt trains one population: give `trials` equal to `population`")
-        metric_threshold(self.metric)
+        try:
+            check_metric(self.metric, training_only=True)
+        except ValueError as e:
+            raise RunError(str(e)) from None
 
     def updates(self, budget: int) -> int:
         """The updates the loop drives: one budget per round of P trials (halving stops early)."""
@@ -86,38 +90,6 @@ class TuneSpec:
     @classmethod
     def from_record(cls, d: dict) -> TuneSpec:
         return cls(**{**d, "spaces": tuple(Space.from_record(s) for s in d["spaces"])})
-
-
-def metric_threshold(metric: str) -> float | None:
-    if metric in ("final", "auc"):
-        return None
-    if metric.startswith("steps-to:"):
-        try:
-            t = float(metric.split(":", 1)[1])
-        except ValueError:
-            t = math.nan
-        if math.isfinite(t):
-            return t
-    raise RunError(f"`metric` must be final, auc or steps-to:T (T a number), got {metric!r}")
-
-
-def score(returns: Sequence[float], env_steps: Sequence[float], metric: str) -> float:
-    """A trial's score by ``metric`` (higher is better: ``steps-to`` is negated; never: -inf).
-
-    ``returns``: mean training return over the seeds, per update; ``env_steps``: cumulative valid
-    env steps per seed, per update (only ``steps-to`` uses them).
-    """
-    r = np.asarray(returns, np.float64)
-    if r.size == 0 or not np.isfinite(r).any():
-        return -math.inf
-    if metric == "final":
-        return float(np.nanmean(r[-max(1, r.size // 10):]))
-    if metric == "auc":
-        return float(np.nanmean(r))
-    threshold = metric_threshold(metric)
-    window = np.convolve(np.nan_to_num(r, nan=-np.inf), np.ones(10) / 10, mode="full")[: r.size]
-    hit = np.nonzero(window >= threshold)[0]
-    return -float(np.asarray(env_steps, np.float64)[hit[0]]) if hit.size else -math.inf
 
 
 class TuneResult(NamedTuple):
@@ -173,7 +145,7 @@ def _finish(r: RunResult, part: Search, search: TuneSpec, config: Config, hparam
     trials = []
     for i, t in enumerate(st["trials"]):
         trials.append({"index": i, "hparams": t["hparams"], "status": t["status"], "updates": t["updates"],
-                       "env_steps": t["env_steps"], "history": t["history"],
+                       "env_steps": t["env_steps"], "history": t["history"], "slot": t.get("slot", i),
                        "score": score(t["returns"], np.cumsum(t["steps"]) / seeds, search.metric),
                        "started_at": t.get("started_at", 0)})
     ranked = sorted((x for x in trials if x["status"] != "diverged" and x["updates"] > 0),

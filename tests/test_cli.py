@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from jaxpg.cli import main
@@ -113,20 +114,26 @@ def test_flags_override_the_env_recommendation():
 
 def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
     out = tmp_path / "run"
-    argv = ["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",
+    argv = ["train", "--seeds", "3", "--num-envs", "4", "--updates", "4", "--hidden", "8",
             "--eval-episodes", "3", "--max-steps", "50", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "update     4/4" in printed and "wall" in printed
     summary = json.loads((out / "summary.json").read_text())
+    # the table's `all` row: the median over seeds of each column (not a pooled mean - std)
+    (all_row,) = [line for line in printed.splitlines() if line.lstrip().startswith("all |")]
+    cells = [float(c) for c in all_row.split("|")[1:5]]
+    per_seed_score = np.subtract(summary["eval_mean"], summary["eval_std"])
+    assert cells[1] == pytest.approx(np.median(summary["eval_mean"]), abs=0.06)
+    assert cells[3] == pytest.approx(np.median(per_seed_score), abs=0.06)
     for key in ["env", "seeds", "eval_mean", "eval_std", "wall_seconds", "env_steps", "config",
                 "hparams"]:
         assert key in summary
-    assert summary["env"] == "CartPole-v1" and summary["seeds"] == 2
-    assert len(summary["eval_mean"]) == 2 and len(summary["eval_std"]) == 2
+    assert summary["env"] == "CartPole-v1" and summary["seeds"] == 3
+    assert len(summary["eval_mean"]) == 3 and len(summary["eval_std"]) == 3
     assert summary["config"]["num_envs"] == 4 and summary["hparams"]["gamma"] == 0.99
     rows = list(csv.DictReader((out / "metrics.csv").open()))
-    assert len(rows) == 2 * 4
+    assert len(rows) == 3 * 4
     assert [int(r["update"]) for r in rows[:4]] == [1, 2, 3, 4]
     # env_steps is cumulative valid steps and adds up to the summary's total
     per_seed_last = [int(r["env_steps"]) for r in rows if r["update"] == "4"]

@@ -77,7 +77,7 @@ def test_two_runs_hand_computed(tmp_path, capsys):
     b = write_run(tmp_path / "b", [25, 35, 45, 55, 65])
     lines = run([a, b, "--reps", "500"], capsys)
     assert len(lines) == 2
-    assert lines[0].startswith("A = a (CartPole-v1): final score per seed = mean - std")
+    assert lines[0].startswith("A = a (CartPole-v1): score per seed = eval: mean - std")
     (p,) = pairs(lines)
     # IQM(A): 4 seeds, int(0.25 * 4) = 1 cut from each end -> mean(20, 30) = 25
     # IQM(B): 5 seeds, int(1.25) = 1 cut -> mean(35, 45, 55) = 45; B - A = +20

@@ -36,7 +36,7 @@ PACKAGE = "jaxpg"
 # jaxpg/__init__.py has no layer: it re-exports from every layer, and no module may import it.
 LAYERS = {
     # 0: leaves
-    "types": 0, "fileio": 0, "stats": 0, "compile_cache": 0, "_version": 0,
+    "types": 0, "fileio": 0, "stats": 0, "scores": 0, "compile_cache": 0, "_version": 0,
     # 1: the algorithm's blocks and the environments
     "policies": 1, "returns": 1, "losses": 1, "rollout": 1, "envs": 1, "defaults": 1,
     # 2: a whole training run as a function; evaluation
@@ -46,7 +46,8 @@ LAYERS = {
     # 4: the run layer (jaxpg/runner/) and the run directory it writes and everything above reads
     "runner": 4, "rundir": 4,
     # 5: what runs on top of runs
-    "sweep": 5, "tune": 5, "bench": 5, "agent": 5, "export": 5, "plotting": 5, "render": 5, "distributed": 5,
+    "sweep": 5, "tune": 5, "bench": 5, "agent": 5, "export": 5, "plotting": 5, "results": 5, "tune_plots": 5,
+    "render": 5, "distributed": 5,
     # 6: the command line
     "cli": 6, "__main__": 6,
 }

@@ -1,5 +1,7 @@
 """Sweeps: grid order, equality with training alone, sharding over devices, no recompiles."""
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -108,15 +110,24 @@ def test_sharded_over_four_cpu_devices_equals_one_device(tmp_path):
 def test_cli_sweep_writes_points_in_order(tmp_path, capsys):
     rc = main(["sweep", "--env", "CartPole-v1", "--seeds", "2", "--gamma", "0.9,1.0", "--lr", "1e-2,3e-3",
                "--updates", "4", "--num-envs", "4", "--max-steps", "60", "--eval-episodes", "2",
-               "--out", str(tmp_path), "--quiet"])
+               "--out", str(tmp_path), "--quiet", "--metric", "auc"])
     assert rc == 0
+    printed = capsys.readouterr().out
     res = json.loads((tmp_path / "sweep.json").read_text())
     got = [(p["hparams"]["gamma"], p["hparams"]["learning_rate"]) for p in res["points"]]
     assert got == [(0.9, 1e-2), (0.9, 3e-3), (1.0, 1e-2), (1.0, 3e-3)]  # --gamma first, --lr fastest
     assert all(len(p["eval_mean"]) == 2 for p in res["points"])
     rows = (tmp_path / "metrics.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 4 * 2 * 4  # header + points x seeds x updates
-    assert "rank" in capsys.readouterr().out
+    # --metric auc ranks by the mean over seeds of each seed's mean training return (metrics.csv)
+    assert "score = auc: mean training return over every update" in printed
+    table = [line.split("|") for line in printed.splitlines() if line.strip()[:1].isdigit() and "|" in line]
+    by_point = {}
+    for r in csv.DictReader(io.StringIO((tmp_path / "metrics.csv").read_text())):
+        by_point.setdefault(int(r["point"]), []).append(float(r["mean_return"]))
+    auc = {p: np.mean(v) for p, v in by_point.items()}  # equal updates per seed: the mean of seed means
+    assert [int(c[1]) for c in table] == sorted(auc, key=lambda p: -auc[p])
+    assert [float(c[2]) for c in table] == pytest.approx(sorted(auc.values(), reverse=True), abs=0.06)
 
 
 @pytest.mark.parametrize("argv, match", [

@@ -11,7 +11,9 @@ import pytest
 
 from jaxpg import Config, checkpoint, runner
 from jaxpg.cli import main
+from jaxpg.plotting import final_score_data
 from jaxpg.runner.space import Space, draw, explore_rng
+from jaxpg.scores import censor, seed_scores
 from jaxpg.tune import TuneSpec, score, tune, tune_resume
 
 CFG = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=20, num_updates=6, lr_schedule="constant")
@@ -56,6 +58,11 @@ def test_scores_by_metric_hand_computed():
     # 10-update running means (the window not yet full): 0, 1, 3, 6 -> reaches 3 at update 3, after 3 steps
     assert score(r, [1, 2, 3, 4], "steps-to:3") == -3.0
     assert score(r, [1, 2, 3, 4], "steps-to:100") == -np.inf
+    # per seed, then censored for averaging: seed 1 never reaches 3 (running means 0, 0.1, 0.2, 0.3)
+    per, never = seed_scores([r, [0, 1, 1, 1]], [[1, 2, 3, 4], [5, 6, 7, 8]], "steps-to:3")
+    assert per.tolist() == [-3.0, -np.inf] and never == 1
+    assert censor([per], [np.array([4, 8]), np.array([9])]) == 9  # the most steps any compared seed ran
+    assert per.tolist() == [-3.0, -9.0]
 
 
 # ------------------------------------------------------------------------------ PBT
@@ -159,6 +166,16 @@ def test_tune_command_writes_tune_json_and_refuses_bad_input(tmp_path, capsys):
     assert checkpoint.load(out, 0).hparams.gamma == pytest.approx(0.95)  # a single value fixes the field
     assert main(["tune", "--resume", str(out)]) == 0
     assert "nothing to do" in capsys.readouterr().out
+    # compare reads each trial's seeds from its slot's rows of metrics.csv: the mean over seeds of
+    # their `final` scores is the trial's score in tune.json (the last tenth of 4 updates: one update)
+    cols = final_score_data([out], point=[2, 0], metric="final")
+    assert [c["label"].split("\n")[0] for c in cols] == ["trial 2", "trial 0"]
+    for c, t in zip(cols, (2, 0), strict=True):
+        assert c["scores"].shape == (2,) and c["scores"].mean() == pytest.approx(rec["trials"][t]["score"])
+    assert main(["compare", str(out), "--points", "2,0", "--metric", "auc", "--reps", "50"]) == 0
+    assert "A = trial 2" in capsys.readouterr().out
+    assert main(["compare", str(out)]) == 2
+    assert "no evaluation scores; choose --metric final" in capsys.readouterr().err
     for bad, message in ((["--hidden", "4..8"], "--hidden"), (["--scheduler", "pbt"], "--trials equal to --population"),
                          (["--lr", "1..x"], "--lr takes LOW..HIGH"), (["--metric", "best"], "--metric must be")):
         assert main([*argv[:-1], *bad]) == 2

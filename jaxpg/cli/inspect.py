@@ -18,6 +18,7 @@ from jaxpg.cli.common import (
     writable_file,
 )
 from jaxpg.evaluate import summarize
+from jaxpg.tune_plots import tune_figure
 
 # Start-up order: this module is imported when the jaxpg command loads. The run layer (runner), the
 # trainer, the renderer and the exporter import gymnax, and importing gymnax starts a JAX backend, which
@@ -97,6 +98,9 @@ def add_parsers(sub) -> None:
     pl.add_argument("--log-x", action="store_true", help="logarithmic horizontal axis")
     pl.add_argument("--final-scores", action="store_true",
                     help="plot each run's (or sweep point's) per-seed final score (mean - std): dots + box")
+    pl.add_argument("--search", action="store_true",
+                    help="draw a search (a `jaxpg tune` directory): each trial's hyperparameters over the updates "
+                         "(PBT's lineage) and its score against each hyperparameter")
     pl.add_argument("--pass-line", type=number, action="append", default=[], metavar="Y",
                     help="draw a dashed horizontal line at Y (e.g. the course's pass score); repeatable")
     pl.add_argument("--title", default=None, help="plot title")
@@ -212,7 +216,11 @@ def cmd_plot(args) -> int:
     writable_file(args.out)
     hlines = {f"pass line {y:g}": y for y in args.pass_line} or None
     try:
-        if args.final_scores:
+        if args.search:
+            if len(args.run_dirs) != 1:
+                raise UsageError(f"--search draws one search directory, got {len(args.run_dirs)}")
+            out = tune_figure(args.run_dirs[0], args.out, title=args.title)
+        elif args.final_scores:
             out = plotting.final_scores(args.run_dirs, args.out, labels=args.labels, hlines=hlines,
                                         title=args.title, point=args.point)
         else:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxpg import scores
 from jaxpg.cli import flags, tracking
 from jaxpg.cli.common import (
     LEAVE_AT_ONCE,
@@ -22,6 +23,7 @@ from jaxpg.cli.common import (
     seed_int,
 )
 from jaxpg.evaluate import summarize
+from jaxpg.scores import check_metric
 from jaxpg.types import point_label
 
 
@@ -41,6 +43,10 @@ def add_parsers(sub) -> None:
                    help="stop early once every run's training return has reached this value")
     w.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the sweep saved in DIR; --updates N = total updates")
+    w.add_argument("--metric", type=_metric, default="eval",
+                   help="rank points by: eval (mean - std of the evaluation returns), final (mean training "
+                        "return, last tenth of the updates), auc (mean training return over the run), steps-to:T "
+                        "(valid env steps until the 10-update mean return reaches T; fewer is better)")
     w.add_argument("--coordinator", default=None,
                    help="jax.distributed coordinator host:port (or JAX_COORDINATOR_ADDRESS); "
                         "with --num-processes and --process-id runs the sweep over several processes")
@@ -49,6 +55,13 @@ def add_parsers(sub) -> None:
     w.add_argument("--process-id", type=int, default=None, help="this process's id (or JAX_PROCESS_ID)")
     w.add_argument("--connect-timeout", type=positive_int, default=60,
                    help="seconds to wait for every process to join")
+
+
+def _metric(text: str) -> str:
+    try:
+        return check_metric(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("`metric` ", "")) from None
 
 
 def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
@@ -212,14 +225,44 @@ def _print_train(result) -> None:
             x = summarize(ev[s])
             print(f" {s:>4} | {last[s]:12.1f} | {x.mean:9.1f} | {x.std:5.1f} | {x.score:6.1f} | "
                   f"{ev_other[s].mean():11.1f}")
-        a = summarize(ev.reshape(-1))
-        print(f"  all | {np.mean(last):12.1f} | {a.mean:9.1f} | {a.std:5.1f} | {a.score:6.1f} | "
-              f"{ev_other.mean():11.1f}")
+        per = [summarize(e) for e in ev]  # the all row: the median over seeds of each column
+        med = {k: float(np.median([getattr(x, k) for x in per])) for k in ("mean", "std", "score")}
+        print(f"  all | {np.nanmedian(last):12.1f} | {med['mean']:9.1f} | {med['std']:5.1f} | {med['score']:6.1f} | "
+              f"{np.median(ev_other.mean(axis=1)):11.1f}   (all: the median over seeds of each column)")
     print(_timing_line(result))
     if result.out is not None:
         name = "summary.json" if result.kind == "train" else "sweep.json"
         print(f"wrote {result.out / name} and {result.out / 'metrics.csv'} "
               f"(checkpoint at update {result.updates_done})")
+
+
+def _print_ranking(result, metric: str) -> None:
+    """The points ranked by the mean over seeds of each seed's score by ``metric``."""
+    pop = result.population
+    if metric == "eval":
+        greedy = result.spec.evaluation.greedy
+        ev = result.eval_returns["greedy" if greedy else "sampled"]
+        per = np.array([[summarize(r).score for r in ev[h]] for h in range(pop.num_points)])
+        what = (f"mean - std over {ev.shape[2]} {'greedy' if greedy else 'sampled'} evaluation episodes")
+        never, evals = np.zeros(pop.num_points, int), ev.mean(axis=(1, 2))
+    else:
+        m = result.metrics
+        steps = np.cumsum(np.asarray(m.env_steps, np.int64), axis=-1)
+        got = [scores.seed_scores(m.mean_return[h], steps[h], metric) for h in range(pop.num_points)]
+        per, never = np.array([g[0] for g in got]), np.array([g[1] for g in got])
+        cap = scores.censor([per], [steps[..., -1]])
+        what = scores.describe(metric) + (f" (a seed that never did counts as {cap:,.0f} steps, the most any "
+                                          "seed ran)" if never.any() else "")
+        evals = (result.eval_returns["greedy" if result.spec.evaluation.greedy else "sampled"].mean(axis=(1, 2))
+                 if result.eval_returns is not None else np.full(pop.num_points, np.nan))
+    print(f"\nranked by the mean over {pop.seeds} seeds of each seed's score = {metric}: {what}; "
+          "spread = std across seeds")
+    print(" rank | point | score mean | spread |  worst | eval mean | hyperparameters")
+    ranked = sorted((h for h in range(pop.num_points) if h not in result.diverged), key=lambda h: -per[h].mean())
+    for rank, h in enumerate(ranked, 1):
+        miss = f"   ({never[h]} of {pop.seeds} seeds never reached it)" if never[h] else ""
+        print(f" {rank:>4} | {h:>5} | {per[h].mean():10.1f} | {per[h].std():6.1f} | {per[h].min():6.1f} | "
+              f"{evals[h]:9.1f} | {point_label(pop.points[h])}{miss}")
 
 
 def _timing_line(result) -> str:
@@ -271,25 +314,15 @@ def cmd_sweep(args, argv: list[str]) -> int:
             args.wandb = False  # one process logs
         result = _run(args, config, hparams, points, order)
     if jax.process_index() == 0 and not _nothing_trained(result):
-        _print_sweep(result)
+        _print_sweep(result, args.metric)
     return result.exit_code
 
 
-def _print_sweep(result) -> None:
+def _print_sweep(result, metric: str = "eval") -> None:
 
     pop = result.population
-    greedy = result.spec.evaluation.greedy
-    if result.eval_returns is not None:
-        ev = result.eval_returns["greedy" if greedy else "sampled"]
-        print(f"\nranked by mean over {pop.seeds} seeds of the final score (mean - std over {ev.shape[2]} "
-              f"{'greedy' if greedy else 'sampled'} episodes); spread = std across seeds")
-        print(" rank | point | score mean | spread |  worst | eval mean | hyperparameters")
-        scores = np.array([[summarize(r).score for r in ev[h]] for h in range(pop.num_points)])
-        ranked = sorted((h for h in range(pop.num_points) if h not in result.diverged),
-                        key=lambda h: -scores[h].mean())
-        for rank, h in enumerate(ranked, 1):
-            print(f" {rank:>4} | {h:>5} | {scores[h].mean():10.1f} | {scores[h].std():6.1f} | "
-                  f"{scores[h].min():6.1f} | {ev[h].mean():9.1f} | {point_label(pop.points[h])}")
+    if metric != "eval" or result.eval_returns is not None:
+        _print_ranking(result, metric)
     for h, msg in sorted(result.diverged.items()):
         print(f"  not ranked: point {h} ({point_label(pop.points[h])}) diverged: {msg}")
     print(_timing_line(result))

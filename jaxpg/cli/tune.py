@@ -21,6 +21,7 @@ from jaxpg.cli.common import (
     positive_int,
     seed_int,
 )
+from jaxpg.scores import describe
 
 
 def add_parsers(sub) -> None:
@@ -100,10 +101,7 @@ def cmd_tune(args, argv: list[str]) -> int:
 
 def _print(rec: dict) -> None:
     metric = rec["metric"]
-    what = {"final": "mean training return over each trial's last tenth",
-            "auc": "mean training return over each trial's updates"}.get(metric, "minus the valid env steps (per seed) "
-                                                                             "until the 10-update mean return reached "
-                                                                             + metric.split(":", 1)[-1])
+    what = describe(metric)
     print(f"\n{rec['scheduler']['scheduler']} search, {len(rec['trials'])} trials x {rec['seeds']} seeds; "
           f"score = {metric}: {what}; trials that trained fewer updates rank below")
     print(" rank | trial | updates |   score |  env steps | status   | hyperparameters")

@@ -79,7 +79,8 @@ class Search(Part):
             self.state = {
                 "trials": [{"hparams": {**{f: float(getattr(base, f)) for f in self._fields()}, **t},
                             "history": [{"update": 0, "parent": None, "hparams": dict(t)}], "returns": [], "steps": [],
-                            "env_steps": 0, "updates": 0, "status": "running", "started_at": 0} for t in trials],
+                            "env_steps": 0, "updates": 0, "status": "running", "started_at": 0, "slot": slot}
+                           for slot, t in enumerate(trials)],
                 "slots": list(range(pop.num_points)), "next": pop.num_points, "rungs": {},
                 "hp_runs": {f: [float(getattr(base, f))] * pop.num_runs for f in HParams.__dataclass_fields__},
             }
@@ -213,7 +214,7 @@ class Search(Part):
                 full = dict(hp)
                 st["trials"].append({"hparams": full, "history": [{"update": 0, "parent": None, "hparams": hp}],
                                      "returns": [], "steps": [], "env_steps": 0, "updates": 0, "status": "running",
-                                     "started_at": update})
+                                     "started_at": update, "slot": slot})
                 st["slots"][slot] = t
                 self._set_hp(board, slot, full)
                 fresh.append(slot)
