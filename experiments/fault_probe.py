@@ -74,6 +74,20 @@ def cases() -> list[list[str]]:
     out += [["compare"], ["compare", "no-such-dir"], ["compare", "no-such-dir", "other-dir"], ["compare", ".", "."],
             ["compare", "a", "b", "--reps", "0"], ["compare", "a", "b", "--labels", "x"],
             ["compare", "a", "b", "--profile-out", "x.bmpx"], ["compare", "a", "b", "--point", "-1"]]
+    out += [["compare", "a", "b", "--metric", v] for v in ("best", "steps-to:", "steps-to:x", "steps-to:nan")]
+    out += [["compare", "a", "--points", v] for v in ("1,,2", "x", "1,1", "-1")]
+    out += [["sweep", "--lr", "1e-3,1e-2", "--metric", "steps-to:x"], ["plot", ".", "--search", "--out", "x.png"],
+            ["plot", "a", "b", "--search", "--out", "x.png"]]
+    # the search: ranges, schedulers, metrics and resume
+    t = ["tune", "--lr", "1e-3..1e-1"]
+    out += [["tune"], [*t, "--trials", "0"], [*t, "--trials", "4", "--population", "9"], [*t, "--population", "0"], [*t, "--eta", "1"],
+            [*t, "--scheduler", "pbt"], [*t, "--scheduler", "nope"], [*t, "--fraction", "0.9"],
+            [*t, "--fraction", "nan"], [*t, "--interval", "0"], [*t, "--min-updates", "-1"],
+            [*t, "--metric", "eval"], [*t, "--metric", "steps-to:"], [*t, "--confirm-seeds", "-1"],
+            [*t, "--seeds", "0"], [*t, "--chunk-seconds", "0"], [*t, "--resume", "no-such-dir"],
+            ["tune", "--lr", "1..x"], ["tune", "--lr", "0..1e-1"], ["tune", "--lr", "1e-1..1e-3"],
+            ["tune", "--gamma", "0.9..2"], ["tune", "--hidden", "4..8"], ["tune", "--lr", "1e-3,,x"],
+            ["tune", "--resume", ".", "--lr", "0.1"]]
     out += [["export"], ["export", "no-such-dir"], ["export", "no-such-dir", "--out", "h"]]
     out += [["export", ".", "--out", "h", "--eval-episodes", v] for v in ("0", HUGE, "x", "5")]
     out += [["export", ".", "--out", "h", "--seed-index", "-1"], ["export", ".", "--out", "h", "--fps", "0"]]
