@@ -80,7 +80,8 @@ def cases() -> list[list[str]]:
             ["plot", "a", "b", "--search", "--out", "x.png"]]
     # the search: ranges, schedulers, metrics and resume
     t = ["tune", "--lr", "1e-3..1e-1"]
-    out += [["tune"], [*t, "--trials", "0"], [*t, "--trials", "4", "--population", "9"], [*t, "--population", "0"], [*t, "--eta", "1"],
+    out += [["tune"], [*t, "--trials", "0"], [*t, "--trials", "4", "--population", "9"], [*t, "--population", "0"],
+            [*t, "--eta", "1"],
             [*t, "--scheduler", "pbt"], [*t, "--scheduler", "nope"], [*t, "--fraction", "0.9"],
             [*t, "--fraction", "nan"], [*t, "--interval", "0"], [*t, "--min-updates", "-1"],
             [*t, "--metric", "eval"], [*t, "--metric", "steps-to:"], [*t, "--confirm-seeds", "-1"],
