@@ -105,6 +105,21 @@ def _smoke(script: str, out, timeout: int):
 
 
 @pytest.mark.slow
+def test_search_vs_grid_smoke_compares_every_search_with_the_grid(tmp_path):
+    import json
+
+    _smoke("search_vs_grid.py", tmp_path, 600)
+    (path,) = tmp_path.glob("search-vs-grid-*-smoke.json")
+    env = json.loads(path.read_text())["envs"]["CartPole-v1"]
+    assert env["metric"] == "steps-to:475" and env["grid"]["env_steps"] > 0
+    assert set(env["searches"]) == {"random", "halving", "pbt", "halving-small", "pbt-small"}
+    for s in env["searches"].values():
+        (key,) = s["keys"]  # the smoke run: one key
+        assert key["fraction"] == pytest.approx(key["env_steps"] / env["grid"]["env_steps"])
+        assert "score" in key["confirm"]
+
+
+@pytest.mark.slow
 def test_accelerator_check_smoke_runs_every_section(tmp_path):
     import json
 
