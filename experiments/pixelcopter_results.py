@@ -1,13 +1,14 @@
 """Pixelcopter's 8-seed result, one command: train, replay 256 episodes per seed, summarise.
 
-Trains 8 seeds of ``jaxpg train --env Pixelcopter-v0`` as two processes of 4 seeds (root
-seeds 0 and 1, or ``--roots A,B``: fresh seeds to check a setting chosen on those), each
-pinned to one CPU core with XLA single-threaded, as the committed
-Pixelcopter results were made; then replays every seed's final policy for ``--episodes``
+Trains 8 seeds of ``jaxpg train --env Pixelcopter-v0`` as two runs of 4 seeds (root seeds 0
+and 1, or ``--roots A,B``: fresh seeds to check a setting chosen on those), one after the
+other, each a single process on every core (one CPU device per core). The committed results
+before 2026-12-05 ran the two at once as two processes pinned to one core each, XLA
+single-threaded: the same seeds, the same programs. Then it replays every seed's final policy for ``--episodes``
 sampled and greedy episodes to the 10,000-step limit (``pixelcopter_deaths.py``); then
 writes ``OUT/<label>.json`` (atomically) with per-seed scores (mean − std of the returns,
 the course's measure), the median and worst over the 8 seeds, the wall time of training
-(the two processes ran at the same time), and the valid env steps per seed. ``--table``
+(both runs), and the valid env steps per seed. ``--table``
 prints the markdown table of every JSON in ``OUT`` (the one in ``docs/results.md``)::
 
     python experiments/pixelcopter_results.py --label defaults                 # ~40 min, 2 cores
@@ -33,39 +34,15 @@ HERE = Path(__file__).resolve().parent
 ROOTS = (0, 1)
 
 
-def _pin(core: int):
-    """preexec_fn: run the child on one core (when the machine has it)."""
-
-    def pin():
-        if hasattr(os, "sched_setaffinity") and core in os.sched_getaffinity(0):
-            os.sched_setaffinity(0, {core})
-
-    return pin
-
-
-def _single_thread_env() -> dict:
-    env = dict(os.environ)
-    env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") +
-                        " --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1").strip()
-    return env
-
-
 def _run_all(commands: list[list[str]], logs: list[Path]) -> float:
-    """Runs the commands at once, one per core; returns the wall seconds; raises if one fails."""
+    """Runs the commands one after the other, each a process on every core (one CPU device per
+    core, ``jaxpg.devices``); returns the wall seconds; raises if one fails."""
     t = time.perf_counter()
-    procs = []
-    for i, (cmd, log) in enumerate(zip(commands, logs, strict=True)):
-        f = open(log, "w")  # noqa: SIM115 - closed below
-        procs.append((subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT, env=_single_thread_env(),
-                                       preexec_fn=_pin(i)), f, log))
-    failed = []
-    for p, f, log in procs:
-        rc = p.wait()
-        f.close()
+    for cmd, log in zip(commands, logs, strict=True):
+        with open(log, "w") as f:
+            rc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode
         if rc != 0:
-            failed.append(f"{log} (exit {rc})")
-    if failed:
-        raise RuntimeError("failed: " + ", ".join(failed))
+            raise RuntimeError(f"failed: {log} (exit {rc})")
     return time.perf_counter() - t
 
 
@@ -137,7 +114,7 @@ def main(argv=None) -> int:
                    help="replay and summarise the finished runs already in --work/LABEL (the wall time is "
                         "then the longer of the two runs' own)")
     p.add_argument("--roots", default="0,1",
-                   help="the two processes' root seeds (default 0,1); other roots give 8 fresh seeds, to "
+                   help="the two runs' root seeds (default 0,1); other roots give 8 fresh seeds, to "
                         "check a setting chosen on the default ones")
     p.add_argument("--smoke", action="store_true", help="8 updates of 2 seeds x 8 envs, 4 episodes (a check)")
     args = p.parse_args(own)

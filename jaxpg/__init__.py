@@ -37,13 +37,14 @@ algorithm, the environments, results and performance. The command line: ``jaxpg 
 """
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING
 
 # Modules that do not import gymnax are imported eagerly (a submodule and a function share the
 # names `rollout` and `evaluate`: the function must win). `envs`, `train`, `runner` and `sweep`
 # import gymnax, and importing gymnax starts a JAX backend; they load on first use (PEP 562) so
 # that ``jax.distributed.initialize`` (``jaxpg sweep --coordinator ...``) can run before them.
-from jaxpg import losses, policies, returns
+from jaxpg import deferred, devices, losses, policies, returns
 from jaxpg._version import __version__ as __version__  # re-exported; jaxpg/_version.py defines it
 from jaxpg.evaluate import EvalSummary, evaluate, summarize
 from jaxpg.losses import entropy_loss, policy_gradient_loss, reinforce_loss
@@ -51,6 +52,13 @@ from jaxpg.policies import Categorical, Gaussian, Policy, mlp_policy, value_netw
 from jaxpg.returns import advantages, bootstrap_rewards, discounted_returns, episode_discounts
 from jaxpg.rollout import RolloutStats, rollout
 from jaxpg.types import Config, HParams, Metrics, TrainState, Trajectory
+
+deferred.defer()  # gymnax's render-only imports (seaborn, pyplot) load when used, not at start
+
+try:  # every usable core as a CPU device, unless the user chose (jaxpg.devices); before any backend starts
+    devices.configure()
+except ValueError as _e:  # a bad JAXPG_CPU_DEVICES: JAX's own default, said once
+    warnings.warn(str(_e), stacklevel=2)
 
 _LAZY = {
     "envs": "jaxpg.envs", "sweep": "jaxpg.sweep",

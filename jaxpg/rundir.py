@@ -434,8 +434,9 @@ def read_run(run_dir: StrPath, table: str = "metrics") -> RunData:
                    label=f"{env} ({run_name(path)})" if env else run_name(path))
 
 
-def _machine() -> dict:
-    return {"backend": jax.default_backend(), "devices": jax.device_count(),
+def _machine(devices: int) -> dict:
+    """Where the run ran; ``devices``: the devices its runs were sharded over."""
+    return {"backend": jax.default_backend(), "devices": devices,
             "processes": jax.process_count(), "jax_version": jax.__version__,
             "python": platform.python_version()}
 
@@ -514,7 +515,7 @@ class Writer:
             "env_steps_this_process": result.env_steps, "updates_done": result.updates_done,
             "interrupted": result.interrupted is not None, "signal": result.interrupted,
             "finished": self.kind.finished(result),
-            "config": s["config"], **_machine(),
+            "config": s["config"], **_machine(pop.n_dev),
         }
         rows = []
         for h in range(pop.num_points):

@@ -6,13 +6,20 @@
   ``JAXPG_TEST_COMPILE_CACHE``): the two pytest-xdist workers and the fresh interpreters some
   tests start share every program either has compiled, and a second run of the suite reads
   them back instead of compiling. It is per checkout, so a fresh clone starts cold.
+- One CPU device per test process (``JAXPG_CPU_DEVICES=1``, inherited by the fresh
+  interpreters): each pytest-xdist worker already has a core of its own, and the golden outputs
+  were recorded on one device. The default (one device per usable core) and the sharded runs
+  are tested in fresh interpreters that set their own count (``test_devices.py``,
+  ``test_sweep.py``, ``test_waves.py``).
 """
 
 import os
 from pathlib import Path
 
-import jax
-import pytest
+os.environ.setdefault("JAXPG_CPU_DEVICES", "1")  # before jaxpg is imported (see the module doc)
+
+import jax  # noqa: E402
+import pytest  # noqa: E402
 
 _HERE = Path(__file__).resolve().parents[1]
 CACHE = Path(os.environ.get("JAXPG_TEST_COMPILE_CACHE") or _HERE / ".pytest_cache" / "xla")

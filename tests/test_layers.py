@@ -36,7 +36,7 @@ PACKAGE = "jaxpg"
 # jaxpg/__init__.py has no layer: it re-exports from every layer, and no module may import it.
 LAYERS = {
     # 0: leaves
-    "types": 0, "fileio": 0, "stats": 0, "scores": 0, "compile_cache": 0, "_version": 0,
+    "types": 0, "fileio": 0, "stats": 0, "scores": 0, "devices": 0, "deferred": 0, "compile_cache": 0, "_version": 0,
     # 1: the algorithm's blocks and the environments
     "policies": 1, "returns": 1, "losses": 1, "rollout": 1, "envs": 1, "defaults": 1,
     # 2: a whole training run as a function; evaluation

@@ -414,7 +414,8 @@ def test_final_scores_iqm_marker_is_the_iqm(tmp_path, monkeypatch):
 
 def test_import_leaves_pyplot_alone():
     # matplotlib is a dependency, imported at the top; figures use their own Agg canvas, never pyplot.
-    code = "import sys, jaxpg.plotting; assert 'matplotlib.pyplot' not in sys.modules, 'pyplot loaded'"
+    code = ("import sys, jaxpg.plotting; m = sys.modules.get('matplotlib.pyplot'); "
+            "assert m is None or type(m).__name__ == '_StandIn', 'pyplot loaded'")  # jaxpg.deferred's stand-in
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
     assert plotting.__name__ == "jaxpg.plotting"
 

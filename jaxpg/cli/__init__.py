@@ -15,10 +15,10 @@ from __future__ import annotations
 import os
 import sys
 
-from jaxpg import compile_cache
+from jaxpg import compile_cache, devices
 from jaxpg._version import __version__
 from jaxpg.cli import compare, flags, inspect, run, tools, tune
-from jaxpg.cli.common import EXIT_USAGE, LEAVE_AT_ONCE, Parser, UsageError, fail
+from jaxpg.cli.common import EXIT_USAGE, LEAVE_AT_ONCE, Parser, UsageError, fail, positive_int
 
 __all__ = ["main", "entry", "build_parser", "UsageError"]
 
@@ -33,6 +33,9 @@ def build_parser() -> Parser:
     compare.add_parsers(sub)
     tune.add_parsers(sub)
     for command in sub.choices.values():
+        command.add_argument("--cpu-devices", type=positive_int, default=None, metavar="N",
+                             help="CPU devices (JAX's) to shard the runs over (default: one per usable core; "
+                                  "JAXPG_CPU_DEVICES=N or XLA's own flag does the same; no effect on a GPU/TPU)")
         command.add_argument("--no-compile-cache", action="store_true",
                              help="do not use the persistent compilation cache (~/.cache/jaxpg/xla; "
                                   "JAXPG_COMPILE_CACHE=0 does the same, =DIR moves it)")
@@ -47,6 +50,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help(sys.stderr)
             return EXIT_USAGE
+        try:
+            devices.configure(args.cpu_devices)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if args.no_compile_cache:
             compile_cache.disable()
         else:
@@ -67,7 +74,11 @@ def entry() -> None:
     """The ``jaxpg`` command: ``main``, then the exit status. After a signal stopped a run (its
     files written), the process exits at once (``os._exit``) instead of waiting for, or tearing
     down under, the chunk still computing."""
-    code = main()
+    try:
+        code = main()
+    except BrokenPipeError:  # the reader of the output left (`jaxpg envs | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        code = 1
     if LEAVE_AT_ONCE[0]:
         sys.stdout.flush()
         sys.stderr.flush()

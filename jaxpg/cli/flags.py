@@ -98,6 +98,7 @@ RUN_FIELDS = {
     "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index", "trials": "--trials",
     "population": "--population", "scheduler": "--scheduler", "eta": "--eta", "min_updates": "--min-updates",
     "interval": "--interval", "fraction": "--fraction", "metric": "--metric", "confirm_seeds": "--confirm-seeds",
+    "cpu_devices": "--cpu-devices",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 

@@ -97,7 +97,8 @@ class Population:
 
     Args:
       spec: the ``RunSpec``.
-      mesh: a one-axis ``"runs"`` mesh (default: every device).
+      mesh: a one-axis ``"runs"`` mesh (default: every device; on one process with fewer runs
+        than devices, the first ``num_runs`` of them).
       trainer: the spec's ``Trainer`` if already built (the env is built once per run).
       wave_runs: runs per program when the population runs in waves (a multiple of the device
         count; ``None``: one program holds every run).
@@ -114,7 +115,14 @@ class Population:
         self.base = spec.hparams
         self.num_points, self.seeds, self.root_seed = spec.num_points, spec.seeds, spec.seed
         self.num_runs = spec.num_runs
-        self.mesh = runs_mesh() if mesh is None else mesh
+        if mesh is None:
+            devices = jax.devices()
+            if jax.process_count() == 1 and self.num_runs < len(devices):
+                # fewer runs than devices: no padded runs (padding one core's worth of runs cost
+                # time on a 2-core CPU, where the spare device shares the cores: docs/performance.md)
+                devices = devices[: self.num_runs]
+            mesh = runs_mesh(devices)
+        self.mesh = mesh
         if self.mesh.axis_names != ("runs",):
             raise RunError(f"the mesh must have one axis named 'runs', got {self.mesh.axis_names}")
         self.n_dev = int(self.mesh.devices.size)
