@@ -44,7 +44,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg.types import LOG_STD_MODES, SQUASHES, check_gaussian_options  # noqa: F401 (re-exported)
+from jaxpg.types import (  # noqa: F401 (LOG_STD_MODES, SQUASHES, GaussianOptions re-exported)
+    LOG_STD_MODES,
+    SQUASHES,
+    GaussianOptions,
+    check_gaussian_options,
+)
 
 __all__ = [
     "orthogonal",
@@ -52,6 +57,8 @@ __all__ = [
     "Categorical",
     "Gaussian",
     "CATEGORICAL",
+    "TORSOS",
+    "CNN_LAYERS",
     "mlp_policy",
     "value_network",
     "update_obs_norm",
@@ -61,9 +68,14 @@ __all__ = [
     "entropy",
     "LOG_STD_MODES",
     "SQUASHES",
+    "GaussianOptions",
 ]
 
 OBS_NORM_CLIP = 10.0
+TORSOS = ("mlp", "cnn")
+# The cnn torso: MinAtar's network (Young & Tian 2019): one 3x3 convolution of 16 filters, stride 1,
+# before the hidden layers (their 128 units: `hidden`).
+CNN_LAYERS: tuple[tuple[int, int, int], ...] = ((16, 3, 1),)
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
 _ACTIVATIONS: dict[str, Callable] = {
@@ -237,10 +249,12 @@ class _MLP(nn.Module):
     log_std: str = "param"
     log_std_init: float = 0.0
     log_std_bounds: tuple[float, float] = (-5.0, 2.0)
+    conv: tuple[tuple[int, int, int], ...] = ()  # (features, kernel, stride) per conv layer: the cnn torso
 
     @nn.compact
     def __call__(self, x):
         act = _ACTIVATIONS[self.activation]
+        image = x.shape[x.ndim - self.obs_ndim:]  # [*frame_shape] or [K, *frame_shape]
         if self.obs_scale != 1.0:
             x = x * jnp.float32(self.obs_scale)
         lead = x.shape[: x.ndim - self.obs_ndim]
@@ -256,8 +270,15 @@ class _MLP(nn.Module):
             mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
             mean, var = jnp.broadcast_to(mean, x.shape), jnp.broadcast_to(var, x.shape)
             x = jnp.clip((x - mean) * jax.lax.rsqrt(var + 1e-8), -OBS_NORM_CLIP, OBS_NORM_CLIP)
-        if self.stack > 1:
-            x = x.reshape(*lead, -1)
+        if self.conv:  # back to an image, a frame stack's K frames as channels: [*lead, H, W, K*C]
+            h, w, c = image[-3:]
+            x = x.reshape(*lead, self.stack, h, w, c) if self.stack > 1 else x.reshape(*lead, h, w, c)
+            if self.stack > 1:
+                x = jnp.moveaxis(x, -4, -2).reshape(*lead, h, w, self.stack * c)
+            for features, kernel, stride in self.conv:
+                x = act(nn.Conv(features, (kernel, kernel), (stride, stride), padding="SAME",
+                                kernel_init=orthogonal(np.sqrt(2.0)))(x))
+        x = x.reshape(*lead, -1)
         features = x
         for width in self.hidden:
             features = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(features))
@@ -285,11 +306,9 @@ def mlp_policy(
     *,
     obs_norm: bool = False,
     action_space=None,
-    log_std: str = "param",
-    log_std_init: float = 0.0,
-    log_std_bounds: tuple[float, float] = (-5.0, 2.0),
-    squash: str = "clip",
+    gaussian: GaussianOptions | None = None,
     frame_stack: int = 1,
+    torso: str = "mlp",
 ) -> Policy:
     """A multilayer-perceptron policy with a categorical or a Gaussian head.
 
@@ -311,15 +330,18 @@ def mlp_policy(
         in the ``"obs_norm"`` collection, clipped to ±10 (see ``update_obs_norm``).
       action_space: a gymnax ``Discrete`` (same as ``num_actions=n``) or ``Box``
         space (a Gaussian head over its shape, bounded by its low/high).
-      log_std: Gaussian only: ``"param"`` (a state-independent learned vector)
-        or ``"state"`` (a second linear head on the last hidden layer).
-      log_std_init: Gaussian only: the initial log standard deviation.
-      log_std_bounds: Gaussian only: ``(lo, hi)``, ``lo < hi``; the log-std is
-        clipped into it (the gradient stops outside).
-      squash: Gaussian only: ``"clip"`` or ``"tanh"`` (see ``Gaussian``).
+      gaussian: Gaussian head only: ``GaussianOptions(log_std, log_std_init, log_std_bounds,
+        squash)`` (default: ``GaussianOptions()``): ``log_std`` ``"param"`` (a
+        state-independent learned vector) or ``"state"`` (a second linear head on the last
+        hidden layer); the initial log standard deviation; ``(lo, hi)``, ``lo < hi``, the
+        log-std is clipped into (the gradient stops outside); ``squash`` ``"clip"`` or
+        ``"tanh"`` (see ``Gaussian``).
       frame_stack: K >= 1; with K > 1 an observation is ``[K, *frame_shape]`` (the last
         K frames; ``obs_ndim`` counts the K axis) and ``obs_norm`` keeps one mean and
         variance per frame feature, shared by the K slots.
+      torso: ``"mlp"`` (the observation flattened into the hidden layers) or ``"cnn"``
+        (``[H, W, C]`` images, e.g. MinAtar's 10×10×C: ``CNN_LAYERS`` convolutions with
+        ``activation``, then the hidden layers; a frame stack's K frames become K·C channels).
 
     Returns:
       A ``Policy``. ``init(key, obs)`` takes one observation ``[*obs_shape]`` or a
@@ -337,6 +359,7 @@ def mlp_policy(
       (8, 2)
     """
     dist: Any
+    log_std, log_std_init, log_std_bounds, squash = GaussianOptions() if gaussian is None else gaussian
     if action_space is not None:
         if num_actions is not None:
             raise ValueError("give num_actions or action_space, not both")
@@ -351,6 +374,7 @@ def mlp_policy(
     if activation not in _ACTIVATIONS:
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
     _check_stack(frame_stack, obs_ndim)
+    conv = _torso(torso, obs_ndim, frame_stack)
     gaussian = isinstance(dist, Gaussian)
     if gaussian:
         check_gaussian_options(log_std, log_std_init, log_std_bounds, squash)
@@ -366,6 +390,7 @@ def mlp_policy(
         log_std_init=float(log_std_init),
         log_std_bounds=(float(log_std_bounds[0]), float(log_std_bounds[1])),
         stack=int(frame_stack),
+        conv=conv,
     )
 
     def init(key: jax.Array, obs: jax.Array):
@@ -375,6 +400,19 @@ def mlp_policy(
         return _apply_flat(module, params, obs, int(obs_ndim))
 
     return Policy(init, apply, dist)
+
+
+def _torso(torso: str, obs_ndim: int, frame_stack: int) -> tuple[tuple[int, int, int], ...]:
+    """The conv layers of ``torso`` (none for ``mlp``); a cnn needs ``[H, W, C]`` frames."""
+    if torso not in TORSOS:
+        raise ValueError(f"policy torso must be one of {', '.join(TORSOS)}; got {torso!r}")
+    if torso == "mlp":
+        return ()
+    frame_ndim = int(obs_ndim) - (1 if frame_stack > 1 else 0)
+    if frame_ndim != 3:
+        raise ValueError(f"a cnn policy needs image observations [H, W, C]; this env's frame has {frame_ndim} "
+                         "axes (use the mlp policy)")
+    return CNN_LAYERS
 
 
 def _apply_flat(module: nn.Module, params, obs: jax.Array, obs_ndim: int) -> jax.Array:
@@ -413,16 +451,18 @@ def _gaussian_dist(space, squash: str) -> Gaussian:
 
 
 def value_network(hidden: Sequence[int], activation: str = "tanh", obs_ndim: int = 1,
-                  obs_scale: float = 1.0, obs_norm: bool = False, frame_stack: int = 1) -> Policy:
+                  obs_scale: float = 1.0, obs_norm: bool = False, frame_stack: int = 1,
+                  torso: str = "mlp") -> Policy:
     """A state-value MLP ``V(s)``: ``apply(variables, obs[*batch, ...]) -> [*batch]``.
 
-    Same body as ``mlp_policy`` (and the same ``"obs_norm"`` collection, per frame
-    feature with ``frame_stack`` K > 1, when ``obs_norm``), with one output initialised
-    at gain 1.
+    Same body as ``mlp_policy`` (the same ``torso``, and the same ``"obs_norm"``
+    collection, per frame feature with ``frame_stack`` K > 1, when ``obs_norm``), with one
+    output initialised at gain 1.
     """
     _check_stack(frame_stack, obs_ndim)
     module = _MLP(tuple(int(h) for h in hidden), 1, activation, int(obs_ndim), float(obs_scale),
-                  obs_norm=bool(obs_norm), out_gain=1.0, stack=int(frame_stack))
+                  obs_norm=bool(obs_norm), out_gain=1.0, stack=int(frame_stack),
+                  conv=_torso(torso, obs_ndim, frame_stack))
 
     def init(key: jax.Array, obs: jax.Array):
         return module.init(key, jnp.asarray(obs, jnp.float32))

@@ -191,18 +191,17 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     obs_shape = envs.obs_shape(env, env_params)
     max_steps = int(config.max_steps or env_params.max_steps_in_episode)
     space = env.action_space(env_params)
-    log_std, log_std_init, log_std_bounds, squash = config.gaussian_options()
     policy = policies.mlp_policy(
         config.hidden, None, config.activation, len(obs_shape), config.obs_scale,
-        obs_norm=config.obs_norm, action_space=space, log_std=log_std, log_std_init=log_std_init,
-        log_std_bounds=log_std_bounds, squash=squash, frame_stack=config.frame_stack,
+        obs_norm=config.obs_norm, action_space=space, gaussian=config.gaussian_options(),
+        frame_stack=config.frame_stack, torso=config.policy,
     )
     dist = policy.dist
     use_value = config.advantage == "value"
     value_net = policies.value_network(
         config.value_hidden if config.value_hidden is not None else config.hidden,
         config.activation, len(obs_shape), config.obs_scale, obs_norm=config.obs_norm,
-        frame_stack=config.frame_stack,
+        frame_stack=config.frame_stack, torso=config.policy,
     )
     n = config.num_envs
     obs_ndim = len(obs_shape)

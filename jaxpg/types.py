@@ -30,7 +30,19 @@ LR_SCHEDULES = ("constant", "linear")
 ENTROPY_SCHEDULES = ("constant", "linear")
 LOG_STD_MODES = ("param", "state")
 SQUASHES = ("clip", "tanh")
+POLICIES = ("mlp", "cnn")
 CONTINUOUS_ONLY = ("log_std", "log_std_init", "log_std_bounds", "squash")
+
+
+class GaussianOptions(NamedTuple):
+    """A Gaussian head's options (continuous actions; see ``policies.mlp_policy``): the log-std mode
+    (``"param"`` or ``"state"``), its initial value and ``(lo, hi)`` bounds, and the squash
+    (``"clip"`` or ``"tanh"``)."""
+
+    log_std: str = "param"
+    log_std_init: float = 0.0
+    log_std_bounds: tuple[float, float] = (-5.0, 2.0)
+    squash: str = "clip"
 
 
 def check_gaussian_options(log_std, log_std_init, log_std_bounds, squash) -> None:
@@ -188,6 +200,9 @@ class Config:
         observation fills every slot), and ``obs_norm`` keeps statistics per base
         feature shared by the K slots. For envs whose observation hides part of the
         state (Pixelcopter's unseen second terrain piece). Default 1: the env as is.
+      policy: the torso of the policy and value networks: ``"mlp"`` (the observation
+        flattened into the ``hidden`` layers) or ``"cnn"`` (image observations ``[H, W, C]``,
+        e.g. MinAtar's: ``policies.CNN_LAYERS`` convolutions, then the ``hidden`` layers).
 
     The four continuous-only options default to ``None`` (their defaults apply
     on a continuous env); setting one on a discrete env is a ``ValueError``.
@@ -214,6 +229,7 @@ class Config:
     log_std_bounds: tuple[float, float] | None = None
     squash: str | None = None
     frame_stack: int = 1
+    policy: str = "mlp"
 
     def __post_init__(self):
         # Checks that need the environment (is the name known, does a continuous-only option
@@ -251,6 +267,8 @@ class Config:
                 raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
         _positive_int("value_steps", self.value_steps)
         object.__setattr__(self, "frame_stack", _positive_int("frame_stack", self.frame_stack))
+        if self.policy not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}; got {self.policy!r}")
         if self.value_hidden is not None:
             vh = tuple(self.value_hidden)
             for h in vh:
@@ -266,9 +284,9 @@ class Config:
         if any(getattr(self, k) is not None for k in CONTINUOUS_ONLY):
             check_gaussian_options(*self.gaussian_options())
 
-    def gaussian_options(self) -> tuple[str, float, tuple[float, float], str]:
-        """``(log_std, log_std_init, log_std_bounds, squash)`` with the defaults filled in."""
-        return (
+    def gaussian_options(self) -> GaussianOptions:
+        """``GaussianOptions(log_std, log_std_init, log_std_bounds, squash)``, the defaults filled in."""
+        return GaussianOptions(
             "param" if self.log_std is None else self.log_std,
             0.0 if self.log_std_init is None else self.log_std_init,
             (-5.0, 2.0) if self.log_std_bounds is None else self.log_std_bounds,

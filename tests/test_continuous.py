@@ -93,8 +93,8 @@ def test_sample_moments_and_entropy_monte_carlo():
 @pytest.mark.parametrize("mode", ["param", "state"])
 def test_gaussian_policy_head_layout_and_bounds(mode):
     env, p = envs.make("Pendulum-v1")
-    pol = policies.mlp_policy((8,), action_space=env.action_space(p), log_std=mode, log_std_init=-1.0,
-                              log_std_bounds=(-3.0, 0.5))
+    pol = policies.mlp_policy((8,), action_space=env.action_space(p),
+                              gaussian=policies.GaussianOptions(mode, -1.0, (-3.0, 0.5)))
     assert isinstance(pol.dist, policies.Gaussian) and pol.dist.low == (-2.0,) and pol.dist.high == (2.0,)
     v = pol.init(jax.random.key(0), jnp.zeros(3))
     assert ("log_std" in v["params"]) == (mode == "param")

@@ -506,7 +506,8 @@ def test_play_episode_gaussian_greedy_maps_the_mean_into_the_bounds(squash, torq
 
 def test_play_episode_gaussian_matches_manual_stepping():
     env, env_params = envs.make("Pendulum-v1")
-    policy = policies.mlp_policy((8,), action_space=env.action_space(env_params), log_std_init=0.5)
+    policy = policies.mlp_policy((8,), action_space=env.action_space(env_params),
+                                 gaussian=policies.GaussianOptions(log_std_init=0.5))
     params = policy.init(jax.random.key(1), jnp.zeros(3))
     key = jax.random.key(5)
     states, length = render.play_episode(key, "Pendulum-v1", policy.apply, params, 12, dist=policy.dist)

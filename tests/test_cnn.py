@@ -1,0 +1,62 @@
+"""The cnn torso (``Config(policy="cnn")``, ``--policy cnn``): image observations [H, W, C]."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxpg import policies
+from jaxpg.types import Config
+
+
+def test_a_cnn_policy_maps_images_to_logits_and_its_value_net_to_values():
+    policy = policies.mlp_policy((32,), 3, "relu", obs_ndim=3, torso="cnn")
+    obs = jax.random.uniform(jax.random.key(0), (5, 7, 10, 10, 4))  # [T, N, H, W, C]
+    variables = policy.init(jax.random.key(1), obs[0, 0])
+    conv = variables["params"]["Conv_0"]["kernel"]
+    assert conv.shape == (3, 3, 4, 16)  # CNN_LAYERS: one 3x3 convolution of 16 filters over the 4 channels
+    assert variables["params"]["Dense_0"]["kernel"].shape == (10 * 10 * 16, 32)  # SAME padding, stride 1
+    assert policy.apply(variables, obs).shape == (5, 7, 3)
+    # rows are independent: a batch gives what each observation gives alone
+    np.testing.assert_allclose(policy.apply(variables, obs)[2, 3], policy.apply(variables, obs[2, 3]), rtol=1e-5,
+                               atol=1e-6)
+    value = policies.value_network((32,), "relu", obs_ndim=3, torso="cnn")
+    v = value.apply(value.init(jax.random.key(2), obs[0, 0]), obs)
+    assert v.shape == (5, 7)
+
+
+def test_a_frame_stack_gives_the_cnn_its_frames_as_channels():
+    """K frames [K, H, W, C] are the image [H, W, K*C] with frame k's channels at k*C..k*C+C-1."""
+    frames = jax.random.uniform(jax.random.key(0), (4, 2, 6, 6, 3))  # [batch, K=2, H, W, C=3]
+    stacked = policies.mlp_policy((8,), 2, obs_ndim=4, frame_stack=2, torso="cnn")
+    flat = policies.mlp_policy((8,), 2, obs_ndim=3, torso="cnn")
+    variables = stacked.init(jax.random.key(1), frames[0])
+    as_channels = jnp.concatenate([frames[:, 0], frames[:, 1]], axis=-1)  # [batch, H, W, 6]
+    np.testing.assert_allclose(stacked.apply(variables, frames), flat.apply(variables, as_channels), rtol=1e-6)
+
+
+def test_the_cnn_refuses_vector_observations_before_tracing():
+    with pytest.raises(ValueError, match=r"needs image observations \[H, W, C\]; this env's frame has 1 axes"):
+        policies.mlp_policy((8,), 2, obs_ndim=1, torso="cnn")
+    with pytest.raises(ValueError, match="policy torso must be one of mlp, cnn"):
+        policies.mlp_policy((8,), 2, torso="gru")
+    with pytest.raises(ValueError, match="policy must be one of mlp, cnn"):
+        Config(policy="transformer")
+    from jaxpg.train import make_trainer
+
+    with pytest.raises(ValueError, match="needs image observations"):
+        make_trainer(Config(env="CartPole-v1", policy="cnn"))
+
+
+@pytest.mark.slow
+def test_train_a_minatar_cnn_then_load_and_act(tmp_path):
+    from jaxpg.agent import load
+    from jaxpg.cli import main
+
+    out = tmp_path / "breakout"
+    assert main(["train", "--env", "Breakout-MinAtar", "--policy", "cnn", "--hidden", "32", "--seeds", "2",
+                 "--num-envs", "4", "--updates", "3", "--max-steps", "50", "--eval-episodes", "2", "--quiet",
+                 "--out", str(out)]) == 0
+    agent = load(out, seed=0)
+    obs = np.zeros((10, 10, 4), np.float32)
+    assert int(agent.greedy(obs)) in range(3)
