@@ -119,6 +119,7 @@ def stacked_run(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # a Pixelcopter run to train first (~17 s cold): the slow tier
 def test_a_frame_stacked_run_trains_saves_and_loads(stacked_run):
     summary = json.loads((stacked_run / "summary.json").read_text())
     agent = jaxpg.load(stacked_run, seed=1)
@@ -130,6 +131,7 @@ def test_a_frame_stacked_run_trains_saves_and_loads(stacked_run):
     assert float(agent.evaluate().mean()) == pytest.approx(summary["eval_mean"][1], abs=1e-5)
 
 
+@pytest.mark.slow
 def test_a_frame_stacked_policy_renders_the_games_own_states(stacked_run):
     agent = jaxpg.load(stacked_run, seed=0)
     states, length = render.play_episode(jax.random.key(0), agent.env, agent.policy.apply, agent.params, 20,

@@ -84,6 +84,7 @@ def _pbt(seed=0, parts=(), out=None):
     return tune(CFG, search, seeds=2, seed=seed, out=out, parts=parts, handle_signals=False)
 
 
+@pytest.mark.slow  # a PBT population trained to its first exploit (~7 s cold): the slow tier
 def test_pbt_exploit_copies_exactly_and_explore_stays_in_range():
     rec = _AtSync(2)
     result = _pbt(parts=[rec])

@@ -62,6 +62,7 @@ def test_resume_across_waves_equals_the_uninterrupted_run(tmp_path):
     np.testing.assert_allclose(r.metrics.mean_return, whole.metrics.mean_return, rtol=1e-6)
 
 
+@pytest.mark.slow  # it compiles the chunk to learn what one run needs (~15 s cold)
 def test_a_budget_below_one_run_per_device_is_refused(tmp_path):
     with pytest.raises(runner.RunError, match="even in waves of one run per device"):
         _run(CFG, 8, max_memory=1000, out=tmp_path / "r")
