@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+from jaxpg.scores import check_metric
+
 EXIT_USAGE = 2
 MAX_INT = 2**31 - 1  # counts (seeds, envs, updates, steps...) live in int32 inside the programs
 SEED_RANGE = (-(2**63), 2**63 - 1)
@@ -152,3 +154,11 @@ class HelpFormatter(argparse.HelpFormatter):
         if action.default is None or isinstance(action, argparse._StoreTrueAction):
             return text
         return f"{text} (default: %(default)s)"
+
+
+def metric(text: str) -> str:
+    """``--metric``: eval, final, auc or steps-to:T (``jaxpg.scores``)."""
+    try:
+        return check_metric(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("`metric` ", "")) from None

@@ -16,7 +16,7 @@ import numpy as np
 
 from jaxpg import rundir, scores, stats
 from jaxpg.cli import flags
-from jaxpg.cli.common import HelpFormatter, UsageError, nonneg_int, path, positive_int
+from jaxpg.cli.common import HelpFormatter, UsageError, metric, nonneg_int, path, positive_int
 from jaxpg.plotting import _check_format, final_score_data, performance_profiles_from_scores
 
 CONFIDENCE = 0.95
@@ -43,7 +43,7 @@ def add_parsers(sub) -> None:
     c.add_argument("--points", "--point", type=_points, default=None, dest="point", metavar="I,J,...",
                    help="use only these points of each sweep (trials of each tune directory), in this order: "
                         "`compare SWEEP --points 2,0` compares point 0 against point 2 (default: every point)")
-    c.add_argument("--metric", type=_metric, default="eval",
+    c.add_argument("--metric", type=metric, default="eval",
                    help="a seed's score: eval (mean - std of its evaluation returns), final (mean training "
                         "return, last tenth of the updates), auc (mean training return over the run), "
                         "steps-to:T (valid env steps until the 10-update mean return reaches T; fewer is better)")
@@ -61,13 +61,6 @@ def _points(text: str) -> list[int]:
     if len(set(out)) != len(out):
         raise argparse.ArgumentTypeError(f"a point is named twice in {text!r}")
     return out
-
-
-def _metric(text: str) -> str:
-    try:
-        return scores.check_metric(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).replace("`metric` ", "")) from None
 
 
 def _name(label: str) -> str:

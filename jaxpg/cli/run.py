@@ -15,6 +15,7 @@ from jaxpg.cli.common import (
     LEAVE_AT_ONCE,
     HelpFormatter,
     UsageError,
+    metric,
     nonneg_int,
     number,
     path,
@@ -23,7 +24,6 @@ from jaxpg.cli.common import (
     seed_int,
 )
 from jaxpg.evaluate import summarize
-from jaxpg.scores import check_metric
 from jaxpg.types import point_label
 
 
@@ -43,7 +43,7 @@ def add_parsers(sub) -> None:
                    help="stop early once every run's training return has reached this value")
     w.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the sweep saved in DIR; --updates N = total updates")
-    w.add_argument("--metric", type=_metric, default="eval",
+    w.add_argument("--metric", type=metric, default="eval",
                    help="rank points by: eval (mean - std of the evaluation returns), final (mean training "
                         "return, last tenth of the updates), auc (mean training return over the run), steps-to:T "
                         "(valid env steps until the 10-update mean return reaches T; fewer is better)")
@@ -55,13 +55,6 @@ def add_parsers(sub) -> None:
     w.add_argument("--process-id", type=int, default=None, help="this process's id (or JAX_PROCESS_ID)")
     w.add_argument("--connect-timeout", type=positive_int, default=60,
                    help="seconds to wait for every process to join")
-
-
-def _metric(text: str) -> str:
-    try:
-        return check_metric(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e).replace("`metric` ", "")) from None
 
 
 def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
