@@ -207,6 +207,7 @@ def _tensorboard_scalars(path):
     return out
 
 
+@pytest.mark.slow  # trains a run first: the slow tier (fast tier under 3 minutes cold)
 def test_tensorboard_logs_every_update(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",

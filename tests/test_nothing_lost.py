@@ -103,6 +103,7 @@ def test_a_signal_before_any_update_says_nothing_was_trained_and_leaves_no_run(t
 
 
 # ------------------------------------------------------------------------------ one writer
+@pytest.mark.slow  # trains a run first: the slow tier (fast tier under 3 minutes cold)
 def test_a_second_writer_is_refused_in_one_line(tmp_path, capsys):
     out = tmp_path / "c"
     with rundir.locked(out):  # another process writing it (flock: any other open of the directory conflicts)

@@ -124,6 +124,7 @@ def test_signals_during_the_final_save_are_deferred(tmp_path, monkeypatch, capsy
 
 
 # 5 ------------------------------------------------------------------------------ corruption
+@pytest.mark.slow  # trains a run first: the slow tier (fast tier under 3 minutes cold)
 def test_a_flipped_bit_in_a_checkpoint_is_refused_naming_the_file(tmp_path, capsys):
     out = tmp_path / "C"
     assert main(["train", *SMALL, "--updates", "2", "--out", str(out), "--quiet"]) == 0
