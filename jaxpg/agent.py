@@ -10,6 +10,12 @@ re-specified by hand.
     action = agent.greedy(obs)                 # env-ready action, argmax / the Gaussian's mean
     action = agent.act(key, obs)               # sampled, as training and the course evaluate
     returns = agent.evaluate()                 # = the run's final evaluation of this seed
+
+A recurrent agent (``--policy gru`` or ``cnn-gru``) carries its state: start each episode from
+``agent.initial_state()`` and pass it along::
+
+    state = agent.initial_state()
+    action, state = agent.act(key, obs, state)   # or agent.greedy(obs, state)
 """
 
 from __future__ import annotations
@@ -67,19 +73,51 @@ class Agent(NamedTuple):
     updates_done: int
     meta: dict
 
+    @property
+    def recurrent(self) -> bool:
+        """True for a ``gru``/``cnn-gru`` policy: ``act``/``greedy`` take and return its state."""
+        return bool(self.policy.recurrent)
+
+    def initial_state(self, batch_shape: tuple[int, ...] = ()) -> jax.Array:
+        """A recurrent policy's state at the start of an episode, ``[*batch, H]`` zeros."""
+        if not self.recurrent:
+            raise ValueError(f"this agent's policy ({self.config.policy}) has no state; call act(key, obs)")
+        return self.policy.initial_state(tuple(batch_shape))
+
     def apply(self, obs: jax.Array) -> jax.Array:
-        """The head's input for ``obs`` ``[*batch, *obs_shape]``: logits, or (mean, log-std)."""
+        """The head's input for ``obs`` ``[*batch, *obs_shape]``: logits, or (mean, log-std).
+
+        For a recurrent policy ``obs`` is a whole episode ``[T, *batch, *obs_shape]``, played from
+        the initial state."""
         return self.policy.apply(self.params, obs)
 
-    def act(self, key: jax.Array, obs: jax.Array) -> jax.Array:
-        """A sampled action, mapped into the env's action space (what training plays)."""
-        dist = self.policy.dist
-        return dist.to_env(dist.sample(key, self.apply(obs)))
+    def _out(self, obs, state):
+        if not self.recurrent:
+            if state is not None:
+                raise ValueError(f"this agent's policy ({self.config.policy}) has no state; call it without one")
+            return None, self.apply(obs)
+        if state is None:
+            raise ValueError(f"a {self.config.policy} agent carries a state: state = agent.initial_state(), then "
+                             "action, state = agent.act(key, obs, state)")
+        return self.policy.step(self.params, state, obs)
 
-    def greedy(self, obs: jax.Array) -> jax.Array:
-        """The head's mode (argmax; a Gaussian's mean), mapped into the env's action space."""
+    def act(self, key: jax.Array, obs: jax.Array, state: jax.Array | None = None):
+        """A sampled action, mapped into the env's action space (what training plays).
+
+        Recurrent policies: ``act(key, obs, state) -> (action, state')``."""
         dist = self.policy.dist
-        return dist.to_env(dist.mode(self.apply(obs)))
+        state, out = self._out(obs, state)
+        action = dist.to_env(dist.sample(key, out))
+        return (action, state) if self.recurrent else action
+
+    def greedy(self, obs: jax.Array, state: jax.Array | None = None):
+        """The head's mode (argmax; a Gaussian's mean), mapped into the env's action space.
+
+        Recurrent policies: ``greedy(obs, state) -> (action, state')``."""
+        dist = self.policy.dist
+        state, out = self._out(obs, state)
+        action = dist.to_env(dist.mode(out))
+        return (action, state) if self.recurrent else action
 
     def env_pair(self):
         """``(env, env_params)`` exactly as the run's training and evaluation built them."""
@@ -101,7 +139,7 @@ class Agent(NamedTuple):
         limit = int(max_steps or meta.get("eval_max_steps") or tr.env_params.max_steps_in_episode)
         if key is None:
             key = evaluation_key(self.root_seed if seed is None else seed, self.seeds, self.seed_index, greedy)
-        fn = jax.jit(lambda k, p: _evaluate(k, tr.env, tr.env_params, tr.policy.apply, p, episodes, limit,
+        fn = jax.jit(lambda k, p: _evaluate(k, tr.env, tr.env_params, tr.policy, p, episodes, limit,
                                             greedy=greedy, dist=tr.policy.dist))
         return np.asarray(fn(key, self.params))
 

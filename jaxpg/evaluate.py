@@ -44,7 +44,9 @@ def evaluate(
     Args:
       key: PRNG key.
       env, env_params: a gymnax environment and its parameters.
-      apply_fn: ``apply(params, obs) -> out`` (the head's input, e.g. logits).
+      apply_fn: ``apply(params, obs) -> out`` (the head's input, e.g. logits), or the
+        ``Policy`` itself (needed for a recurrent policy: its state is carried through each
+        episode from ``initial_state``).
       params: policy parameters.
       num_episodes: K (static).
       max_steps: episode step limit (static).
@@ -57,12 +59,20 @@ def evaluate(
       [K] float32 returns. Pure: ``jax.vmap`` over ``params`` evaluates many seeds.
     """
 
-    def act(k, obs):
-        out = apply_fn(params, obs)
-        return dist.mode(out) if greedy else dist.sample(k, out)
+    policy = apply_fn if isinstance(apply_fn, policies.Policy) else None
+    recurrent = policy is not None and policy.recurrent
+
+    def act(k, obs, *state):
+        if recurrent:
+            new_state, out = policy.step(params, state[0], obs)
+        else:
+            out = (policy.apply if policy is not None else apply_fn)(params, obs)
+        action = dist.mode(out) if greedy else dist.sample(k, out)
+        return (action, new_state) if recurrent else action
 
     traj, _ = rollout(key, env, env_params, act, num_episodes, max_steps, chunk,
-                      env_action_fn=None if dist.discrete else dist.to_env)
+                      env_action_fn=None if dist.discrete else dist.to_env,
+                      carry0=policy.initial_state((num_episodes,)) if recurrent else None)
     return traj.rewards.sum(axis=0)
 
 

@@ -174,7 +174,7 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
     replay = None
     try:
         render.renderer(agent.env)
-        states, length = render.play_episode(jax.random.fold_in(key, 1), agent.env, agent.policy.apply,
+        states, length = render.play_episode(jax.random.fold_in(key, 1), agent.env, agent.policy,
                                              agent.params, replay_frames, greedy, dist=agent.policy.dist,
                                              frame_stack=agent.config.frame_stack)
         states = jax.tree.map(lambda a: a[: length + 1], states)

@@ -44,6 +44,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxpg.heads import (  # noqa: F401 (re-exported: the heads and their functions)
+    CATEGORICAL,
+    Categorical,
+    Gaussian,
+    entropy,
+    greedy,
+    log_prob,
+    sample,
+)
+from jaxpg.heads import gaussian_dist as _gaussian_dist
 from jaxpg.types import (  # noqa: F401 (LOG_STD_MODES, SQUASHES, GaussianOptions re-exported)
     LOG_STD_MODES,
     SQUASHES,
@@ -59,6 +69,7 @@ __all__ = [
     "CATEGORICAL",
     "TORSOS",
     "CNN_LAYERS",
+    "RECURRENT",
     "mlp_policy",
     "value_network",
     "update_obs_norm",
@@ -72,11 +83,11 @@ __all__ = [
 ]
 
 OBS_NORM_CLIP = 10.0
-TORSOS = ("mlp", "cnn")
+TORSOS = ("mlp", "cnn", "gru", "cnn-gru")
+RECURRENT = ("gru", "cnn-gru")  # torsos with a GRU after the hidden layers: a state carried over steps
 # The cnn torso: MinAtar's network (Young & Tian 2019): one 3x3 convolution of 16 filters, stride 1,
 # before the hidden layers (their 128 units: `hidden`).
 CNN_LAYERS: tuple[tuple[int, int, int], ...] = ((16, 3, 1),)
-_LOG_2PI = float(np.log(2.0 * np.pi))
 
 _ACTIVATIONS: dict[str, Callable] = {
     "tanh": jnp.tanh,
@@ -120,104 +131,6 @@ def orthogonal(scale: float = 1.0) -> Callable:
     return init
 
 
-class Categorical(NamedTuple):
-    """The categorical head over ``num_actions`` discrete actions; acts on logits ``[*batch, A]``."""
-
-    num_actions: int = 2
-
-    @property
-    def discrete(self) -> bool:
-        return True
-
-    def sample(self, key: jax.Array, out: jax.Array) -> jax.Array:
-        return sample(key, out)
-
-    def mode(self, out: jax.Array) -> jax.Array:
-        return greedy(out)
-
-    def log_prob(self, out: jax.Array, actions: jax.Array) -> jax.Array:
-        return log_prob(out, actions)
-
-    def entropy(self, out: jax.Array) -> jax.Array:
-        return entropy(out)
-
-    def to_env(self, actions: jax.Array) -> jax.Array:
-        return actions
-
-
-CATEGORICAL = Categorical()
-
-
-class Gaussian(NamedTuple):
-    """A diagonal Gaussian head over ``D``-dimensional actions in ``[low, high]``.
-
-    ``out = [mean (D), log_std (D)]`` along the last axis; ``log_std`` already lies
-    within the policy's bounds. The trajectory stores the Gaussian sample ``u``;
-    the environment gets ``to_env(u)``:
-
-    - ``squash="clip"``: ``clip(u, low, high)``. The loss scores ``log N(u; μ, σ)``
-      of the unclipped sample. Clipping is then part of the environment's
-      dynamics (as in most PPO/REINFORCE code, e.g. Stable-Baselines3), and the
-      REINFORCE estimator ``∇ log N(u) · A`` is unbiased for the policy that was
-      actually run. ``entropy`` is the Gaussian's closed form.
-    - ``squash="tanh"``: ``low + (tanh(u) + 1)/2 · (high − low)``, a bijection onto
-      the open box. ``log_prob`` is the density of the squashed action,
-      ``log N(u) − Σ log(½(high − low)(1 − tanh²u))``; the Jacobian term does
-      not depend on the policy's parameters, so its gradient equals that of
-      ``log N(u)``. The squashed density has no closed-form entropy, so
-      ``entropy`` (the bonus and the reported metric) is that of the
-      pre-squash Gaussian.
-
-    ``mode`` (what ``greedy`` evaluation plays) is the mean ``μ``.
-
-    Attributes:
-      action_dim: D.
-      low, high: the env's bounds, tuples of D floats.
-      squash: ``"clip"`` or ``"tanh"``.
-    """
-
-    action_dim: int
-    low: tuple[float, ...]
-    high: tuple[float, ...]
-    squash: str = "clip"
-
-    @property
-    def discrete(self) -> bool:
-        return False
-
-    def _split(self, out):
-        return out[..., : self.action_dim], out[..., self.action_dim :]
-
-    def sample(self, key: jax.Array, out: jax.Array) -> jax.Array:
-        mean, log_std = self._split(out)
-        return mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape, mean.dtype)
-
-    def mode(self, out: jax.Array) -> jax.Array:
-        return self._split(out)[0]
-
-    def log_prob(self, out: jax.Array, actions: jax.Array) -> jax.Array:
-        mean, log_std = self._split(out)
-        z = (actions - mean) * jnp.exp(-log_std)
-        logp = jnp.sum(-0.5 * jnp.square(z) - log_std - 0.5 * _LOG_2PI, axis=-1)
-        if self.squash == "tanh":
-            half = 0.5 * (jnp.asarray(self.high, jnp.float32) - jnp.asarray(self.low, jnp.float32))
-            # log(1 − tanh²u) = 2 (log 2 − u − softplus(−2u)), stable for large |u|
-            log_dtanh = 2.0 * (jnp.log(2.0) - actions - jax.nn.softplus(-2.0 * actions))
-            logp = logp - jnp.sum(jnp.log(jnp.broadcast_to(half, actions.shape)) + log_dtanh, axis=-1)
-        return logp
-
-    def entropy(self, out: jax.Array) -> jax.Array:
-        _, log_std = self._split(out)
-        return jnp.sum(log_std + 0.5 * (_LOG_2PI + 1.0), axis=-1)
-
-    def to_env(self, actions: jax.Array) -> jax.Array:
-        low = jnp.broadcast_to(jnp.asarray(self.low, jnp.float32), actions.shape)
-        high = jnp.broadcast_to(jnp.asarray(self.high, jnp.float32), actions.shape)
-        if self.squash == "tanh":
-            return low + 0.5 * (jnp.tanh(actions) + 1.0) * (high - low)
-        return jnp.clip(actions, low, high)
-
-
 class Policy(NamedTuple):
     """A pair of pure functions, like an optax ``GradientTransformation``, and its head.
 
@@ -229,11 +142,29 @@ class Policy(NamedTuple):
         (mean, log-std) for a Gaussian one.
       dist: the head (``Categorical`` or ``Gaussian``): ``sample``, ``mode``,
         ``log_prob``, ``entropy`` and ``to_env`` act on ``apply``'s output.
+      initial_state: recurrent policies only (``None`` otherwise):
+        ``initial_state(batch_shape) -> state [*batch, H]`` (zeros), the state an episode
+        starts from.
+      step: recurrent only: ``step(variables, state, obs[*batch, ...]) -> (state', out)``, one
+        step of ``N`` streams (what a rollout, evaluation or ``jaxpg.load``'s agent plays).
+      unroll: recurrent only: ``unroll(variables, state, obs[T, *batch, ...], resets=None)
+        -> (state_T, out[T, *batch, ...])``, time-major; ``resets[t]`` (bool ``[T, *batch]``)
+        puts a stream back to the initial state before step ``t`` (an episode starts there).
+        For a recurrent policy ``apply(variables, obs[T, *batch, ...])`` is
+        ``unroll`` from the initial state: a whole episode, time first.
     """
 
     init: Callable[[jax.Array, jax.Array], Any]
     apply: Callable[[Any, jax.Array], jax.Array]
     dist: Any = CATEGORICAL
+    initial_state: Callable[..., jax.Array] | None = None
+    step: Callable[..., tuple[jax.Array, jax.Array]] | None = None
+    unroll: Callable[..., tuple[jax.Array, jax.Array]] | None = None
+
+    @property
+    def recurrent(self) -> bool:
+        """True when the policy carries a state from step to step (``gru``, ``cnn-gru``)."""
+        return self.initial_state is not None
 
 
 class _MLP(nn.Module):
@@ -250,10 +181,14 @@ class _MLP(nn.Module):
     log_std_init: float = 0.0
     log_std_bounds: tuple[float, float] = (-5.0, 2.0)
     conv: tuple[tuple[int, int, int], ...] = ()  # (features, kernel, stride) per conv layer: the cnn torso
+    gru: int = 0  # > 0: a GRU of this width after the hidden layers; __call__(x[T, B, ...], carry[B, H], resets[T, B])
 
     @nn.compact
-    def __call__(self, x):
+    def __call__(self, x, carry=None, resets=None):
         act = _ACTIVATIONS[self.activation]
+        if self.gru:  # [T, B, *obs] -> [T·B, *obs]: the torso sees every step as one batch
+            steps, streams = x.shape[:2]
+            x = x.reshape(steps * streams, *x.shape[2:])
         image = x.shape[x.ndim - self.obs_ndim:]  # [*frame_shape] or [K, *frame_shape]
         if self.obs_scale != 1.0:
             x = x * jnp.float32(self.obs_scale)
@@ -282,10 +217,12 @@ class _MLP(nn.Module):
         features = x
         for width in self.hidden:
             features = act(nn.Dense(width, kernel_init=orthogonal(np.sqrt(2.0)))(features))
+        if self.gru:
+            carry, features = _gru(self, features.reshape(steps, streams, -1), carry, resets)
         # A small last layer starts the policy close to uniform (the usual PG init).
         out = nn.Dense(self.num_outputs, kernel_init=orthogonal(self.out_gain))(features)
         if not self.gaussian:
-            return out
+            return out if not self.gru else (carry, out)
         lo, hi = self.log_std_bounds
         if self.log_std == "param":
             raw = self.param("log_std", lambda _: jnp.full(self.num_outputs, self.log_std_init, jnp.float32))
@@ -294,7 +231,40 @@ class _MLP(nn.Module):
             raw = self.log_std_init + nn.Dense(
                 self.num_outputs, kernel_init=orthogonal(0.01), name="log_std_head"
             )(features)
-        return jnp.concatenate([out, jnp.clip(raw, lo, hi)], axis=-1)
+        out = jnp.concatenate([out, jnp.clip(raw, lo, hi)], axis=-1)
+        return out if not self.gru else (carry, out)
+
+
+def _gru(module: nn.Module, x: jax.Array, h: jax.Array, resets: jax.Array | None):
+    """A GRU (Cho et al. 2014, as ``flax.linen.GRUCell``) over ``x [T, B, F]`` from ``h [B, H]``.
+
+    ``r = σ(W_ir x + b_ir + W_hr h)``, ``z = σ(W_iz x + b_iz + W_hz h)``,
+    ``n = tanh(W_in x + b_in + r ⊙ (W_hn h + b_hn))``, ``h' = (1 − z) ⊙ n + z ⊙ h``; where
+    ``resets[t]`` the state is zeroed before step t. The input projections of all T steps are
+    one matrix product; only ``W_h h`` runs step by step. Returns ``(h_T, [T, B, H])``.
+    """
+    size = module.gru
+    gates_in = nn.Dense(3 * size, name="gru_input")(x)  # [T, B, 3H], lecun-normal kernel as flax's cell
+
+    def three_orthogonal(key, shape, dtype=jnp.float32):
+        return jnp.concatenate([orthogonal()(k, (size, size), dtype) for k in jax.random.split(key, 3)], axis=1)
+
+    w_h = module.param("gru_hidden_kernel", three_orthogonal, (size, 3 * size))
+    b_hn = module.param("gru_hidden_bias", nn.initializers.zeros_init(), (size,))
+    if resets is None:
+        resets = jnp.zeros(x.shape[:2], bool)
+
+    def cell(h, inputs):
+        g, reset = inputs
+        h = jnp.where(reset[:, None], 0.0, h)
+        gh = h @ w_h
+        r = jax.nn.sigmoid(g[:, :size] + gh[:, :size])
+        z = jax.nn.sigmoid(g[:, size:2 * size] + gh[:, size:2 * size])
+        n = jnp.tanh(g[:, 2 * size:] + r * (gh[:, 2 * size:] + b_hn[None]))
+        h = (1.0 - z) * n + z * h
+        return h, h
+
+    return jax.lax.scan(cell, h.astype(jnp.float32), (gates_in, resets))
 
 
 def mlp_policy(
@@ -341,7 +311,9 @@ def mlp_policy(
         variance per frame feature, shared by the K slots.
       torso: ``"mlp"`` (the observation flattened into the hidden layers) or ``"cnn"``
         (``[H, W, C]`` images, e.g. MinAtar's 10×10×C: ``CNN_LAYERS`` convolutions with
-        ``activation``, then the hidden layers; a frame stack's K frames become K·C channels).
+        ``activation``, then the hidden layers; a frame stack's K frames become K·C channels);
+        ``"gru"`` / ``"cnn-gru"``: the same, then a GRU as wide as the last hidden layer
+        (a recurrent policy: ``initial_state``, ``step``, ``unroll``; see ``Policy``).
 
     Returns:
       A ``Policy``. ``init(key, obs)`` takes one observation ``[*obs_shape]`` or a
@@ -375,6 +347,7 @@ def mlp_policy(
         raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}; got {activation!r}")
     _check_stack(frame_stack, obs_ndim)
     conv = _torso(torso, obs_ndim, frame_stack)
+    gru = _gru_width(torso, hidden)
     gaussian = isinstance(dist, Gaussian)
     if gaussian:
         check_gaussian_options(log_std, log_std_init, log_std_bounds, squash)
@@ -391,7 +364,10 @@ def mlp_policy(
         log_std_bounds=(float(log_std_bounds[0]), float(log_std_bounds[1])),
         stack=int(frame_stack),
         conv=conv,
+        gru=gru,
     )
+    if gru:
+        return _recurrent(module, int(obs_ndim), dist)
 
     def init(key: jax.Array, obs: jax.Array):
         return module.init(key, jnp.asarray(obs, jnp.float32))
@@ -402,16 +378,57 @@ def mlp_policy(
     return Policy(init, apply, dist)
 
 
+def _gru_width(torso: str, hidden: Sequence[int]) -> int:
+    if torso not in RECURRENT:
+        return 0
+    if not hidden:
+        raise ValueError(f"a {torso} policy needs at least one hidden layer (the GRU is as wide as the last)")
+    return int(hidden[-1])
+
+
+def _recurrent(module: nn.Module, obs_ndim: int, dist) -> Policy:
+    """The ``Policy`` of a module with a GRU: ``init``/``apply`` plus ``initial_state``/``step``/``unroll``."""
+    size = module.gru
+
+    def initial_state(batch_shape=()) -> jax.Array:
+        return jnp.zeros((*tuple(batch_shape), size), jnp.float32)
+
+    def unroll(variables, state: jax.Array, obs: jax.Array, resets: jax.Array | None = None):
+        obs = jnp.asarray(obs, jnp.float32)
+        steps, batch = obs.shape[0], obs.shape[1: obs.ndim - obs_ndim]
+        width = int(np.prod(batch))  # 1 for an unbatched stream
+        flat = obs.reshape(steps, width, *obs.shape[obs.ndim - obs_ndim:])
+        if resets is not None:
+            resets = jnp.broadcast_to(resets, (steps, *batch)).reshape(steps, width)
+        h, out = module.apply(variables, flat, jnp.broadcast_to(state, (*batch, size)).reshape(width, size), resets)
+        return h.reshape(*batch, size), out.reshape(steps, *batch, out.shape[-1])
+
+    def step(variables, state: jax.Array, obs: jax.Array):
+        h, out = unroll(variables, state, jnp.asarray(obs)[None])
+        return h, out[0]
+
+    def apply(variables, obs: jax.Array) -> jax.Array:
+        obs = jnp.asarray(obs)
+        return unroll(variables, initial_state(obs.shape[1: obs.ndim - obs_ndim]), obs)[1]
+
+    def init(key: jax.Array, obs: jax.Array):
+        obs = jnp.asarray(obs, jnp.float32)
+        one = obs.reshape(1, -1, *obs.shape[obs.ndim - obs_ndim:])[:, :1]  # [T=1, B=1, *obs_shape]
+        return module.init(key, one, jnp.zeros((1, size), jnp.float32))
+
+    return Policy(init, apply, dist, initial_state, step, unroll)
+
+
 def _torso(torso: str, obs_ndim: int, frame_stack: int) -> tuple[tuple[int, int, int], ...]:
     """The conv layers of ``torso`` (none for ``mlp``); a cnn needs ``[H, W, C]`` frames."""
     if torso not in TORSOS:
         raise ValueError(f"policy torso must be one of {', '.join(TORSOS)}; got {torso!r}")
-    if torso == "mlp":
+    if torso in ("mlp", "gru"):
         return ()
     frame_ndim = int(obs_ndim) - (1 if frame_stack > 1 else 0)
     if frame_ndim != 3:
-        raise ValueError(f"a cnn policy needs image observations [H, W, C]; this env's frame has {frame_ndim} "
-                         "axes (use the mlp policy)")
+        raise ValueError(f"a {torso} policy needs image observations [H, W, C]; this env's frame has {frame_ndim} "
+                         "axes (use the mlp or gru policy)")
     return CNN_LAYERS
 
 
@@ -438,31 +455,33 @@ def _check_stack(frame_stack: int, obs_ndim: int) -> None:
         raise ValueError(f"a frame-stacked observation [K, *frame_shape] has obs_ndim >= 2, got {obs_ndim}")
 
 
-def _gaussian_dist(space, squash: str) -> Gaussian:
-    shape = tuple(space.shape)
-    if len(shape) != 1:
-        raise ValueError(f"a Gaussian head needs a 1-D Box action space, got shape {shape}")
-    dim = shape[0]
-    low = np.broadcast_to(np.asarray(space.low, np.float64), (dim,))
-    high = np.broadcast_to(np.asarray(space.high, np.float64), (dim,))
-    if not (np.all(np.isfinite(low)) and np.all(np.isfinite(high)) and np.all(low < high)):
-        raise ValueError(f"the action space needs finite bounds low < high, got {low} and {high}")
-    return Gaussian(dim, tuple(float(v) for v in low), tuple(float(v) for v in high), squash)
-
-
 def value_network(hidden: Sequence[int], activation: str = "tanh", obs_ndim: int = 1,
                   obs_scale: float = 1.0, obs_norm: bool = False, frame_stack: int = 1,
                   torso: str = "mlp") -> Policy:
     """A state-value MLP ``V(s)``: ``apply(variables, obs[*batch, ...]) -> [*batch]``.
 
-    Same body as ``mlp_policy`` (the same ``torso``, and the same ``"obs_norm"``
+    Same body as ``mlp_policy`` (the same ``torso``, recurrent for ``gru``/``cnn-gru``: then
+    ``apply`` takes a whole episode ``[T, *batch, ...]`` and ``step``/``unroll`` carry the state;
+    and the same ``"obs_norm"``
     collection, per frame feature with ``frame_stack`` K > 1, when ``obs_norm``), with one
     output initialised at gain 1.
     """
     _check_stack(frame_stack, obs_ndim)
     module = _MLP(tuple(int(h) for h in hidden), 1, activation, int(obs_ndim), float(obs_scale),
                   obs_norm=bool(obs_norm), out_gain=1.0, stack=int(frame_stack),
-                  conv=_torso(torso, obs_ndim, frame_stack))
+                  conv=_torso(torso, obs_ndim, frame_stack), gru=_gru_width(torso, hidden))
+    if module.gru:
+        rec = _recurrent(module, int(obs_ndim), None)
+
+        def unroll(variables, state, obs, resets=None):
+            h, out = rec.unroll(variables, state, obs, resets)
+            return h, out[..., 0]
+
+        def step(variables, state, obs):
+            h, out = rec.step(variables, state, obs)
+            return h, out[..., 0]
+
+        return Policy(rec.init, lambda v, o: rec.apply(v, o)[..., 0], None, rec.initial_state, step, unroll)
 
     def init(key: jax.Array, obs: jax.Array):
         return module.init(key, jnp.asarray(obs, jnp.float32))
@@ -519,41 +538,3 @@ def update_obs_norm(stats: dict, obs: jax.Array, valid: jax.Array, obs_scale: fl
         "var": jnp.where(keep, var, new_var),
         "count": jnp.where(keep, n, total),
     }
-
-
-def sample(key: jax.Array, logits: jax.Array) -> jax.Array:
-    """Draws one action per row: ``a ~ Categorical(softmax(logits))``.
-
-    Args:
-      key: a PRNG key.
-      logits: [*batch, A].
-
-    Returns:
-      [*batch] int32 actions.
-    """
-    return jax.random.categorical(key, logits, axis=-1).astype(jnp.int32)
-
-
-def greedy(logits: jax.Array) -> jax.Array:
-    """The most likely action per row (``argmax``), [*batch] int32."""
-    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
-
-
-def log_prob(logits: jax.Array, actions: jax.Array) -> jax.Array:
-    """``log π(a) = logits[a] - logsumexp(logits)``.
-
-    Args:
-      logits: [*batch, A].
-      actions: [*batch] integer actions.
-
-    Returns:
-      [*batch] float log-probabilities.
-    """
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return jnp.take_along_axis(logp, actions[..., None].astype(jnp.int32), axis=-1)[..., 0]
-
-
-def entropy(logits: jax.Array) -> jax.Array:
-    """``H = -Σ_a π(a) log π(a)`` per row, [*batch]."""
-    logp = jax.nn.log_softmax(logits, axis=-1)
-    return -jnp.sum(jnp.exp(logp) * logp, axis=-1)

@@ -124,14 +124,21 @@ def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: b
             "pass dist=policy.dist (the head the policy was trained with)"
         )
 
+    policy = policy_apply if isinstance(policy_apply, policies.Policy) else None
+    recurrent = policy is not None and policy.recurrent
+    apply = policy.apply if policy is not None else policy_apply
+
     def run(key, params):
         key, reset_key = jax.random.split(key)
         obs, state = env.reset_env(reset_key, env_params)
 
         def step(carry, _):
-            key, obs, state, done, length = carry
+            (key, pstate), obs, state, done, length = carry
             key, act_key, step_key = jax.random.split(key, 3)
-            out = policy_apply(params, obs)
+            if recurrent:
+                pstate, out = policy.step(params, pstate, obs)
+            else:
+                out = apply(params, obs)
             action = dist.mode(out) if greedy else dist.sample(act_key, out)
             # The env gets what training gives it: a Gaussian head's action clipped or
             # squashed into the action bounds (``dist.to_env``).
@@ -144,9 +151,9 @@ def _episode_fn(env_name: str, policy_apply: Callable, max_steps: int, greedy: b
             obs = jnp.where(valid, next_obs, obs)
             done = jnp.logical_or(done, ended)
             length = length + valid.astype(jnp.int32)
-            return (key, obs, state, done, length), state
+            return ((key, pstate), obs, state, done, length), state
 
-        init = (key, obs, state, jnp.bool_(False), jnp.int32(0))
+        init = ((key, policy.initial_state() if recurrent else None), obs, state, jnp.bool_(False), jnp.int32(0))
         (_, _, _, _, length), states = jax.lax.scan(step, init, None, length=max_steps)
         state, states = envs.base_state(state), envs.base_state(states)  # what the renderer draws
         states = jax.tree.map(
@@ -187,7 +194,8 @@ def play_episode(
       key: a PRNG key.
       env_name: a name accepted by ``jaxpg.envs.make``.
       policy_apply: ``apply(params, obs) -> out`` of a policy (logits for a categorical
-        head, mean and log-std for a Gaussian one; it applies its own observation scaling).
+        head, mean and log-std for a Gaussian one; it applies its own observation scaling),
+        or the ``Policy`` itself (needed for a recurrent one: its state is carried).
       params: the policy's parameters.
       max_steps: number of steps to simulate (static positive int).
       greedy: take the head's mode (``argmax``; a Gaussian's mean) instead of sampling.

@@ -57,6 +57,7 @@ def rollout(
     early_exit: bool = True,
     axis_name: str | None = None,
     env_action_fn: Callable[[jax.Array], jax.Array] | None = None,
+    carry0=None,
 ) -> tuple[Trajectory, RolloutStats]:
     """Plays one episode in each of ``num_envs`` environments.
 
@@ -85,6 +86,9 @@ def rollout(
         gives alone; ``sim_steps`` counts every step simulated.
       env_action_fn: maps the stored actions to what the env receives (e.g. a
         Gaussian head's clip or squash to the action bounds); ``None``: the same.
+      carry0: a recurrent policy's initial state ``[N, H]`` (``policy.initial_state((N,))``);
+        then ``act_fn(key, obs, state) -> (actions, state')`` and ``traj.carry`` records the
+        state each action was computed from. Every episode starts at step 0 from ``carry0``.
 
     Returns:
       ``(traj, stats)``; ``traj`` has ``[T, N, ...]`` fields; ``valid[t, n]`` is
@@ -110,10 +114,15 @@ def rollout(
     step_env = jax.vmap(env.step_env, in_axes=(0, 0, 0, None))
     is_truncated = jax.vmap(env.is_truncated, in_axes=(0, None))
 
+    recurrent = carry0 is not None
+
     def one_step(carry, _):
-        key, state, obs, done, t, final_obs = carry
+        (key, pstate), state, obs, done, t, final_obs = carry
         key, act_key, step_key = jax.random.split(key, 3)
-        action = act_fn(act_key, obs)
+        if recurrent:
+            action, next_pstate = act_fn(act_key, obs, pstate)
+        else:
+            action, next_pstate = act_fn(act_key, obs), pstate
         if jnp.issubdtype(action.dtype, jnp.integer):
             action = action.astype(jnp.int32)
         env_action = action if env_action_fn is None else env_action_fn(action)
@@ -135,9 +144,10 @@ def rollout(
             terminated=terminated,
             truncated=truncated,
             valid=valid,
+            carry=jnp.where(valid[:, None], pstate, 0.0) if recurrent else None,
         )
         done = done | terminated | truncated
-        return (key, next_state, next_obs, done, t + 1, final_obs), record
+        return ((key, next_pstate), next_state, next_obs, done, t + 1, final_obs), record
 
     def run_chunk(loop):
         c, own_c, key, state, obs, done, final_obs, buffers = loop
@@ -162,6 +172,7 @@ def rollout(
             all_done = jax.lax.pmin(all_done.astype(jnp.int32), axis_name) > 0
         return jnp.logical_and(more, jnp.logical_not(all_done))
 
+    key = (key, carry0)  # the policy's state travels with the key (None: feed-forward)
     example = jax.eval_shape(
         lambda: one_step(
             (key, state0, obs0, jnp.zeros(num_envs, bool), jnp.int32(0), jnp.zeros_like(obs0)), None

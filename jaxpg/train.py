@@ -19,7 +19,14 @@ import numpy as np
 import optax
 
 from jaxpg import envs, policies
-from jaxpg.losses import predict_prefix, reinforce_value_and_grad, value_loss_and_grad
+from jaxpg.losses import (
+    predict_prefix,
+    recurrent_predict_prefix,
+    recurrent_value_and_grad,
+    recurrent_value_loss_and_grad,
+    reinforce_value_and_grad,
+    value_loss_and_grad,
+)
 from jaxpg.returns import (
     advantages,
     bootstrap_rewards,
@@ -226,12 +233,16 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         key, rollout_key = jax.random.split(state.key)
         variables = state.params
 
-        def act(k, obs):
-            return dist.sample(k, policy.apply(variables, obs))
+        def act(k, obs, *pstate):
+            if not policy.recurrent:
+                return dist.sample(k, policy.apply(variables, obs))
+            pstate, out = policy.step(variables, pstate[0], obs)
+            return dist.sample(k, out), pstate
 
         traj, stats = rollout(
             rollout_key, env, env_params, act, n, max_steps, config.rollout_chunk, axis_name=seed_axis,
             env_action_fn=None if dist.discrete else dist.to_env,
+            carry0=policy.initial_state((n,)) if policy.recurrent else None,
         )
         # Every episode has ended by step `loop_steps`: work on that prefix only.
         length = jnp.minimum(stats.loop_steps, max_steps)
@@ -245,12 +256,23 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             def v_apply(vp, obs):
                 return value_net.apply({"params": vp, **obs_norm_vars}, obs)
 
+            def v_unroll(vp, vstate, obs):
+                return value_net.unroll({"params": vp, **obs_norm_vars}, vstate, obs)
+
             vp0 = state.value_params["params"]
-            v_norm = predict_prefix(v_apply, vp0, traj.obs, length, loss_chunk)
+            if value_net.recurrent:
+                v_norm, v_last = recurrent_predict_prefix(v_unroll, vp0, value_net.initial_state((n,)), traj.obs,
+                                                          traj.valid, length, loss_chunk)
+            else:
+                v_norm = predict_prefix(v_apply, vp0, traj.obs, length, loss_chunk)
             values = r_mean + r_std * v_norm
             rewards = traj.rewards
             if config.bootstrap_truncated:
-                v_final = r_mean + r_std * v_apply(state.value_params["params"], stats.final_obs)
+                if value_net.recurrent:  # the observation after the cut, from the state the episode reached
+                    v_final = r_mean + r_std * value_net.step({"params": vp0, **obs_norm_vars}, v_last,
+                                                              stats.final_obs)[1]
+                else:
+                    v_final = r_mean + r_std * v_apply(vp0, stats.final_obs)
                 rewards = bootstrap_rewards(rewards, traj.truncated, v_final, hparams.gamma)
             # GAE(λ); λ = 1 is G − V. Value targets: the λ-returns A + V.
             raw_adv = gae_advantages(rewards, values, discounts, hparams.gae_lambda, length,
@@ -264,11 +286,21 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         def apply_net(net, obs):
             return policy.apply({**variables, "params": net}, obs)
 
-        (loss, (_, ent)), grads = reinforce_value_and_grad(
-            variables["params"], apply_net, traj.obs, traj.actions, adv, traj.valid,
-            entropy_coef_at(hparams.entropy_coef, state.update, config.entropy_schedule, config.num_updates),
-            length, loss_chunk, dist=dist,
-        )
+        def unroll_net(net, pstate, obs):
+            return policy.unroll({**variables, "params": net}, pstate, obs)
+
+        entropy_coef = entropy_coef_at(hparams.entropy_coef, state.update, config.entropy_schedule,
+                                       config.num_updates)
+        if policy.recurrent:
+            (loss, (_, ent)), grads = recurrent_value_and_grad(
+                variables["params"], unroll_net, traj.carry, traj.obs, traj.actions, adv, traj.valid,
+                entropy_coef, length, loss_chunk, dist=dist,
+            )
+        else:
+            (loss, (_, ent)), grads = reinforce_value_and_grad(
+                variables["params"], apply_net, traj.obs, traj.actions, adv, traj.valid, entropy_coef,
+                length, loss_chunk, dist=dist,
+            )
         optimizer = make_optimizer(hparams, config.lr_schedule, config.num_updates)
         updates, opt_state = optimizer.update(grads, state.opt_state, variables["params"])
         new_vars = {**variables, "params": optax.apply_updates(variables["params"], updates)}
@@ -282,8 +314,12 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             vopt_fn = value_optimizer(hparams)
 
             def value_step(vp, vopt):
-                vl, vgrads = value_loss_and_grad(vp, v_apply, traj.obs, targets, traj.valid, length,
-                                                 loss_chunk)
+                if value_net.recurrent:
+                    vl, vgrads = recurrent_value_loss_and_grad(vp, v_unroll, value_net.initial_state((n,)),
+                                                               traj.obs, targets, traj.valid, length, loss_chunk)
+                else:
+                    vl, vgrads = value_loss_and_grad(vp, v_apply, traj.obs, targets, traj.valid, length,
+                                                     loss_chunk)
                 vupd, vopt = vopt_fn.update(vgrads, vopt, vp)
                 return optax.apply_updates(vp, vupd), vopt, vl
 

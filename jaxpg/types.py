@@ -30,7 +30,7 @@ LR_SCHEDULES = ("constant", "linear")
 ENTROPY_SCHEDULES = ("constant", "linear")
 LOG_STD_MODES = ("param", "state")
 SQUASHES = ("clip", "tanh")
-POLICIES = ("mlp", "cnn")
+POLICIES = ("mlp", "cnn", "gru", "cnn-gru")
 CONTINUOUS_ONLY = ("log_std", "log_std_init", "log_std_bounds", "squash")
 
 
@@ -73,6 +73,8 @@ class Trajectory(NamedTuple):
       truncated: [T, N] bool, the episode was cut by the step limit at t
         (and did not terminate there).
       valid: [T, N] bool, t is at or before the step that ended the episode.
+      carry: a recurrent policy's state before step t, ``[T, N, H]`` (what the action at t
+        was computed from; 0 on invalid steps); ``None`` for a feed-forward policy.
     """
 
     obs: jax.Array
@@ -81,6 +83,7 @@ class Trajectory(NamedTuple):
     terminated: jax.Array
     truncated: jax.Array
     valid: jax.Array
+    carry: Any = None
 
 
 class TrainState(NamedTuple):
@@ -202,7 +205,10 @@ class Config:
         state (Pixelcopter's unseen second terrain piece). Default 1: the env as is.
       policy: the torso of the policy and value networks: ``"mlp"`` (the observation
         flattened into the ``hidden`` layers) or ``"cnn"`` (image observations ``[H, W, C]``,
-        e.g. MinAtar's: ``policies.CNN_LAYERS`` convolutions, then the ``hidden`` layers).
+        e.g. MinAtar's: ``policies.CNN_LAYERS`` convolutions, then the ``hidden`` layers);
+        ``"gru"`` / ``"cnn-gru"``: the same followed by a GRU as wide as the last hidden
+        layer, a recurrent policy (and value network) whose state starts at zeros with each
+        episode; the loss backpropagates through each whole episode.
 
     The four continuous-only options default to ``None`` (their defaults apply
     on a continuous env); setting one on a discrete env is a ``ValueError``.

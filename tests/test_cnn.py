@@ -38,14 +38,41 @@ def test_a_frame_stack_gives_the_cnn_its_frames_as_channels():
 def test_the_cnn_refuses_vector_observations_before_tracing():
     with pytest.raises(ValueError, match=r"needs image observations \[H, W, C\]; this env's frame has 1 axes"):
         policies.mlp_policy((8,), 2, obs_ndim=1, torso="cnn")
-    with pytest.raises(ValueError, match="policy torso must be one of mlp, cnn"):
-        policies.mlp_policy((8,), 2, torso="gru")
+    with pytest.raises(ValueError, match="policy torso must be one of mlp, cnn, gru, cnn-gru"):
+        policies.mlp_policy((8,), 2, torso="lstm")
     with pytest.raises(ValueError, match="policy must be one of mlp, cnn"):
         Config(policy="transformer")
     from jaxpg.train import make_trainer
 
     with pytest.raises(ValueError, match="needs image observations"):
         make_trainer(Config(env="CartPole-v1", policy="cnn"))
+
+
+MINATAR = {"Breakout-MinAtar": (4, 3), "Asterix-MinAtar": (4, 5), "Freeway-MinAtar": (7, 3),
+           "SpaceInvaders-MinAtar": (6, 4), "Seaquest-MinAtar": (10, 6)}  # channels, actions
+
+
+@pytest.mark.parametrize("policy", ["cnn", "cnn-gru"])
+@pytest.mark.parametrize("env", sorted(MINATAR))
+def test_cnn_shapes_on_every_minatar_game(env, policy):
+    """Traced only (jax.eval_shape): the trainer's policy and value network on each game's
+    10x10xC frames give one logit per action and one value per step."""
+    from jaxpg.train import make_trainer
+    from jaxpg.types import HParams
+
+    channels, actions = MINATAR[env]
+    tr = make_trainer(Config(env=env, policy=policy, hidden=(8,), advantage="value"))
+    obs = jax.ShapeDtypeStruct((5, 2, 10, 10, channels), jnp.float32)  # [T, N, H, W, C]
+    state = jax.eval_shape(tr.init, jax.random.key(0), HParams())
+    assert state.params["params"]["Conv_0"]["kernel"].shape == (3, 3, channels, 16)
+    out = jax.eval_shape(tr.policy.apply, state.params, obs)
+    assert out.shape == (5, 2, actions)
+    assert tr.policy.recurrent == (policy == "cnn-gru")
+    if tr.policy.recurrent:
+        one_step = jax.ShapeDtypeStruct((2, 10, 10, channels), jnp.float32)
+        h, step = jax.eval_shape(tr.policy.step, state.params, tr.policy.initial_state((2,)), one_step)
+        assert h.shape == (2, 8) and step.shape == (2, actions)
+    assert state.value_params["params"]["Conv_0"]["kernel"].shape == (3, 3, channels, 16)
 
 
 @pytest.mark.slow

@@ -57,8 +57,9 @@ TABLE: tuple[Flag, ...] = (
     Flag("--obs-scale", "obs_scale", _C, "observations are multiplied by this inside the policy", number),
     Flag("--obs-norm", "obs_norm", _C, "standardise observations with running mean/std kept in the policy",
          boolean=True),
-    Flag("--policy", "policy", _C, "network torso: mlp (observations flattened) or cnn (image observations "
-         "[H, W, C], e.g. MinAtar: a 3x3 conv of 16 filters before --hidden)", str, POLICIES),
+    Flag("--policy", "policy", _C, "network torso: mlp (observations flattened), cnn (image observations "
+         "[H, W, C], e.g. MinAtar: a 3x3 conv of 16 filters before --hidden), gru / cnn-gru (the same, then a "
+         "GRU as wide as the last hidden layer: memory across the episode)", str, POLICIES),
     Flag("--frame-stack", "frame_stack", _C, "the policy sees the last K observations (1: the env's own; "
          "obs-norm statistics are per frame feature)", positive_int),
     Flag("--rollout-chunk", "rollout_chunk", _C,

@@ -172,7 +172,7 @@ def cmd_render(args) -> int:
     params = jax.tree.map(lambda x: x[args.seed_index], ck.state.params)
     seed = ck.root_seed if args.seed is None else args.seed
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(seed), 2), args.seed_index)
-    states, length = render.play_episode(key, ck.config.env, trainer.policy.apply, params, max_steps,
+    states, length = render.play_episode(key, ck.config.env, trainer.policy, params, max_steps,
                                          args.greedy, dist=trainer.policy.dist,
                                          frame_stack=ck.config.frame_stack)
     states = jax.tree.map(lambda a: a[: length + 1], states)

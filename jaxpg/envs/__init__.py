@@ -55,6 +55,21 @@ _register_own("Pixelcopter-v0", _pixelcopter, aliases=("Pixelcopter-PLE-v0",))
 _register_own("Pixelcopter-threefry-v0", _pixelcopter_threefry)
 
 
+def _memory_chain(length: int):
+    """bsuite's MemoryChain (gymnax) with a longer memory: the context is shown at step 0, the
+    reward (±1) comes ``length`` steps later; an episode is ``length + 1`` steps."""
+
+    def make_it():
+        env, params = gymnax.make("MemoryChain-bsuite")
+        return env, params.replace(memory_length=int(length))
+
+    return make_it
+
+
+for _length in (30, 100):
+    _register_own(f"MemoryChain-{_length}-bsuite", _memory_chain(_length))
+
+
 def _mountain_car_continuous():
     env = MountainCarContinuous()
     return env, env.default_params

@@ -277,7 +277,7 @@ class Population:
 
         def one(kd, params):
             k1, k2 = jax.random.split(jax.random.wrap_key_data(kd))
-            ev = lambda k, g: evaluate(k, tr.env, tr.env_params, tr.policy.apply, params,  # noqa: E731
+            ev = lambda k, g: evaluate(k, tr.env, tr.env_params, tr.policy, params,  # noqa: E731
                                        int(episodes), limit, greedy=g, dist=tr.policy.dist)
             return ev(k1, False), ev(k2, True)
 
