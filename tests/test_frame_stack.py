@@ -47,10 +47,12 @@ def test_frame_stack_keeps_rewards_ends_and_the_auto_resetting_step():
     key = jax.random.key(3)
     o, ps = plain.reset_env(key, params)
     s, ss = stacked.reset_env(key, params)
+    step1 = jax.jit(lambda k, st: plain.step_env(k, st, 0, params))
+    step2 = jax.jit(lambda k, st: stacked.step_env(k, st, 0, params))
     for t in range(40):  # never pressing: falls to the floor and crashes
         k = jax.random.fold_in(key, t)
-        o, ps, r1, d1, _ = plain.step_env(k, ps, 0, params)
-        s, ss, r2, d2, _ = stacked.step_env(k, ss, 0, params)
+        o, ps, r1, d1, _ = step1(k, ps)
+        s, ss, r2, d2, _ = step2(k, ss)
         assert float(r1) == float(r2) and bool(d1) == bool(d2)
         np.testing.assert_array_equal(s[-1], o)
     assert bool(d1)  # the episode did end inside the loop

@@ -43,7 +43,14 @@ def test_gru_matches_flax_grucell(gru):
     h = jnp.zeros((2, H))
     for t in range(7):
         h, _ = cell.apply({"params": fp}, h, feat[t])
-        ours, _ = policy.unroll(variables, policy.initial_state((2,)), obs[: t + 1])
+    ours, _ = jax.jit(policy.unroll)(variables, policy.initial_state((2,)), obs)
+    np.testing.assert_allclose(ours, h, rtol=1e-5, atol=1e-6)
+    # and every step's state: the head's input (the stored states of a rollout are these)
+    step = jax.jit(policy.step)
+    h, ours = jnp.zeros((2, H)), policy.initial_state((2,))
+    for t in range(7):
+        h, _ = cell.apply({"params": fp}, h, feat[t])
+        ours, _ = step(variables, ours, obs[t])
         np.testing.assert_allclose(ours, h, rtol=1e-5, atol=1e-6)
 
 
@@ -52,8 +59,9 @@ def test_step_by_step_equals_unroll_and_apply(gru):
     obs = jax.random.normal(jax.random.key(2), (9, 3, 4))
     state = policy.initial_state((3,))
     outs = []
+    step = jax.jit(policy.step)
     for t in range(9):
-        state, out = policy.step(variables, state, obs[t])
+        state, out = step(variables, state, obs[t])
         outs.append(out)
     last, seq = policy.unroll(variables, policy.initial_state((3,)), obs)
     np.testing.assert_allclose(jnp.stack(outs), seq, rtol=1e-5, atol=1e-6)
@@ -113,14 +121,15 @@ def test_rollout_records_the_state_each_action_used(episode):
     lengths = np.asarray(traj.valid.sum(0))
     assert len(set(lengths.tolist())) > 1  # episodes of different lengths
     states = [policy.initial_state((5,))]
+    step = jax.jit(policy.step)
     for t in range(19):
-        states.append(policy.step(variables, states[-1], traj.obs[t])[0])
+        states.append(step(variables, states[-1], traj.obs[t])[0])
     want = np.where(np.asarray(traj.valid)[..., None], np.stack(states), 0.0)
     np.testing.assert_allclose(traj.carry, want, rtol=1e-5, atol=1e-6)
     assert np.all(np.asarray(traj.carry[0]) == 0.0)  # every episode starts from the initial state
 
 
-@pytest.mark.parametrize("chunk", [3, 8, 20])
+@pytest.mark.parametrize("chunk", [3, 20])
 def test_stored_state_loss_equals_recomputation_from_the_start(episode, chunk):
     """Chunks start from the rollout's stored states, and the gradient crosses chunk boundaries:
     loss and gradient equal ``jax.value_and_grad`` of one unroll over the whole episode."""
@@ -137,7 +146,8 @@ def test_stored_state_loss_equals_recomputation_from_the_start(episode, chunk):
     (loss, (pg, ent)), grads = jax.jit(
         lambda p: losses.recurrent_value_and_grad(p, unroll, traj.carry, traj.obs, traj.actions, adv, traj.valid,
                                                   0.1, length, chunk))(variables["params"])
-    (want, (wpg, went)), wgrads = jax.value_and_grad(losses.reinforce_loss, has_aux=True)(
+    (want, (wpg, went)), wgrads = jax.jit(jax.value_and_grad(losses.reinforce_loss, has_aux=True),
+                                          static_argnums=1)(
         variables["params"], apply, traj.obs, traj.actions, adv, traj.valid, 0.1)
     np.testing.assert_allclose([loss, pg, ent], [want, wpg, went], rtol=1e-5, atol=1e-6)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6), grads, wgrads)
@@ -156,25 +166,27 @@ def test_recurrent_value_prediction_and_loss_equal_whole_episode(episode):
     def unroll(p, s, o):
         return value.unroll({"params": p}, s, o)
 
-    pred, last = losses.recurrent_predict_prefix(unroll, vp, value.initial_state((5,)), traj.obs, traj.valid,
-                                                 length, 8)
-    whole = value.apply({"params": vp}, traj.obs)
+    pred, last = jax.jit(losses.recurrent_predict_prefix, static_argnums=(0, 6))(
+        unroll, vp, value.initial_state((5,)), traj.obs, traj.valid, length, 8)
+    whole = jax.jit(value.apply)({"params": vp}, traj.obs)
     used = int(-(-int(length) // 8) * 8)
     np.testing.assert_allclose(pred[:used], whole[:used], rtol=1e-5, atol=1e-6)
     # `last`: each stream's state after its last valid step (a bootstrap starts there)
     ends = np.asarray(traj.valid.sum(0)) - 1
-    for n, e in enumerate(ends):
-        want, _ = value.unroll({"params": vp}, value.initial_state((1,)), traj.obs[: e + 1, n:n + 1])
-        np.testing.assert_allclose(last[n], want[0], rtol=1e-5, atol=1e-6)
+    step, state, want = jax.jit(value.step), value.initial_state((5,)), np.zeros((5, H), np.float32)
+    for t in range(20):
+        state, _ = step({"params": vp}, state, traj.obs[t])
+        want[ends == t] = np.asarray(state)[ends == t]
+    np.testing.assert_allclose(last, want, rtol=1e-5, atol=1e-6)
     targets = jax.random.normal(jax.random.key(8), traj.rewards.shape)
-    loss, grads = losses.recurrent_value_loss_and_grad(vp, unroll, value.initial_state((5,)), traj.obs, targets,
-                                                       traj.valid, length, 8)
+    loss, grads = jax.jit(losses.recurrent_value_loss_and_grad, static_argnums=(1, 7))(
+        vp, unroll, value.initial_state((5,)), traj.obs, targets, traj.valid, length, 8)
 
     def whole_loss(p):
         err = value.apply({"params": p}, traj.obs) - targets
         return jnp.sum(jnp.where(traj.valid, err ** 2, 0.0)) / traj.valid.sum()
 
-    want, wgrads = jax.value_and_grad(whole_loss)(vp)
+    want, wgrads = jax.jit(jax.value_and_grad(whole_loss))(vp)
     np.testing.assert_allclose(loss, want, rtol=1e-5)
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-4, atol=1e-6), grads, wgrads)
 
