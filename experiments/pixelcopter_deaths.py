@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxpg import checkpoint, envs
+from jaxpg import checkpoint, envs, policies
 from jaxpg.envs import pixelcopter as pc
 
 
@@ -54,21 +54,29 @@ def _causes(state):
 
 
 def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, greedy: bool):
-    """Runs n episodes to their end (no auto-reset); returns per-episode length, return and cause flags."""
+    """Runs n episodes to their end (no auto-reset); returns per-episode length, return and cause flags.
+
+    ``apply_fn``: the policy's ``apply``, or the ``Policy`` (a recurrent one carries its state)."""
+    policy = apply_fn if isinstance(apply_fn, policies.Policy) else None
+    recurrent = policy is not None and policy.recurrent
 
     reset_keys = jax.random.split(jax.random.fold_in(key, 0), n)
     obs, state = jax.vmap(env.reset_env, (0, None))(reset_keys, env_params)
     z = jnp.zeros((n,), bool)
     carry0 = dict(obs=obs, state=state, done=z, length=jnp.zeros((n,), jnp.int32),
                   ret=jnp.zeros((n,), jnp.float32), block=z, ceiling=z, floor=z, screen=z,
-                  unseen_wall=z, t=jnp.int32(0), key=key)
+                  unseen_wall=z, t=jnp.int32(0), key=key,
+                  pstate=policy.initial_state((n,)) if recurrent else jnp.zeros((n,)))
 
     def cond(c):
         return (c["t"] < max_steps) & ~jnp.all(c["done"])
 
     def body(c):
         key, k_act, k_env = jax.random.split(c["key"], 3)
-        out = apply_fn(params, c["obs"])
+        if recurrent:
+            pstate, out = policy.step(params, c["pstate"], c["obs"])
+        else:
+            pstate, out = c["pstate"], (policy.apply if policy is not None else apply_fn)(params, c["obs"])
         action = dist.mode(out) if greedy else dist.sample(k_act, out)
         obs, st, r, term, _ = jax.vmap(env.step_env, (0, 0, 0, None))(
             jax.random.split(k_env, n), c["state"], action, env_params)
@@ -85,7 +93,7 @@ def play(key, env, env_params, apply_fn, params, dist, n: int, max_steps: int, g
             block=c["block"] | (crash & why["block"]), ceiling=c["ceiling"] | (crash & why["ceiling"]),
             floor=c["floor"] | (crash & why["floor"]), screen=c["screen"] | (crash & why["screen"]),
             unseen_wall=c["unseen_wall"] | (crash & why["unseen_wall"]),
-            t=c["t"] + 1, key=key,
+            t=c["t"] + 1, key=key, pstate=pstate,
         )
 
     c = jax.lax.while_loop(cond, body, carry0)
@@ -128,7 +136,7 @@ def main(argv=None) -> int:
 
     @jax.jit
     def one(params, key):
-        return play(key, tr.env, tr.env_params, tr.policy.apply, params, tr.policy.dist, args.episodes,
+        return play(key, tr.env, tr.env_params, tr.policy, params, tr.policy.dist, args.episodes,
                     max_steps, args.greedy)
 
     alive = np.asarray(ck.alive, bool)
