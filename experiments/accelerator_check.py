@@ -1,4 +1,4 @@
-"""The accelerator check: one command, whatever accelerator JAX sees, in about 8 minutes.
+"""The accelerator check: one command, whatever accelerator JAX sees (8 minutes before MinAtar).
 
 1. **Throughput** (`jaxpg bench`'s measurement, `jaxpg.bench.train_point`): CartPole-v1 for the
    course's 4-16-2 policy and jaxpg's 64-64 over a grid of envs × seeds up to 2^20 parallel
@@ -9,6 +9,10 @@
    `jaxpg.run` (waves if one program does not fit), a short budget; the wave plan, wall time and
    the per-point final scores.
 3. **Pixelcopter, 256 seeds**, its recommended settings for a short budget.
+4. **MinAtar at the references' budget** (``experiments/minatar.py``'s table): every game, 8
+   seeds of its tuned cnn settings with the updates scaled so a seed plays about 5 M env steps
+   (the MinAtar paper's 5 M frames), IQM with its bootstrap interval. Not yet run on an
+   accelerator: its time there is unmeasured (on 2 CPU cores it would take hours).
 
 It prints one table and writes one JSON, ``experiments/results/accelerator-check-<device>-<date>.json``
 (device name, versions, peak memory where the backend reports it), rewritten after every section
@@ -123,6 +127,40 @@ def pixelcopter(smoke: bool, say) -> dict:
             "final_return_median": float(np.median(ret)), "final_return_min": float(ret.min())}
 
 
+MINATAR_STEPS = 5_000_000  # the MinAtar paper's budget per run (frames = steps)
+
+
+def minatar(smoke: bool, say) -> dict:
+    """``experiments/minatar.py``'s table at the references' budget: each game's tuned updates
+    scaled by ``MINATAR_STEPS`` / the env steps per seed its CPU run recorded."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    from minatar import GAMES, run_game
+
+    from jaxpg.defaults import recommended
+
+    cpu = {}
+    for path in sorted((HERE / "results").glob("minatar-cpu-*.json")):
+        cpu = json.loads(path.read_text()).get("games", {})  # the newest CPU table
+    rows = {}
+    for game in GAMES:
+        if smoke:
+            over, seeds, episodes = {"num_updates": 2, "num_envs": 4, "max_steps": 32}, 2, 2
+        else:
+            config, _ = recommended(game)
+            per_update = (cpu.get(game, {}).get("env_steps_per_seed") or 0) / config.num_updates
+            updates = int(MINATAR_STEPS / per_update) if per_update else config.num_updates * 10
+            over, seeds, episodes = {"num_updates": updates}, 8, 32
+        r = run_game(game, seeds, episodes, 0, over)
+        lo, hi = r["iqm_ci95"]
+        say(f"  {game}: IQM {r['iqm']:.2f} [{lo:.2f}, {hi:.2f}], worst {r['worst_seed']:.2f}, "
+            f"{r['env_steps_per_seed'] / 1e6:.2f} M steps/seed, train {r['train_seconds']:.0f} s")
+        rows[game] = r
+    return {"target_steps_per_seed": MINATAR_STEPS, "games": rows}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--smoke", action="store_true", help="tiny sizes, seconds, any device")
@@ -143,7 +181,7 @@ def main() -> int:
     t0 = time.perf_counter()
     failed = 0
     for section, fn in (("throughput", throughput), ("sweep_with_waves", sweep_with_waves),
-                        ("pixelcopter", pixelcopter)):
+                        ("pixelcopter", pixelcopter), ("minatar", minatar)):
         t = time.perf_counter()
         try:
             record["sections"][section] = {"ok": True, **fn(args.smoke, print)}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jaxpg.types import Config, HParams
 
-__all__ = ["recommended", "TUNED"]
+__all__ = ["recommended", "TUNED", "PROVISIONAL"]
 
 # env name -> (Config overrides, HParams overrides, why)
 TUNED: dict[str, tuple[dict, dict, str]] = {
@@ -85,6 +85,25 @@ TUNED["MemoryChain-30-bsuite"] = (
     "with the GRU's update gate biased to keep its state (policies.Z_BIAS) 7 of 8 seeds solve it "
     "(5 of 8 without); 6 of 8 fresh seeds (root 1); the others stay at chance. experiments/memory_chain.py",
 )
+# MinAtar: provisional, not tuned (the table in docs/results.md is at a CPU-sized budget).
+PROVISIONAL: set[str] = set()  # entries that are a starting point, not tuned (`jaxpg envs` says so)
+_MINATAR_WHY = (
+    "provisional, NOT tuned: MinAtar's network (--policy cnn: a 3x3 conv of 16 filters, then 128 units) with the "
+    "Pixelcopter recipe (16 envs, training episodes cut at 256 steps and bootstrapped by the value baseline, GAE "
+    "0.95, entropy 0.01), {updates} updates (~{steps} valid env steps a seed on 2 CPU cores; the MinAtar paper "
+    "trains 5 M). experiments/minatar.py: the table in docs/results.md; experiments/accelerator_check.py runs it "
+    "at 5 M steps"
+)
+for _game, _updates, _steps in (("Breakout-MinAtar", 400, "150 k"), ("Asterix-MinAtar", 120, "150 k"),
+                                ("Freeway-MinAtar", 40, "160 k"), ("SpaceInvaders-MinAtar", 80, "150 k"),
+                                ("Seaquest-MinAtar", 120, "150 k")):
+    TUNED[_game] = (
+        {"policy": "cnn", "hidden": (128,), "num_envs": 16, "num_updates": _updates, "max_steps": 256,
+         "advantage": "value"},
+        {"learning_rate": 3e-3, "entropy_coef": 0.01, "gae_lambda": 0.95},
+        _MINATAR_WHY.format(updates=_updates, steps=_steps),
+    )
+    PROVISIONAL.add(_game)
 TUNED["Pixelcopter-PLE-v0"] = TUNED["Pixelcopter-threefry-v0"] = TUNED["Pixelcopter-v0"]
 
 

@@ -81,17 +81,27 @@ def entropy_coef_at(coef, update, schedule: str = "constant", num_updates: int =
 LOSS_CHUNK_FLOATS = 2**19  # hidden activations per seed in one loss chunk, on CPU (2 MiB of float32)
 
 
-def resolve_loss_chunk(config: Config, backend: str | None = None) -> int:
+RECURRENT_LOSS_CHUNK = 32
+
+
+def resolve_loss_chunk(config: Config, backend: str | None = None, obs_shape: tuple[int, ...] | None = None) -> int:
     """The steps per iteration of the return and gradient loops for ``config``.
 
     ``config.loss_chunk`` when set; otherwise, on CPU, chunks of about ``LOSS_CHUNK_FLOATS``
     hidden activations per seed: ``2**19 // (max(16, sum(hidden)) · num_envs)`` steps, 1 to
-    512 (4,096 rows for the 64-64 policy). Larger chunks push XLA's CPU matmuls and their
-    activations out of cache: the 64-64 policy trains 1.28x faster at 1,024 envs x 4 seeds
-    with 4-step chunks than with 512 (``experiments/perf_ablations.py``), while the 4-16-2
-    policy, with 8x smaller activations, prefers the long chunks. On other backends (not
-    measured yet) 512 steps. It depends on the config and backend only, never on the number
-    of seeds, so a seed trained alone and in a population sums its gradient in the same order.
+    512 (4,096 rows for the 64-64 policy); a cnn torso's activations count too (16 filters ·
+    H · W per row: Breakout-MinAtar's 1,600 floats make 16 envs' chunk 18 steps, not 256 —
+    a short episode padded to 256 steps of convolutions cost 4.7 s an update). Larger chunks
+    push XLA's CPU matmuls and their activations out of cache: the 64-64 policy trains 1.28x
+    faster at 1,024 envs x 4 seeds with 4-step chunks than with 512
+    (``experiments/perf_ablations.py``), while the 4-16-2 policy, with 8x smaller
+    activations, prefers the long chunks. On other backends (not
+    measured yet) 512 steps. A recurrent policy (``gru``, ``cnn-gru``) takes at most
+    ``RECURRENT_LOSS_CHUNK`` steps: each chunk is a sequential scan, so a chunk much longer than
+    the episodes costs its full length in steps (Pixelcopter's 256-step chunk made the value
+    baseline's loss 4.6x slower than 32-step chunks with 40-step episodes). It depends on the
+    config and backend only, never on the number of seeds, so a seed trained alone and in a
+    population sums its gradient in the same order.
 
     Example:
       >>> resolve_loss_chunk(Config(env="CartPole-v1", num_envs=64, hidden=(64, 64)), "cpu")
@@ -100,10 +110,16 @@ def resolve_loss_chunk(config: Config, backend: str | None = None) -> int:
     if config.loss_chunk is not None:
         return int(config.loss_chunk)
     backend = backend or jax.default_backend()
+    cap = RECURRENT_LOSS_CHUNK if config.policy in policies.RECURRENT else 512
     if backend != "cpu":
-        return 512
+        return cap
     width = max(16, sum(config.hidden))
-    return max(1, min(512, LOSS_CHUNK_FLOATS // (width * int(config.num_envs))))
+    if config.policy in ("cnn", "cnn-gru"):
+        if obs_shape is None:
+            obs_shape = envs.obs_shape(*envs.make(config.env, frame_stack=config.frame_stack))
+        height, wide = obs_shape[-3:-1]
+        width += sum(features for features, _, _ in policies.CNN_LAYERS) * height * wide
+    return max(1, min(cap, LOSS_CHUNK_FLOATS // (width * int(config.num_envs))))
 
 
 def check_config(config: Config) -> tuple:
@@ -212,7 +228,7 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     )
     n = config.num_envs
     obs_ndim = len(obs_shape)
-    loss_chunk = resolve_loss_chunk(config)
+    loss_chunk = resolve_loss_chunk(config, obs_shape=obs_shape)
 
     def value_optimizer(hparams):
         return optax.adam(hparams.value_learning_rate)

@@ -126,13 +126,17 @@ def test_accelerator_check_smoke_runs_every_section(tmp_path):
     _smoke("accelerator_check.py", tmp_path, 900)
     (path,) = tmp_path.glob("accelerator-check-smoke-*.json")
     record = json.loads(path.read_text())
-    assert record["complete"] and set(record["sections"]) == {"throughput", "sweep_with_waves", "pixelcopter"}
+    assert record["complete"] and set(record["sections"]) == {"throughput", "sweep_with_waves", "pixelcopter",
+                                                              "minatar"}
     assert all(s["ok"] for s in record["sections"].values())
     rows = record["sections"]["throughput"]["rows"]
     assert {r["policy"] for r in rows} == {"4-16-2", "64-64"} and all(r["valid_steps_per_s"] > 0 for r in rows)
     sweep = record["sections"]["sweep_with_waves"]
     assert sweep["waves"] >= 2 and sweep["runs"] == 8  # the smoke budget forces waves
     assert record["device"]["platform"] == "cpu" and record["versions"]["jax"]
+    games = record["sections"]["minatar"]["games"]
+    assert len(games) == 5 and all(g["iqm_ci95"][0] <= g["iqm"] <= g["iqm_ci95"][1] for g in games.values())
+    assert all(g["config"]["policy"] == "cnn" for g in games.values())
 
 
 @pytest.mark.slow

@@ -245,3 +245,15 @@ def test_gru_run_resumes_bit_for_bit_loads_evaluates_renders_and_exports(tmp_pat
     assert main(["export", str(tmp_path / "whole"), "--out", str(tmp_path / "exported"), "--eval-episodes", "10"]) == 0
     exported = load(tmp_path / "exported")
     np.testing.assert_array_equal(exported.greedy(jnp.ones(4), state)[1], agent.greedy(jnp.ones(4), state)[1])
+
+
+def test_recurrent_policies_take_short_loss_chunks():
+    """A chunk is a sequential scan for a gru: capped at 32 steps. Hand-computed for 1 env of the
+    64-64 mlp: 2**19 // (128 * 1) = 4096 rows, capped at 512."""
+    from jaxpg.train import RECURRENT_LOSS_CHUNK, resolve_loss_chunk
+    from jaxpg.types import Config
+
+    assert resolve_loss_chunk(Config(num_envs=1), "cpu") == 512
+    assert resolve_loss_chunk(Config(num_envs=1, policy="gru"), "cpu") == RECURRENT_LOSS_CHUNK == 32
+    assert resolve_loss_chunk(Config(num_envs=1, policy="gru"), "gpu") == 32
+    assert resolve_loss_chunk(Config(num_envs=1024, policy="gru"), "cpu") == 2**19 // (128 * 1024)  # 4

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jaxpg.cli.common import HelpFormatter, UsageError, path, positive_int
 from jaxpg.cli.flags import TABLE
-from jaxpg.defaults import TUNED, recommended
+from jaxpg.defaults import PROVISIONAL, TUNED, recommended
 
 # Start-up order: this module is imported when the jaxpg command loads. `jaxpg.envs` imports gymnax, and
 # importing gymnax starts a JAX backend, which must wait until `jaxpg sweep --coordinator ...` has called
@@ -57,13 +57,14 @@ def cmd_envs(args) -> int:
 
     if args.env is None:
         for name in envs.names():
-            print(f"{name} *" if name in TUNED else name)
+            print(f"{name} (provisional)" if name in PROVISIONAL else f"{name} *" if name in TUNED else name)
         return 0
     if args.env not in envs.names():
         raise UsageError(f"unknown environment {args.env!r}; valid names: {', '.join(envs.names())}")
     config, hparams = recommended(args.env)
-    print(f"{args.env}: {'tuned' if args.env in TUNED else 'the CartPole-tuned class defaults'} "
-          "(what train and sweep use for every flag not given)")
+    kind = ("provisional settings, not tuned" if args.env in PROVISIONAL else "tuned" if args.env in TUNED
+            else "the CartPole-tuned class defaults")
+    print(f"{args.env}: {kind} (what train and sweep use for every flag not given)")
     for f in TABLE:
         if f.field == "env":
             continue
@@ -73,7 +74,7 @@ def cmd_envs(args) -> int:
         print(f"  {f.flag:<22} {value}")
     why = TUNED.get(args.env, (None, None, ""))[2]
     if why:
-        print(f"measured: {why}")
+        print(f"{'note' if args.env in PROVISIONAL else 'measured'}: {why}")
     return 0
 
 
