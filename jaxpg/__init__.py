@@ -25,7 +25,7 @@ Above the blocks:
   command (``jaxpg.runner``: sharding, the chunk loop and its parts — checkpoints, signals,
   divergence, evaluation, the run directory); ``jaxpg.resume(dir)``; ``jaxpg.sweep.grid(...)``
   builds points.
-- ``jaxpg.load(run_dir, seed=i)``: a trained seed's policy (``act``, ``greedy``, ``apply``,
+- ``jaxpg.load(run_dir, seed_index=i)``: a trained seed's policy (``act``, ``greedy``, ``apply``,
   ``evaluate``) exactly as its run used it, observation scaling and normalisation included.
 - ``jaxpg.evaluate``/``jaxpg.summarize``: evaluation episodes and the mean - std score.
 - Modules: ``returns``, ``losses``, ``policies``, ``rollout``, ``train``, ``runner``,

@@ -1,12 +1,12 @@
 """A trained policy, loaded from a run directory, for use in your own code: ``jaxpg.load``.
 
-``jaxpg.load(run_dir, seed=i)`` rebuilds seed ``i``'s policy exactly as training and the run's
+``jaxpg.load(run_dir, seed_index=i)`` rebuilds seed ``i``'s policy exactly as training and the run's
 final evaluation used it: the network, the action head (categorical, or Gaussian with its
 clipping or tanh squashing into the env's bounds), the observation scaling and the
 observation-normalisation statistics (kept in the policy's variables). Nothing has to be
 re-specified by hand.
 
-    agent = jaxpg.load("runs/cartpole", seed=0)
+    agent = jaxpg.load("runs/cartpole", seed_index=0)
     action = agent.greedy(obs)                 # env-ready action, argmax / the Gaussian's mean
     action = agent.act(key, obs)               # sampled, as training and the course evaluate
     returns = agent.evaluate()                 # = the run's final evaluation of this seed
@@ -20,6 +20,7 @@ A recurrent agent (``--policy gru`` or ``cnn-gru``) carries its state: start eac
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -91,33 +92,30 @@ class Agent(NamedTuple):
         the initial state."""
         return self.policy.apply(self.params, obs)
 
-    def _out(self, obs, state):
-        if not self.recurrent:
-            if state is not None:
-                raise ValueError(f"this agent's policy ({self.config.policy}) has no state; call it without one")
-            return None, self.apply(obs)
-        if state is None:
+    def _check_state(self, state) -> None:
+        if not self.recurrent and state is not None:
+            raise ValueError(f"this agent's policy ({self.config.policy}) has no state; call it without one")
+        if self.recurrent and state is None:
             raise ValueError(f"a {self.config.policy} agent carries a state: state = agent.initial_state(), then "
                              "action, state = agent.act(key, obs, state)")
-        return self.policy.step(self.params, state, obs)
 
     def act(self, key: jax.Array, obs: jax.Array, state: jax.Array | None = None):
         """A sampled action, mapped into the env's action space (what training plays).
 
-        Recurrent policies: ``act(key, obs, state) -> (action, state')``."""
-        dist = self.policy.dist
-        state, out = self._out(obs, state)
-        action = dist.to_env(dist.sample(key, out))
-        return (action, state) if self.recurrent else action
+        Compiled once per policy and observation shape (``jax.jit``), so a loop that calls it
+        one observation at a time (a gymnasium episode) is fast. Recurrent policies:
+        ``act(key, obs, state) -> (action, state')``."""
+        self._check_state(state)
+        act, _ = _compiled(self.policy)
+        return act(self.params, key, obs, state) if self.recurrent else act(self.params, key, obs)
 
     def greedy(self, obs: jax.Array, state: jax.Array | None = None):
         """The head's mode (argmax; a Gaussian's mean), mapped into the env's action space.
 
-        Recurrent policies: ``greedy(obs, state) -> (action, state')``."""
-        dist = self.policy.dist
-        state, out = self._out(obs, state)
-        action = dist.to_env(dist.mode(out))
-        return (action, state) if self.recurrent else action
+        Compiled as ``act``. Recurrent policies: ``greedy(obs, state) -> (action, state')``."""
+        self._check_state(state)
+        _, greedy = _compiled(self.policy)
+        return greedy(self.params, obs, state) if self.recurrent else greedy(self.params, obs)
 
     def env_pair(self):
         """``(env, env_params)`` exactly as the run's training and evaluation built them."""
@@ -142,6 +140,27 @@ class Agent(NamedTuple):
         fn = jax.jit(lambda k, p: _evaluate(k, tr.env, tr.env_params, tr.policy, p, episodes, limit,
                                             greedy=greedy, dist=tr.policy.dist))
         return np.asarray(fn(key, self.params))
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(policy):
+    """``(act, greedy)`` of ``policy``, jitted once (the ``Policy`` is hashable: its functions and head)."""
+    dist = policy.dist
+    if policy.recurrent:
+        def act(params, key, obs, state):
+            state, out = policy.step(params, state, obs)
+            return dist.to_env(dist.sample(key, out)), state
+
+        def greedy(params, obs, state):
+            state, out = policy.step(params, state, obs)
+            return dist.to_env(dist.mode(out)), state
+    else:
+        def act(params, key, obs):
+            return dist.to_env(dist.sample(key, policy.apply(params, obs)))
+
+        def greedy(params, obs):
+            return dist.to_env(dist.mode(policy.apply(params, obs)))
+    return jax.jit(act), jax.jit(greedy)
 
 
 def _load_exported(folder: Path) -> Agent:
@@ -170,24 +189,32 @@ def _load_exported(folder: Path) -> Agent:
                  seeds=int(m.get("seeds", 1)), updates_done=int(m.get("updates_done", 0)), meta=meta)
 
 
-def load(run_dir: str | Path, seed: int = 0, point: int | None = None) -> Agent:
-    """Seed ``seed`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep`` --out),
-    or the policy of a ``jaxpg export`` folder (``seed`` and ``point`` are then ignored).
+def load(run_dir: str | Path, seed_index: int = 0, point: int | None = None, **renamed) -> Agent:
+    """Seed ``seed_index`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep``
+    --out), or the policy of a ``jaxpg export`` folder (``seed_index`` and ``point`` are then ignored).
 
     Args:
       run_dir: the run directory.
-      seed: which of the run's seeds (0-based index, as in ``summary.json``).
+      seed_index: which of the run's seeds (0-based index, as in ``summary.json`` and the CLI's
+        ``--seed-index``; not a root seed, which ``--seed`` always is).
       point: which hyperparameter point of a sweep directory (required for a sweep of more
         than one point).
 
     Raises:
       checkpoint.CheckpointError: no loadable checkpoint, a damaged one, or a bad index.
+      TypeError: for the old keyword ``seed=`` (renamed ``seed_index=``) or another unknown one.
     """
+    if "seed" in renamed:
+        raise TypeError("jaxpg.load takes seed_index= (which of the run's seeds, 0-based); seed= was renamed "
+                        "because --seed is always a root seed")
+    if renamed:
+        raise TypeError(f"jaxpg.load() got an unexpected keyword argument {next(iter(renamed))!r}")
+    seed = seed_index
     if (Path(run_dir) / "params.safetensors").is_file():
         return _load_exported(Path(run_dir))
     ck = checkpoint.load(run_dir, point)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < ck.seeds:
-        raise checkpoint.CheckpointError(f"seed {seed!r} is out of range: {run_dir} has seeds 0..{ck.seeds - 1}")
+        raise checkpoint.CheckpointError(f"seed index {seed!r} is out of range: {run_dir} has seeds 0..{ck.seeds - 1}")
     tr = make_trainer(ck.config)
     params = jax.tree.map(lambda x: jax.numpy.asarray(np.asarray(x)[int(seed)]), ck.state.params)
     return Agent(env=ck.config.env, config=ck.config, hparams=ck.hparams, params=params, policy=tr.policy,

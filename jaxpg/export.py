@@ -154,7 +154,7 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
             say) -> dict:
     ck = checkpoint.load(run_dir, point)
     seed = _best_seed(run_dir, ck.seeds) if seed is None and point is None else (seed or 0)
-    agent = load(run_dir, seed=seed, point=point)
+    agent = load(run_dir, seed_index=seed, point=point)
     root = agent.root_seed if eval_seed is None else int(eval_seed)
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(root), 3), seed)
     returns = agent.evaluate(episodes=episodes, greedy=greedy, key=key)

@@ -18,7 +18,7 @@ TINY = ["--num-envs", "4", "--hidden", "8", "--max-steps", "50", "--eval-episode
 def test_load_reproduces_the_runs_final_evaluation(normed_run):
     summary = json.loads((normed_run / "summary.json").read_text())
     for i in range(3):
-        agent = jaxpg.load(normed_run, seed=i)
+        agent = jaxpg.load(normed_run, seed_index=i)
         returns = agent.evaluate()
         assert returns.shape == (3,)
         assert float(returns.mean()) == pytest.approx(summary["eval_mean"][i], abs=1e-6)
@@ -27,7 +27,7 @@ def test_load_reproduces_the_runs_final_evaluation(normed_run):
 
 
 def test_load_keeps_the_observation_statistics_and_scaling(normed_run):
-    agent = jaxpg.load(normed_run, seed=1)
+    agent = jaxpg.load(normed_run, seed_index=1)
     stats = agent.params["obs_norm"]
     ck = checkpoint.load(normed_run)
     np.testing.assert_array_equal(np.asarray(stats["mean"]), np.asarray(ck.state.params["obs_norm"]["mean"])[1])
@@ -51,11 +51,30 @@ def test_evaluation_key_is_the_run_layers():
     assert pop.root_seed == 9
 
 
+def test_act_and_greedy_compile_once_per_policy_and_match_the_uncompiled_maths(normed_run):
+    from jaxpg.agent import _compiled
+
+    agent = jaxpg.load(normed_run, seed_index=2)
+    act, greedy = _compiled(agent.policy)
+    obs = [np.array([0.1, -0.4, 0.05, 0.3]), np.array([-0.2, 0.1, 0.0, -0.3]), np.array([0.0, 0.5, -0.1, 0.2])]
+    for o in obs:  # host arrays one at a time, as a gymnasium loop gives them
+        assert int(agent.greedy(o)) == int(jnp.argmax(agent.policy.apply(agent.params, jnp.asarray(o))))
+        a = agent.act(jax.random.key(3), o)
+        assert int(a) == int(jax.random.categorical(jax.random.key(3), agent.policy.apply(agent.params, o)))
+    assert greedy._cache_size() == 1 and act._cache_size() == 1  # one trace for every call
+    assert _compiled(jaxpg.load(normed_run, seed_index=0).policy) != (act, greedy)  # a new load: its own policy
+
+
 def test_load_errors_are_one_line(normed_run, tmp_path):
-    with pytest.raises(checkpoint.CheckpointError, match=r"seed 3 is out of range: .* has seeds 0..2"):
-        jaxpg.load(normed_run, seed=3)
+    with pytest.raises(checkpoint.CheckpointError, match=r"seed index 3 is out of range: .* has seeds 0..2"):
+        jaxpg.load(normed_run, seed_index=3)
     with pytest.raises(checkpoint.CheckpointError, match="no checkpoint"):
         jaxpg.load(tmp_path)
+    # one meaning of "seed": the CLI's --seed is a root seed, so the index has its own name
+    with pytest.raises(TypeError, match=r"takes seed_index= .* seed= was renamed because --seed is always a root"):
+        jaxpg.load(normed_run, seed=1)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'seeds'"):
+        jaxpg.load(normed_run, seeds=1)
 
 
 @pytest.mark.slow

@@ -84,6 +84,6 @@ def test_train_a_minatar_cnn_then_load_and_act(tmp_path):
     assert main(["train", "--env", "Breakout-MinAtar", "--policy", "cnn", "--hidden", "32", "--seeds", "2",
                  "--num-envs", "4", "--updates", "3", "--max-steps", "50", "--eval-episodes", "2", "--quiet",
                  "--out", str(out)]) == 0
-    agent = load(out, seed=0)
+    agent = load(out, seed_index=0)
     obs = np.zeros((10, 10, 4), np.float32)
     assert int(agent.greedy(obs)) in range(3)

@@ -57,7 +57,7 @@ def test_params_round_trip_and_jaxpg_load_of_the_folder_is_the_runs_policy(expor
     kernel = np.asarray(ck.state.params["params"]["Dense_0"]["kernel"])[i]
     np.testing.assert_array_equal(theirs["params.Dense_0.kernel"], kernel)
     np.testing.assert_array_equal(theirs["obs_norm.mean"], np.asarray(ck.state.params["obs_norm"]["mean"])[i])
-    a, b = jaxpg.load(hub), jaxpg.load(run, seed=i)
+    a, b = jaxpg.load(hub), jaxpg.load(run, seed_index=i)
     obs = jnp.array([0.2, -0.1, 0.03, 0.4])
     np.testing.assert_array_equal(a.apply(obs), b.apply(obs))
     assert a.config.obs_norm and a.config.obs_scale == 0.5
@@ -87,7 +87,7 @@ def test_safetensors_writer_handles_every_dtype_and_shape(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--eval-episodes", "5"], "at least 10 for a Hub model card, got 5"),
-    (["--seed-index", "7"], "seed 7 is out of range"),
+    (["--seed-index", "7"], "seed index 7 is out of range"),
 ])
 def test_export_bad_input_is_one_line(exported, tmp_path, capsys, argv, message):
     run, _ = exported
@@ -101,4 +101,4 @@ def test_exported_policy_evaluates_like_the_runs(exported):
     i = json.loads((hub / "results.json").read_text())["seed_index"]
     key = jax.random.key(5)
     np.testing.assert_array_equal(jaxpg.load(hub).evaluate(episodes=4, key=key),
-                                  jaxpg.load(run, seed=i).evaluate(episodes=4, key=key))
+                                  jaxpg.load(run, seed_index=i).evaluate(episodes=4, key=key))

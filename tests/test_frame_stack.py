@@ -124,7 +124,7 @@ def stacked_run(tmp_path_factory):
 @pytest.mark.slow  # a Pixelcopter run to train first (~17 s cold): the slow tier
 def test_a_frame_stacked_run_trains_saves_and_loads(stacked_run):
     summary = json.loads((stacked_run / "summary.json").read_text())
-    agent = jaxpg.load(stacked_run, seed=1)
+    agent = jaxpg.load(stacked_run, seed_index=1)
     assert agent.config.frame_stack == 3
     assert agent.params["obs_norm"]["mean"].shape == (7,)
     env, params = agent.env_pair()
@@ -135,7 +135,7 @@ def test_a_frame_stacked_run_trains_saves_and_loads(stacked_run):
 
 @pytest.mark.slow
 def test_a_frame_stacked_policy_renders_the_games_own_states(stacked_run):
-    agent = jaxpg.load(stacked_run, seed=0)
+    agent = jaxpg.load(stacked_run, seed_index=0)
     states, length = render.play_episode(jax.random.key(0), agent.env, agent.policy.apply, agent.params, 20,
                                          dist=agent.policy.dist, frame_stack=agent.config.frame_stack)
     assert not isinstance(states, envs.FrameStackState)

@@ -237,9 +237,9 @@ def test_export_never_writes_into_or_over_a_run(tmp_path, capsys, trained):
     _one_line(capsys, "holds a training run")
     import jaxpg
 
-    assert jaxpg.load(trained, seed=1).seed_index == 1  # the run is as it was
+    assert jaxpg.load(trained, seed_index=1).seed_index == 1  # the run is as it was
     with pytest.raises(checkpoint.CheckpointError, match="out of range"):
-        jaxpg.load(trained, seed=7)
+        jaxpg.load(trained, seed_index=7)
 
 
 def test_an_export_folder_is_checked_on_load(tmp_path, exported):

@@ -231,7 +231,7 @@ def test_gru_run_resumes_bit_for_bit_loads_evaluates_renders_and_exports(tmp_pat
     assert jax.tree.all(jax.tree.map(np.array_equal, fix(a.state), fix(b.state)))
 
     summary = json.loads((tmp_path / "whole" / "summary.json").read_text())
-    agent = load(tmp_path / "whole", seed=1)
+    agent = load(tmp_path / "whole", seed_index=1)
     assert agent.recurrent
     assert float(agent.evaluate().mean()) == pytest.approx(summary["eval_mean"][1], abs=1e-5)
     state = agent.initial_state()
