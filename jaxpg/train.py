@@ -136,7 +136,7 @@ def check_config(config: Config) -> tuple:
     if not isinstance(config, Config):
         raise ValueError(f"config must be a jaxpg.Config, got {type(config).__name__}")
     if config.env not in envs.names():
-        raise ValueError(f"unknown environment {config.env!r}; valid names: {', '.join(envs.names())}")
+        raise ValueError(envs.unknown_message(config.env))
     env, env_params = envs.make(config.env, frame_stack=config.frame_stack)
     given = [k for k in CONTINUOUS_ONLY if getattr(config, k) is not None]
     if given and envs.is_discrete(env, env_params):

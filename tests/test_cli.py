@@ -39,6 +39,16 @@ BAD = [
     (["train", "--value-lr", "0"], "value_learning_rate must be > 0, got 0.0"),
     (["train", "--gae-lambda", "1.5"], "gae_lambda must be in [0, 1], got 1.5"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    # other libraries' names (Stable-Baselines3, RL Zoo, CleanRL) and typos get a hint
+    (["train", "--total-timesteps", "100000"], "--total-timesteps: jaxpg sizes a run in updates: --updates N"),
+    (["train", "--n-envs", "8"], "(--n-envs is --num-envs here)"),
+    (["sweep", "--learning-rate", "0.01"], "(--learning-rate is --lr here)"),
+    (["train", "--device", "cuda"], "JAX_PLATFORMS=cuda"),
+    (["train", "--num_envs", "8"], "(write --num_envs as --num-envs)"),
+    (["train", "--updatess", "8"], "(did you mean --updates?)"),
+    (["train", "--lr", "1e-2,3e-2"], "expected one number, got '1e-2,3e-2' (several values are a grid of points: "
+                                     "jaxpg sweep takes them)"),
+    (["train", "--env", "cartpole-v1"], "unknown environment 'cartpole-v1'; did you mean 'CartPole-v1'?"),
     (["fly"], "invalid choice: 'fly'"),
     # renamed flags name their new names (one meaning per flag name across commands)
     (["train", "--greedy-eval"], "--greedy-eval was renamed --greedy"),

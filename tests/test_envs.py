@@ -21,11 +21,19 @@ def test_every_gymnax_id_is_made_by_name(name):
 
 def test_unknown_name_lists_valid_ones():
     with pytest.raises(ValueError) as e:
-        envs.make("CartPole-v9")
+        envs.make("NoSuchEnv-v0")
     msg = str(e.value)
-    assert msg.startswith("unknown environment 'CartPole-v9'; valid names: ")
+    assert msg.startswith("unknown environment 'NoSuchEnv-v0'; valid names: ")
     for name in ("CartPole-v1", "Acrobot-v1", "TwoArmedBandit-probe"):
         assert name in msg
+
+
+@pytest.mark.parametrize("typed, meant", [("cartpole-v1", "'CartPole-v1'"), ("CartPole-v9", "'CartPole-v1'"),
+                                          ("acrobot", "'Acrobot-v1'"), ("breakout-minatar", "'Breakout-MinAtar'")])
+def test_a_close_name_is_suggested_instead_of_the_whole_list(typed, meant):
+    with pytest.raises(ValueError, match=rf"unknown environment '{typed}'; did you mean {meant}[ ?]") as e:
+        envs.make(typed)
+    assert "valid names" not in str(e.value)
 
 
 def test_discrete_and_continuous_are_told_apart():

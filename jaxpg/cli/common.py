@@ -18,9 +18,55 @@ class UsageError(Exception):
     """A bad flag value or an unusable input: printed as one line, exit status 2."""
 
 
+# Other libraries' names for jaxpg's flags (Stable-Baselines3, RL Zoo, CleanRL): a hint, not an alias.
+OTHER_NAMES = {
+    "--total-timesteps": "jaxpg sizes a run in updates: --updates N (each plays --num-envs whole episodes)",
+    "--timesteps": "jaxpg sizes a run in updates: --updates N (each plays --num-envs whole episodes)",
+    "--n-envs": "--num-envs", "--n-timesteps": "--updates N",
+    "--learning-rate": "--lr", "--ent-coef": "--entropy-coef", "--vf-coef": "--value-lr (its own optimizer)",
+    "--gae-lambda": "--gae-lambda", "--max-grad-norm": "--max-grad-norm", "--env-id": "--env",
+    "--device": "jaxpg runs on the device JAX sees: JAX_PLATFORMS=cuda (or cpu) before the command; "
+                "--cpu-devices N shards over N CPU devices",
+    "--cuda": "jaxpg runs on the device JAX sees: JAX_PLATFORMS=cuda before the command",
+    "--seed-index": "--seed-index is taken by eval, render and export; --seed is a root seed",
+    "--save-path": "--out", "--log-folder": "--out", "--tensorboard-log": "--tensorboard",
+    "--track": "--wandb", "--wandb-project-name": "--wandb-project",
+}
+
+
+def _hint(parser: argparse.ArgumentParser, message: str) -> str:
+    """``message`` plus what the user probably meant, for an unrecognized ``--flag``."""
+    import difflib
+
+    prefix = "unrecognized arguments: "
+    if not message.startswith(prefix):
+        return message
+    actions = list(parser._actions)  # noqa: SLF001 - the commands' flags live in the subparsers
+    for a in parser._actions:  # noqa: SLF001
+        if isinstance(a, argparse._SubParsersAction):  # noqa: SLF001
+            actions += [b for sub in a.choices.values() for b in sub._actions]  # noqa: SLF001
+    known = sorted({o for a in actions for o in a.option_strings if o.startswith("--")})
+    hints = []
+    for word in message[len(prefix):].split():
+        if not word.startswith("--"):
+            continue
+        given = word.split("=")[0]
+        flag = given.replace("_", "-").lower()
+        other = OTHER_NAMES.get(flag)
+        if other is not None and other != flag:
+            hints.append(f"{given} is {other} here" if other.startswith("--") else f"{given}: {other}")
+        elif flag in known:
+            hints.append(f"write {given} as {flag}")
+        else:
+            close = difflib.get_close_matches(flag, known, n=1, cutoff=0.75)
+            if close:
+                hints.append(f"did you mean {close[0]}?")
+    return message + (f" ({'; '.join(hints)})" if hints else "")
+
+
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, no usage dump
-        raise UsageError(message)
+        raise UsageError(_hint(self, message))
 
 
 class _Renamed(argparse.Action):
@@ -84,6 +130,14 @@ def number(text: str) -> float:
     try:
         return float(text)
     except ValueError:
+        if "," in text:
+            try:
+                [float(p) for p in text.split(",")]
+            except ValueError:
+                pass
+            else:
+                raise argparse.ArgumentTypeError(f"expected one number, got {text!r} (several values are a grid "
+                                                 "of points: jaxpg sweep takes them)") from None
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 

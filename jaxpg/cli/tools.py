@@ -60,7 +60,7 @@ def cmd_envs(args) -> int:
             print(f"{name} (provisional)" if name in PROVISIONAL else f"{name} *" if name in TUNED else name)
         return 0
     if args.env not in envs.names():
-        raise UsageError(f"unknown environment {args.env!r}; valid names: {', '.join(envs.names())}")
+        raise UsageError(envs.unknown_message(args.env))
     config, hparams = recommended(args.env)
     kind = ("provisional settings, not tuned" if args.env in PROVISIONAL else "tuned" if args.env in TUNED
             else "the CartPole-tuned class defaults")

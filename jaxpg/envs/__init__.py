@@ -130,7 +130,21 @@ def _make(name: str):
                 f"environment {name!r} could not be built: it fetches data over the network when "
                 f"constructed and that failed ({type(e).__name__}: {e})"
             ) from None
-    raise ValueError(f"unknown environment {name!r}; valid names: {', '.join(names())}")
+    raise ValueError(unknown_message(name))
+
+
+def unknown_message(name: str) -> str:
+    """The error for an unknown name: the close names when there are some (``cartpole-v1`` ->
+    ``CartPole-v1``), otherwise every valid name."""
+    import difflib
+
+    valid = names()
+    lower = {n.lower(): n for n in valid}
+    close = [lower[m] for m in difflib.get_close_matches(str(name).lower(), list(lower), n=3, cutoff=0.6)]
+    if close:
+        return (f"unknown environment {name!r}; did you mean {' or '.join(repr(c) for c in close)}? "
+                "(`jaxpg envs` lists them all)")
+    return f"unknown environment {name!r}; valid names: {', '.join(valid)}"
 
 
 def is_discrete(env, env_params) -> bool:
