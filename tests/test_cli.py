@@ -100,7 +100,14 @@ def test_help_shows_every_default_and_envs_shows_the_tuned_ones(capsys):
     out = capsys.readouterr().out
     assert "--num-envs             16" in out and "--lr                   0.001" in out
     assert "--frame-stack          4" in out
-    assert "--obs-norm               True".replace("  ", " ", 1) in out or "--obs-norm" in out
+    assert "--obs-norm" in out
+    # readable: 1/24, not 0.041666666666666664; nothing that cannot apply; lines of at most 100
+    assert "--obs-scale            1/24" in out and "0.0416" not in out
+    assert "--squash" not in out.split("(not shown")[0] and "apply only with continuous actions: --log-std" in out
+    assert max(len(line) for line in out.splitlines() if not line.startswith("  (not shown")) <= 100
+    assert main(["envs", "CartPole-v1"]) == 0
+    out = capsys.readouterr().out
+    assert "--gae-lambda" not in out.split("(not shown")[0] and "only with --advantage value: --value-hidden" in out
     assert main(["envs", "NoSuchEnv"]) == 2
 
 

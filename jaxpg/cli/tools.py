@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
+from fractions import Fraction
 from pathlib import Path
 
 from jaxpg.cli.common import HelpFormatter, UsageError, path, positive_int
 from jaxpg.cli.flags import TABLE
 from jaxpg.defaults import PROVISIONAL, TUNED, recommended
+from jaxpg.types import CONTINUOUS_ONLY
 
 # Start-up order: this module is imported when the jaxpg command loads. `jaxpg.envs` imports gymnax, and
 # importing gymnax starts a JAX backend, which must wait until `jaxpg sweep --coordinator ...` has called
@@ -64,18 +67,45 @@ def cmd_envs(args) -> int:
     config, hparams = recommended(args.env)
     kind = ("provisional settings, not tuned" if args.env in PROVISIONAL else "tuned" if args.env in TUNED
             else "the CartPole-tuned class defaults")
+    env, env_params = envs.make(args.env)
+    discrete = envs.is_discrete(env, env_params)
     print(f"{args.env}: {kind} (what train and sweep use for every flag not given)")
+    skipped: dict[str, list[str]] = {"continuous actions": [], "--advantage value": []}
     for f in TABLE:
         if f.field == "env":
             continue
-        value = getattr(config if f.owner == "config" else hparams, f.field)
-        if isinstance(value, tuple):
-            value = ",".join(map(str, value)) or "none"
-        print(f"  {f.flag:<22} {value}")
+        if discrete and f.field in CONTINUOUS_ONLY:
+            skipped["continuous actions"].append(f.flag)
+        elif config.advantage != "value" and f.field in VALUE_ONLY:
+            skipped["--advantage value"].append(f.flag)
+        else:
+            print(f"  {f.flag:<22} {_readable(getattr(config if f.owner == 'config' else hparams, f.field))}")
+    for reason, flags in skipped.items():
+        if flags:
+            print(f"  (not shown, they apply only with {reason}: {', '.join(flags)})")
     why = TUNED.get(args.env, (None, None, ""))[2]
     if why:
-        print(f"{'note' if args.env in PROVISIONAL else 'measured'}: {why}")
+        label = "note" if args.env in PROVISIONAL else "measured"
+        print(textwrap.fill(f"{label}: {why}", width=100, subsequent_indent="  "))
     return 0
+
+
+# Settings that mean nothing unless the run has a value baseline.
+VALUE_ONLY = ("value_hidden", "value_steps", "value_learning_rate", "gae_lambda", "bootstrap_truncated")
+
+
+def _readable(value) -> str:
+    """A setting as a person writes it: ``64,64``, ``none``, ``1/24`` for 0.041666..., ``0.003``."""
+    if isinstance(value, tuple):
+        return ",".join(map(str, value)) or "none"
+    if value is None:
+        return "default"
+    if isinstance(value, float) and not value.is_integer():
+        frac = Fraction(value).limit_denominator(1000)
+        if frac.numerator == 1 and abs(float(frac) - value) < 1e-12 and len(repr(value)) > 8:
+            return f"1/{frac.denominator}"
+        return f"{value:g}"
+    return str(value)
 
 
 def cmd_bench(args) -> int:
