@@ -38,7 +38,7 @@ LAYERS = {
     # 0: leaves
     "types": 0, "fileio": 0, "stats": 0, "scores": 0, "devices": 0, "deferred": 0, "compile_cache": 0, "_version": 0,
     # 1: the algorithm's blocks and the environments
-    "policies": 1, "heads": 1, "returns": 1, "losses": 1, "rollout": 1, "envs": 1, "defaults": 1,
+    "policies": 1, "heads": 1, "text": 0, "returns": 1, "losses": 1, "rollout": 1, "envs": 1, "defaults": 1,
     # 2: a whole training run as a function; evaluation
     "train": 2, "evaluate": 2,
     # 3: what is saved (checkpoints; the exported policy's files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
 import sys
 from pathlib import Path
@@ -36,8 +37,6 @@ OTHER_NAMES = {
 
 def _hint(parser: argparse.ArgumentParser, message: str) -> str:
     """``message`` plus what the user probably meant, for an unrecognized ``--flag``."""
-    import difflib
-
     prefix = "unrecognized arguments: "
     if not message.startswith(prefix):
         return message

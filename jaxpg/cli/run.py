@@ -24,6 +24,7 @@ from jaxpg.cli.common import (
     seed_int,
 )
 from jaxpg.evaluate import summarize
+from jaxpg.text import count
 from jaxpg.types import point_label
 
 
@@ -248,12 +249,12 @@ def _print_ranking(result, metric: str) -> None:
                                           "seed ran)" if never.any() else "")
         evals = (result.eval_returns["greedy" if result.spec.evaluation.greedy else "sampled"].mean(axis=(1, 2))
                  if result.eval_returns is not None else np.full(pop.num_points, np.nan))
-    print(f"\nranked by the mean over {pop.seeds} seeds of each seed's score = {metric}: {what}; "
+    print(f"\nranked by the mean over {count(pop.seeds, 'seed')} of each seed's score = {metric}: {what}; "
           "spread = std across seeds")
     print(" rank | point | score mean | spread |  worst | eval mean | hyperparameters")
     ranked = sorted((h for h in range(pop.num_points) if h not in result.diverged), key=lambda h: -per[h].mean())
     for rank, h in enumerate(ranked, 1):
-        miss = f"   ({never[h]} of {pop.seeds} seeds never reached it)" if never[h] else ""
+        miss = f"   ({never[h]} of {count(pop.seeds, 'seed')} never reached it)" if never[h] else ""
         print(f" {rank:>4} | {h:>5} | {per[h].mean():10.1f} | {per[h].std():6.1f} | {per[h].min():6.1f} | "
               f"{evals[h]:9.1f} | {point_label(pop.points[h])}{miss}")
 

@@ -22,6 +22,7 @@ from jaxpg.cli.common import (
     seed_int,
 )
 from jaxpg.scores import describe
+from jaxpg.text import count
 
 
 def add_parsers(sub) -> None:
@@ -102,7 +103,8 @@ def cmd_tune(args, argv: list[str]) -> int:
 def _print(rec: dict) -> None:
     metric = rec["metric"]
     what = describe(metric)
-    print(f"\n{rec['scheduler']['scheduler']} search, {len(rec['trials'])} trials x {rec['seeds']} seeds; "
+    print(f"\n{rec['scheduler']['scheduler']} search, {count(len(rec['trials']), 'trial')} x "
+          f"{count(rec['seeds'], 'seed')}; "
           f"score = {metric}: {what}; trials that trained fewer updates rank below")
     print(" rank | trial | updates |   score |  env steps | status   | hyperparameters")
     for rank, i in enumerate(rec["ranking"][:10], 1):

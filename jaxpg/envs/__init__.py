@@ -10,6 +10,7 @@ parameters as a pytree. ``make(name, frame_stack=K)`` wraps it in
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -136,8 +137,6 @@ def _make(name: str):
 def unknown_message(name: str) -> str:
     """The error for an unknown name: the close names when there are some (``cartpole-v1`` ->
     ``CartPole-v1``), otherwise every valid name."""
-    import difflib
-
     valid = names()
     lower = {n.lower(): n for n in valid}
     close = [lower[m] for m in difflib.get_close_matches(str(name).lower(), list(lower), n=3, cutoff=0.6)]

@@ -41,6 +41,7 @@ from jaxpg.runner.parts import (
 from jaxpg.runner.population import Population
 from jaxpg.runner.signals import Signals
 from jaxpg.runner.spec import MAX_UPDATES, RunError, RunSpec, Schedule, chunk_length
+from jaxpg.text import count
 from jaxpg.train import make_trainer
 from jaxpg.types import Metrics
 
@@ -259,8 +260,10 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
         with signals, memory.oom_as_error():  # from here a signal stops the run and keeps what it finished
             n_dev = pop.n_dev
             verb = f"resuming {out} at update {base}: " if ck is not None else ""
-            say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x {spec.config.num_envs} envs, "
-                f"{total} updates, {n_dev} {jax.default_backend()} device(s) in {jax.process_count()} process(es)")
+            say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x "
+                f"{count(spec.config.num_envs, 'env')}, "
+                f"{count(total, 'update')}, {count(n_dev, jax.default_backend() + ' device')} in "
+                f"{count(jax.process_count(), 'process', 'processes')}")
             if pop.padded_runs != pop.num_runs:
                 say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "
                     "(the padding repeats the last run and is dropped from the results)")

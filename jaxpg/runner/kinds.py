@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from jaxpg.text import count
+
 __all__ = ["Train", "Sweep", "kind_of", "TRAIN", "SWEEP"]
 
 
@@ -21,7 +23,7 @@ class Train:
     other_file = "sweep.json"
 
     def describe(self, pop) -> str:
-        return f"{pop.seeds} seeds"
+        return count(pop.seeds, "seed")
 
     def csv_axes(self, axes) -> None:
         """A train run's CSV rows have no point columns."""
@@ -51,7 +53,7 @@ class Sweep:
     other_file = "summary.json"
 
     def describe(self, pop) -> str:
-        return f"{pop.num_points} points x {pop.seeds} seeds = {pop.num_runs} runs"
+        return f"{count(pop.num_points, 'point')} x {count(pop.seeds, 'seed')} = {count(pop.num_runs, 'run')}"
 
     def csv_axes(self, axes) -> list[str]:
         """A sweep's CSV rows start with the point and its swept values."""
