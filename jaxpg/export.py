@@ -80,6 +80,10 @@ def _check_out(run_dir: Path, out: Path) -> None:
         raise ValueError(f"`out` {str(out)!r} holds a training run: an export goes to a folder of its own")
 
 
+# jaxpg ids whose Hugging Face course leaderboard id differs: exports are labelled with the course's.
+HUB_ENV_IDS = {"Pixelcopter-v0": "Pixelcopter-PLE-v0", "Pixelcopter-threefry-v0": "Pixelcopter-PLE-v0"}
+
+
 def _card(env: str, repo: str, mean: float, std: float, episodes: int, greedy: bool, agent, replay: str | None,
           hparams: dict, config: dict, updates: int, steps: int | None) -> str:
     tags = [env, "reinforce", "reinforcement-learning", "custom-implementation", "deep-rl-class", "jax", "jaxpg"]
@@ -91,6 +95,11 @@ def _card(env: str, repo: str, mean: float, std: float, episodes: int, greedy: b
     ]
     rows = "\n".join(f"| `{k}` | `{v}` |" for k, v in {**config, **hparams}.items())
     mode = "greedy (argmax / the Gaussian's mean)" if greedy else "sampled (as the course evaluates)"
+    if agent.recurrent:  # the policy carries a state through the episode
+        step = ("memory = agent.initial_state()                      # a recurrent policy: zeros at the start\n"
+                "action, memory = agent.greedy(obs, memory)          # or agent.act(key, obs, memory): sampled")
+    else:
+        step = "action = agent.greedy(obs)                          # or agent.act(key, obs): sampled (compiled once)"
     body = f"""# REINFORCE agent playing **{env}**
 
 A policy-gradient (REINFORCE, Williams 1992) agent trained with
@@ -111,7 +120,8 @@ import jax, jaxpg
 agent = jaxpg.load("path/to/this/folder")          # the folder downloaded from the Hub
 env, env_params = agent.env_pair()
 obs, state = env.reset(jax.random.key(0), env_params)
-action = agent.greedy(obs)                          # or agent.act(key, obs): sampled
+{step}
+obs, state, reward, terminated, truncated, _ = env.step(jax.random.key(1), state, action, env_params)
 returns = agent.evaluate(episodes=10)               # 10 evaluation episodes, in parallel
 ```
 
@@ -192,13 +202,15 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
         steps = int(np.asarray(ck.metrics["env_steps"])[seed].sum())
     except (KeyError, IndexError, TypeError):
         pass
-    results = {"env_id": agent.env, "mean_reward": mean, "std_reward": std, "n_evaluation_episodes": episodes,
+    hub_env = HUB_ENV_IDS.get(agent.env, agent.env)  # the id the course's leaderboard reads
+    results = {"env_id": hub_env, "jaxpg_env": agent.env, "mean_reward": mean, "std_reward": std,
+               "n_evaluation_episodes": episodes,
                "eval_datetime": datetime.datetime.now().isoformat(), "greedy": bool(greedy),
                "score": mean - std, "seed_index": agent.seed_index, "point": point,
                "updates_done": agent.updates_done, "env_steps": steps, "jaxpg_version": __version__}
     atomic_write_json(out / "results.json", results)
-    name = repo_name or f"jaxpg-{agent.env}"
-    card = _card(agent.env, name, mean, std, episodes, greedy, agent, replay, agent.hparams.to_dict(),
+    name = repo_name or f"jaxpg-{hub_env}"
+    card = _card(hub_env, name, mean, std, episodes, greedy, agent, replay, agent.hparams.to_dict(),
                  checkpoint.settings_dict(agent.config), agent.updates_done, steps)
     atomic_write(out / "README.md", card.encode())
     return results

@@ -102,3 +102,18 @@ def test_exported_policy_evaluates_like_the_runs(exported):
     key = jax.random.key(5)
     np.testing.assert_array_equal(jaxpg.load(hub).evaluate(episodes=4, key=key),
                                   jaxpg.load(run, seed_index=i).evaluate(episodes=4, key=key))
+
+
+@pytest.mark.slow
+def test_a_pixelcopter_export_carries_the_course_leaderboard_id(tmp_path):
+    from huggingface_hub import metadata_load
+
+    run, hub = tmp_path / "run", tmp_path / "hub"
+    assert main(["train", "--env", "Pixelcopter-v0", "--seeds", "1", "--num-envs", "4", "--updates", "2",
+                 "--max-steps", "20", "--eval-episodes", "2", "--quiet", "--out", str(run)]) == 0
+    assert main(["export", str(run), "--out", str(hub), "--eval-episodes", "10", "--max-frames", "10"]) == 0
+    results = json.loads((hub / "results.json").read_text())
+    assert results["env_id"] == "Pixelcopter-PLE-v0" and results["jaxpg_env"] == "Pixelcopter-v0"
+    meta = metadata_load(hub / "README.md")
+    assert "Pixelcopter-PLE-v0" in meta["tags"] and meta["model-index"][0]["name"] == "jaxpg-Pixelcopter-PLE-v0"
+    assert jaxpg.load(hub).env == "Pixelcopter-v0"  # the settings keep jaxpg's own id
