@@ -7,8 +7,8 @@ when it acts, so its mean return stays at chance (0); a GRU can carry the bit.
 Each (env, policy): 8 seeds with the env's tuned settings (``jaxpg.defaults``: ``jaxpg train``'s),
 only ``policy`` changed, each evaluated over 32 episodes, sampled and greedy. The same roots for
 both policies: like for like in updates and (fixed-length episodes) env steps. Prints a table
-and writes ``experiments/results/memory-chain-<backend>-<date>.json`` (rewritten after every
-row, atomically).
+and writes ``experiments/results/memory-chain-<backend>/root-<root>.json`` (rewritten after
+every row, atomically).
 
     python experiments/memory_chain.py                       # ~6 min on 2 cores
     python experiments/memory_chain.py --envs MemoryChain-bsuite --root 1   # fresh seeds
@@ -39,9 +39,10 @@ def main() -> None:
     ap.add_argument("--eval-episodes", type=int, default=32)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    date = datetime.date.today().isoformat()
-    out = args.out or Path(__file__).parent / "results" / f"memory-chain-{jax.default_backend()}-{date}.json"
-    doc = {"description": __doc__.strip(), "root_seed": args.root, "rows": [], "complete": False,
+    folder = Path(__file__).parent / "results" / f"memory-chain-{jax.default_backend()}"
+    out = args.out or folder / f"root-{args.root}.json"
+    doc = {"description": __doc__.strip(), "date": datetime.date.today().isoformat(), "root_seed": args.root,
+           "rows": [], "complete": False,
            **bench.machine_info()}
     print(HEADER)
     for env in args.envs.split(","):

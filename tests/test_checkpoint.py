@@ -53,6 +53,7 @@ def test_eval_with_no_flags_repeats_trains_final_evaluation(tmp_path, capsys):
     assert [r[1] for r in rows6] != [r[1] for r in rows]
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_resume_after_a_signal_equals_uninterrupted(tmp_path, capsys):
     """SIGINT after the first chunk: the run stops after the chunk running then, saves, exits 130;
     --resume then finishes it with the same final parameters and metrics, bit for bit."""

@@ -181,6 +181,7 @@ def test_a_run_that_cannot_fit_is_refused_before_allocating(tmp_path, capsys, mo
     assert not out.exists(), "nothing written"
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_xla_out_of_memory_becomes_one_line(tmp_path, capsys, monkeypatch):
     def boom(self, *a, **k):
         raise RuntimeError("RESOURCE_EXHAUSTED: Out of memory while trying to allocate 1.2TiB.")

@@ -137,6 +137,7 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
     assert _files(out) == before
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_readme_resume_after_save_every_and_rates_count_this_process(tmp_path, capsys):
     """The README's `--save-every` then `--resume` (it crashed with 'Array has been deleted')."""
     out = tmp_path / "cp"
