@@ -454,6 +454,10 @@ def test_plot_cli_writes_png_and_rejects_bad_input(normed_run, tmp_path, capsys)
     box = tmp_path / "scores.png"
     assert main(["plot", str(run), "--final-scores", "--out", str(box)]) == 0
     assert box.stat().st_size > 0
+    import shutil
+
+    own = shutil.copytree(run, tmp_path / "own")  # no --out: the picture goes into the run directory
+    assert main(["plot", str(own)]) == 0 and (own / "curves.png").stat().st_size > 0
     capsys.readouterr()
     for argv, message in [
         (["plot", str(tmp_path / "nope"), "--out", str(png)], "jaxpg: error: "),

@@ -84,7 +84,9 @@ def add_parsers(sub) -> None:
                                      "directories, or final-score distributions",
                         formatter_class=HelpFormatter)
     pl.add_argument("run_dirs", type=path, nargs="+", metavar="DIR", help="`jaxpg train`/`sweep` --out directories")
-    pl.add_argument("--out", type=path, required=True, help="image file (.png, .svg, .pdf)")
+    pl.add_argument("--out", type=path, default=None,
+                    help="image file (.png, .svg, .pdf); default: DIR/curves.png (final-scores.png with "
+                         "--final-scores, search.png with --search) in the first directory")
     pl.add_argument("--point", type=nonneg_int, default=None,
                     help="draw only this point of each sweep directory (default: every point)")
     pl.add_argument("--labels", type=lambda t: t.split(","), default=None, help="comma-separated, one per DIR")
@@ -213,6 +215,9 @@ def cmd_plot(args) -> int:
     """``jaxpg plot DIR ... --out FILE``."""
     if args.labels is not None and len(args.labels) != len(args.run_dirs):
         raise UsageError(f"--labels has {len(args.labels)} names for {len(args.run_dirs)} directories")
+    if args.out is None:
+        name = "search.png" if args.search else "final-scores.png" if args.final_scores else "curves.png"
+        args.out = args.run_dirs[0] / name
     writable_file(args.out)
     hlines = {f"pass line {y:g}": y for y in args.pass_line} or None
     try:
