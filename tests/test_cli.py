@@ -39,6 +39,7 @@ BAD = [
     (["train", "--value-lr", "0"], "value_learning_rate must be > 0, got 0.0"),
     (["train", "--gae-lambda", "1.5"], "gae_lambda must be in [0, 1], got 1.5"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
+    (["train", "--target", "nan"], "--target must be a finite number, got nan"),
     # other libraries' names (Stable-Baselines3, RL Zoo, CleanRL) and typos get a hint
     (["train", "--total-timesteps", "100000"], "--total-timesteps: jaxpg sizes a run in updates: --updates N"),
     (["train", "--n-envs", "8"], "(--n-envs is --num-envs here)"),

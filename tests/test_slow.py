@@ -27,3 +27,12 @@ def test_memory_chain_needs_the_gru(tmp_path):
     mlp = json.loads((tmp_path / "mlp" / "summary.json").read_text())
     assert sum(gru["eval_mean"]) / 4 >= 0.9 and min(gru["eval_mean"]) >= 0.9, gru["eval_mean"]
     assert sum(mlp["eval_mean"]) / 4 <= 0.3, mlp["eval_mean"]
+
+
+@pytest.mark.slow
+def test_train_stops_at_its_target(tmp_path):
+    # --target in train as in sweep: every seed's training return >= 30 stops the run early
+    assert main(["train", "--env", "CartPole-v1", "--seeds", "2", "--target", "30", "--progress-every", "2",
+                 "--out", str(tmp_path), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["updates_done"] < 150 and summary["config"]["num_updates"] == 150, summary["updates_done"]

@@ -32,6 +32,8 @@ def add_parsers(sub) -> None:
     t = sub.add_parser("train", help="train seeds of one setting in one compiled program, sharded over "
                                      "every device", formatter_class=HelpFormatter)
     _add_run_flags(t, sweep=False)
+    t.add_argument("--target", type=number, default=None,
+                   help="stop early once every seed's training return has reached this value")
     t.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the run (train or sweep) saved in DIR with its saved settings; "
                         "--updates N = total updates")
