@@ -11,6 +11,7 @@ paper counts frames, one per step). Prints a table and writes
     python experiments/minatar.py                              # the tuned budget (CPU-sized)
     python experiments/minatar.py --games Breakout-MinAtar --root 1    # fresh seeds
     python experiments/minatar.py --updates 20000 --num-envs 64        # an accelerator's budget
+    python experiments/minatar.py --random --out TABLE.json   # add the random policy's returns to a table
 
 References (stated with their budget; see ``docs/results.md``): the MinAtar paper (Young & Tian
 2019) trains DQN and AC(λ) for 5 M frames; gymnax-blines trains PPO for 10 M steps (Breakout,
@@ -71,7 +72,28 @@ def run_game(game: str, seeds: int, episodes: int, root: int, overrides: dict) -
         "compile_seconds": r.timings["compile_s"], "train_seconds": r.timings["train_s"],
         "eval_seconds": r.timings["eval_s"], "wall_seconds": wall,
         "curve_stride": stride, "curve_return_median": np.median(ret, 0)[::stride].round(3).tolist(),
+        "random": random_returns(game, 256, root),
     }
+
+
+def random_returns(game: str, episodes: int, root: int = 0) -> dict:
+    """Returns of a uniformly random policy over ``episodes`` episodes to the game's step limit."""
+    import jax
+
+    from jaxpg import envs
+    from jaxpg.rollout import rollout
+
+    env, params = envs.make(game)
+    n = envs.num_actions(env, params)
+
+    def act(key, obs):
+        return jax.random.randint(key, obs.shape[:1], 0, n)
+
+    traj, _ = jax.jit(lambda k: rollout(k, env, params, act, episodes, int(params.max_steps_in_episode)))(
+        jax.random.key(root))
+    ret = np.asarray(traj.rewards.sum(0))
+    return {"game": game, "episodes": episodes, "mean": float(ret.mean()), "std": float(ret.std()),
+            "mean_length": float(np.asarray(traj.valid.sum(0)).mean())}
 
 
 def main() -> int:
@@ -83,12 +105,27 @@ def main() -> int:
     ap.add_argument("--updates", type=int, default=None, help="override the tuned number of updates")
     ap.add_argument("--num-envs", type=int, default=None, help="override the tuned envs per update")
     ap.add_argument("--smoke", action="store_true", help="2 updates of 2 seeds x 4 envs per game (a check)")
+    ap.add_argument("--random", action="store_true",
+                    help="only the uniformly random policy's returns (256 episodes a game), the floor of the table")
     ap.add_argument("--out", type=Path, default=None, help="the JSON file")
     args = ap.parse_args()
     import jax
 
     from jaxpg import bench
 
+    if args.random:  # add the floor to an existing table's JSON (a table made before it was part of run_game)
+        if args.out is None or not args.out.is_file():
+            ap.error("--random adds to a table: give its JSON with --out")
+        import json
+
+        doc = json.loads(args.out.read_text())
+        for g in args.games.split(","):
+            r = random_returns(g, 256, args.root)
+            doc["games"].setdefault(g, {})["random"] = r
+            print(f"{g:<24} random policy: mean {r['mean']:.2f} (std {r['std']:.2f}), {r['mean_length']:.0f} steps")
+        bench.write_json(doc, args.out)
+        print(f"wrote {args.out}")
+        return 0
     overrides = {k: v for k, v in (("num_updates", args.updates), ("num_envs", args.num_envs)) if v is not None}
     seeds, episodes = args.seeds, args.eval_episodes
     if args.smoke:
@@ -99,13 +136,15 @@ def main() -> int:
     out = args.out or Path(__file__).parent / "results" / name
     doc = {"description": __doc__.strip(), "references": REFERENCES, "overrides": overrides, "games": {},
            "complete": False, **bench.machine_info()}
-    print(f"{'game':<24} {'IQM':>7} {'95% CI':>17} {'worst':>7} {'greedy':>7} {'M steps/seed':>12} {'train s':>8}")
+    print(f"{'game':<24} {'IQM':>7} {'95% CI':>17} {'worst':>7} {'greedy':>7} {'random':>7} {'M steps/seed':>12} "
+          f"{'train s':>8}")
     for game in args.games.split(","):
         r = run_game(game, seeds, episodes, args.root, overrides)
         doc["games"][game] = r
         lo, hi = r["iqm_ci95"]
         print(f"{game:<24} {r['iqm']:7.2f} {f'[{lo:.2f}, {hi:.2f}]':>17} {r['worst_seed']:7.2f} "
-              f"{np.mean(r['eval_greedy_mean_per_seed']):7.2f} {r['env_steps_per_seed'] / 1e6:12.2f} "
+              f"{np.mean(r['eval_greedy_mean_per_seed']):7.2f} {r['random']['mean']:7.2f} "
+              f"{r['env_steps_per_seed'] / 1e6:12.2f} "
               f"{r['train_seconds']:8.1f}", flush=True)
         bench.write_json(doc, out)
     doc["complete"] = True

@@ -90,13 +90,14 @@ PROVISIONAL: set[str] = set()  # entries that are a starting point, not tuned (`
 _MINATAR_WHY = (
     "provisional, NOT tuned: MinAtar's network (--policy cnn: a 3x3 conv of 16 filters, then 128 units) with the "
     "Pixelcopter recipe (16 envs, training episodes cut at 256 steps and bootstrapped by the value baseline, GAE "
-    "0.95, entropy 0.01), {updates} updates (~{steps} valid env steps a seed on 2 CPU cores; the MinAtar paper "
-    "trains 5 M). experiments/minatar.py: the table in docs/results.md; experiments/accelerator_check.py runs it "
-    "at 5 M steps"
+    "0.95, entropy 0.01), {updates} updates ({steps} valid env steps a seed measured, sized for 2 CPU cores; the "
+    "MinAtar paper "
+    "trains 5 M). experiments/minatar.py: the table in docs/results.md; experiments/accelerator_check.py "
+    "runs it at 5 M steps"
 )
-for _game, _updates, _steps in (("Breakout-MinAtar", 400, "150 k"), ("Asterix-MinAtar", 120, "150 k"),
-                                ("Freeway-MinAtar", 40, "160 k"), ("SpaceInvaders-MinAtar", 80, "150 k"),
-                                ("Seaquest-MinAtar", 120, "150 k")):
+for _game, _updates, _steps in (("Breakout-MinAtar", 150, "62 k"), ("Asterix-MinAtar", 60, "65 k"),
+                                ("Freeway-MinAtar", 15, "61 k"), ("SpaceInvaders-MinAtar", 30, "25 k"),
+                                ("Seaquest-MinAtar", 60, "118 k")):
     TUNED[_game] = (
         {"policy": "cnn", "hidden": (128,), "num_envs": 16, "num_updates": _updates, "max_steps": 256,
          "advantage": "value"},

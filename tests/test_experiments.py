@@ -137,6 +137,7 @@ def test_accelerator_check_smoke_runs_every_section(tmp_path):
     games = record["sections"]["minatar"]["games"]
     assert len(games) == 5 and all(g["iqm_ci95"][0] <= g["iqm"] <= g["iqm_ci95"][1] for g in games.values())
     assert all(g["config"]["policy"] == "cnn" for g in games.values())
+    assert all(g["random"]["episodes"] == 256 and g["random"]["mean"] >= 0 for g in games.values())
 
 
 @pytest.mark.slow
