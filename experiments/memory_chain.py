@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import sys
 from pathlib import Path
 
@@ -28,6 +29,13 @@ from _control import HEADER, public, run, table_row  # noqa: E402
 
 from jaxpg import bench  # noqa: E402
 from jaxpg.defaults import recommended  # noqa: E402
+
+
+def thin(row: dict, points: int = 25) -> dict:
+    """The learning curves cut to about ``points`` points a seed (the JSON stays small)."""
+    k = math.ceil(len(row["curve_return"][0]) / points)
+    return {**row, "curve_return": [c[::k] for c in row["curve_return"]],
+            "curve_env_steps": [c[::k] for c in row["curve_env_steps"]], "curve_stride": row["curve_stride"] * k}
 
 
 def main() -> None:
@@ -50,7 +58,7 @@ def main() -> None:
             config, hparams = recommended(env, policy=policy)
             r = run(config, hparams, args.seeds, args.eval_episodes, root_seed=args.root)
             print(table_row(env, policy, r), flush=True)
-            doc["rows"].append({"env": env, "policy": policy, **public(r)})
+            doc["rows"].append({"env": env, "policy": policy, **thin(public(r))})
             bench.write_json(doc, out)
     doc["complete"] = True
     bench.write_json(doc, out)

@@ -23,6 +23,7 @@ def _leaves_equal(a, b) -> bool:
     return jax.tree.all(same)
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_save_load_round_trip_is_bitwise(tmp_path):
     cfg, hp = Config(env="CartPole-v1", num_envs=4, hidden=(8,), num_updates=2), HParams(gamma=0.97)
     r = runner.run(runner.RunSpec(cfg, hp, seeds=3, seed=3, evaluation=runner.Evaluation(episodes=0)), tmp_path / "r",
@@ -35,6 +36,7 @@ def test_save_load_round_trip_is_bitwise(tmp_path):
         np.testing.assert_array_equal(ck.metrics[k], getattr(r.metrics, k)[0])
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_eval_with_no_flags_repeats_trains_final_evaluation(tmp_path, capsys):
     # Same keys (the run's root seed), episodes, episode limit and compiled program as the
     # evaluation `train` ran: the per-seed means are the ones summary.json holds.

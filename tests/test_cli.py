@@ -130,6 +130,7 @@ def test_flags_override_the_env_recommendation():
     assert config.num_envs == 16 and hp.learning_rate == 1e-2  # untouched: recommended values
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_small_run_writes_summary_and_metrics(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",

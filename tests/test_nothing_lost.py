@@ -338,6 +338,7 @@ def test_a_run_whose_results_were_not_written_is_finished_by_resume(tmp_path, ca
     assert "nothing to do" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_a_resume_with_another_remaining_length_compiles_no_new_chunk(tmp_path):
     from jaxpg import Config
     from jaxpg.runner import population

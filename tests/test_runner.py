@@ -258,6 +258,7 @@ class _Recorder(runner.Part):
         self.result = result
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_a_part_sees_every_chunk_in_order_and_can_stop_the_run():
     cfg = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=10, num_updates=8)
     spec = runner.RunSpec(cfg, seeds=2, evaluation=runner.Evaluation(episodes=0))

@@ -94,6 +94,7 @@ def test_new_hparam_values_do_not_retrace(small_cartpole):
     assert len(traces) == 1
 
 
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_chunked_run_equals_one_call(small_cartpole):
     hp = jaxpg.HParams()
     state0 = small_cartpole.init(jax.random.key(4), hp)

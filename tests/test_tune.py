@@ -155,6 +155,7 @@ def test_a_resumed_search_ends_where_the_uninterrupted_one_does(tmp_path):
 
 
 # ------------------------------------------------------------------------------ the command
+@pytest.mark.slow  # fast-tier margin: trains or compiles whole runs
 def test_tune_command_writes_tune_json_and_refuses_bad_input(tmp_path, capsys):
     out = tmp_path / "t"
     argv = ["tune", "--env", "CartPole-v1", "--num-envs", "2", "--hidden", "4", "--max-steps", "20", "--updates", "4",
