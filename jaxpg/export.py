@@ -12,7 +12,8 @@ The folder is what the Deep RL course's ``package_to_hub`` produces, for a jaxpg
   ``jaxpg.load(DIR)`` rebuilds the exact policy;
 - ``results.json``: ``env_id``, ``mean_reward``, ``std_reward``, ``n_evaluation_episodes``,
   ``eval_datetime`` (the course's fields), and jaxpg's own;
-- ``replay.gif`` (and ``replay.mp4`` when ``imageio[ffmpeg]`` is installed): one episode.
+- ``replay.gif`` (shown in the card) and ``replay.mp4`` (the Hub's video widget plays it) when
+  ``imageio[ffmpeg]`` is installed (``pip install "jaxpg[video]"``; a one-line note otherwise): one episode.
 
 Nothing is uploaded: the command prints the ``hf upload`` line that does it.
 
@@ -188,13 +189,13 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
                                              agent.params, replay_frames, greedy, dist=agent.policy.dist,
                                              frame_stack=agent.config.frame_stack)
         states = jax.tree.map(lambda a: a[: length + 1], states)
-        images = render.frames(agent.env, states)
-        render.write_gif(images, out / "replay.gif", fps=fps)
-        replay = "replay.gif"
-        try:
-            render.write_mp4(images, out / "replay.mp4", fps=fps)
-        except RuntimeError:
-            pass  # no video encoder installed: the GIF is the replay
+        # drawn a batch at a time as each writer takes them (twice with MP4: the states are small, frames not)
+        render.write_gif(render.iter_frames(agent.env, states), out / "replay.gif", fps=fps)
+        replay = "replay.gif"  # the card shows it
+        if render.mp4_available():  # the Hub's video widget plays replay.mp4, as the course's folders have
+            render.write_mp4(render.iter_frames(agent.env, states), out / "replay.mp4", fps=fps)
+        else:
+            say(f"note: no replay.mp4 (the Hub's video widget plays it): {render.MP4_HINT}")
     except ValueError:
         say(f"note: {agent.env} has no renderer; the folder has no replay")
     steps = None

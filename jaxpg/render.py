@@ -8,15 +8,17 @@
   pure JAX (``jit``/``vmap``-able); Pixelcopter draws itself.
 * :func:`play_episode` plays one episode with a policy (categorical or Gaussian
   head) in a jitted ``lax.scan`` and records the state at every step;
-  :func:`frames` draws the recorded states in batches.
-* :func:`write_gif` (Pillow) and :func:`write_mp4` (optional ``imageio[ffmpeg]``)
-  write the frames atomically.
+  :func:`iter_frames` draws the recorded states lazily, a batch at a time (:func:`frames`: all
+  in one array).
+* :func:`write_gif` (Pillow) and :func:`write_mp4` (optional ``imageio[ffmpeg]``, the
+  ``jaxpg[video]`` extra; :func:`mp4_available`) write the frames as they come, atomically:
+  given :func:`iter_frames`, the memory in use does not grow with the episode's length.
 
 Example::
 
     states, n = play_episode(jax.random.key(0), "CartPole-v1", policy.apply, params, 500, dist=policy.dist)
     states = jax.tree.map(lambda a: a[: n + 1], states)
-    write_gif(frames("CartPole-v1", states), "cartpole.gif", fps=50)
+    written = write_gif(iter_frames("CartPole-v1", states), "cartpole.gif", fps=50)  # frames in the file
 
 Importing this module imports ``jaxpg.envs`` (and so gymnax).
 """
@@ -26,13 +28,13 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
-from PIL import Image
+from PIL import GifImagePlugin, Image
 
 from jaxpg import envs, policies
 from jaxpg.envs import pixelcopter
@@ -52,9 +54,12 @@ __all__ = [
     "renderer",
     "supported",
     "play_episode",
+    "iter_frames",
     "frames",
     "write_gif",
     "write_mp4",
+    "mp4_available",
+    "MP4_HINT",
 ]
 
 _CARTPOLE = "CartPole-v1"
@@ -226,27 +231,8 @@ def _batched_renderer(env_name: str) -> Callable:
     return jax.jit(jax.vmap(renderer(env_name), in_axes=(0, None)))
 
 
-def frames(env_name: str, states: Any, params: Any = None, batch_size: int = 64) -> np.ndarray:
-    """Draws a stack of states.
-
-    States are drawn ``batch_size`` at a time by one jitted, vmapped call (the last batch
-    is padded by repeating its last state, so every call has the same shape and compiles
-    once), which bounds the memory in use.
-
-    Args:
-      env_name: a name :func:`renderer` supports.
-      states: env-state pytree whose leaves have a leading frame axis ``[F, ...]``
-        (e.g. ``play_episode``'s states, cut to ``length + 1``).
-      params: the env's parameters; ``None`` uses the env's defaults.
-      batch_size: states drawn per call (positive int).
-
-    Returns:
-      uint8 [F, H, W, 3] numpy array.
-
-    Raises:
-      ValueError: for an unsupported env, a bad ``batch_size``, or states with no
-        leaves or leaves of different lengths.
-    """
+def _batches(env_name: str, states: Any, params: Any, batch_size: int) -> Iterator[np.ndarray]:
+    """Checks the arguments now and returns the generator of the drawn batches (see :func:`iter_frames`)."""
     draw = _batched_renderer(env_name)  # raises for unsupported names
     batch_size = check_size("batch_size", batch_size)
     if params is None:
@@ -258,11 +244,69 @@ def frames(env_name: str, states: Any, params: Any = None, batch_size: int = 64)
             f"states must be a pytree of arrays with one leading frame axis; got lengths {lengths}"
         )
     num = lengths.pop()
-    out = []
-    for start in range(0, num, batch_size):
-        idx = np.minimum(np.arange(start, start + batch_size), num - 1)
-        batch = jax.tree.map(lambda a, i=idx: jnp.asarray(a)[i], states)
-        out.append(np.asarray(draw(batch, params))[: min(batch_size, num - start)])
+
+    def drawn() -> Iterator[np.ndarray]:
+        for start in range(0, num, batch_size):
+            idx = np.minimum(np.arange(start, start + batch_size), num - 1)
+            batch = jax.tree.map(lambda a, i=idx: jnp.asarray(a)[i], states)
+            yield np.asarray(draw(batch, params))[: min(batch_size, num - start)]
+
+    return drawn()
+
+
+def iter_frames(env_name: str, states: Any, params: Any = None, batch_size: int = 64) -> Iterator[np.ndarray]:
+    """Draws a stack of states lazily, ``batch_size`` states at a time.
+
+    What :func:`frames` draws, frame by frame: a batch is drawn (one jitted, vmapped call; the
+    last batch is padded by repeating its last state, so every call has the same shape and
+    compiles once) when the frame before it has been taken, so at most one batch of frames is
+    held. Hand it to :func:`write_gif` or :func:`write_mp4` and the memory in use does not grow
+    with the episode's length.
+
+    Args:
+      env_name: a name :func:`renderer` supports.
+      states: env-state pytree whose leaves have a leading frame axis ``[F, ...]``
+        (e.g. ``play_episode``'s states, cut to ``length + 1``).
+      params: the env's parameters; ``None`` uses the env's defaults.
+      batch_size: states drawn per call (positive int).
+
+    Returns:
+      an iterator over the ``F`` uint8 ``[H, W, 3]`` numpy frames, in order.
+
+    Raises:
+      ValueError: at the call, before anything is drawn: for an unsupported env, a bad
+        ``batch_size``, or states with no leaves or leaves of different lengths.
+    """
+    batches = _batches(env_name, states, params, batch_size)
+
+    def one_by_one() -> Iterator[np.ndarray]:
+        for batch in batches:
+            for i in range(len(batch)):
+                yield batch[i].copy()  # a frame of its own: no view keeps the batch alive
+            del batch  # freed before the next batch is drawn
+
+    return one_by_one()
+
+
+def frames(env_name: str, states: Any, params: Any = None, batch_size: int = 64) -> np.ndarray:
+    """Draws a stack of states into one array.
+
+    The frames of :func:`iter_frames`, all held at once (a 500-step CartPole episode is
+    360 MB): the writers take :func:`iter_frames` instead.
+
+    Args:
+      env_name: a name :func:`renderer` supports.
+      states: env-state pytree whose leaves have a leading frame axis ``[F, ...]``.
+      params: the env's parameters; ``None`` uses the env's defaults.
+      batch_size: states drawn per call (positive int).
+
+    Returns:
+      uint8 [F, H, W, 3] numpy array.
+
+    Raises:
+      ValueError: as :func:`iter_frames` does.
+    """
+    out = list(_batches(env_name, states, params, batch_size))
     if not out:
         return np.zeros((0, 0, 0, 3), np.uint8)
     return np.concatenate(out, axis=0)
@@ -272,17 +316,45 @@ def frames(env_name: str, states: Any, params: Any = None, batch_size: int = 64)
 # Writing
 # --------------------------------------------------------------------------------------------
 
+#: what :func:`write_mp4` needs and how to get it.
+MP4_HINT = 'MP4 needs imageio[ffmpeg]: pip install "jaxpg[video]"'
 
-def _check_frames(frames: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
-    """Frames as one uint8 [F, H, W, 3] array (ValueError otherwise)."""
-    if len(frames) == 0:
+Frames = np.ndarray | Iterable[np.ndarray]
+
+
+def _checked(frames: Frames) -> Iterator[np.ndarray]:
+    """The frames one at a time, each checked: uint8 [H, W, 3], all of one shape (ValueError otherwise)."""
+    if isinstance(frames, np.ndarray | jax.Array):
+        if frames.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 RGB images, got dtype {frames.dtype}")
+        if frames.ndim != 4:
+            raise ValueError(f"frames must have shape [F, H, W, 3], got {frames.shape}")
+    shape = None
+    for i, frame in enumerate(frames):
+        frame = np.asarray(frame)
+        if frame.dtype != np.uint8:
+            raise ValueError(f"frames must be uint8 RGB images, got dtype {frame.dtype} (frame {i})")
+        if shape is None:
+            if frame.ndim != 3 or frame.shape[-1] != 3 or 0 in frame.shape:
+                raise ValueError(f"frames must have shape [F, H, W, 3], got a frame of shape {frame.shape}")
+            shape = frame.shape
+        elif frame.shape != shape:
+            raise ValueError(f"frames must all have one shape: frame {i} is {frame.shape}, frame 0 {shape}")
+        yield frame
+    if shape is None:
         raise ValueError("no frames to write: frames is empty")
-    arr = np.asarray(frames)
-    if arr.dtype != np.uint8:
-        raise ValueError(f"frames must be uint8 RGB images, got dtype {arr.dtype}")
-    if arr.ndim != 4 or arr.shape[-1] != 3 or arr.shape[1] == 0 or arr.shape[2] == 0:
-        raise ValueError(f"frames must have shape [F, H, W, 3], got {arr.shape}")
-    return arr
+
+
+def _peek(frames: Frames) -> tuple[tuple[int, ...], Iterator[np.ndarray]]:
+    """The first frame's shape (checked before any file is opened) and all the frames, checked."""
+    checked = _checked(frames)
+    held = [next(checked)]
+
+    def again() -> Iterator[np.ndarray]:
+        yield held.pop()  # not kept once taken (itertools.chain would keep it to the end)
+        yield from checked
+
+    return held[0].shape, again()
 
 
 def _check_fps(fps: float) -> float:
@@ -297,79 +369,150 @@ def _temp_path(path: str | os.PathLike, suffix: str) -> str:
     return os.path.join(directory, f".{name}.{uuid.uuid4().hex}{suffix}")
 
 
-def write_gif(frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 30) -> None:
-    """Writes frames as a looping animated GIF (Pillow), atomically.
-
-    The file is written to a temporary file in the same directory and moved into place
-    with ``os.replace``; on any error the temporary file is removed and ``path`` is left
-    untouched. GIF stores frame times in 1/100 s, so the delay is ``int(1000 / fps)`` ms
-    rounded down to 10 ms by the format. Pillow merges identical consecutive frames into
-    one longer frame (the animation looks the same).
-
-    Args:
-      frames: uint8 RGB frames, ``[F, H, W, 3]`` or a sequence of ``[H, W, 3]``.
-      path: output file.
-      fps: frames per second (> 0).
-
-    Raises:
-      ValueError: for no frames, a dtype other than uint8, a shape other than
-        ``[F, H, W, 3]`` or a non-positive ``fps``.
-      OSError: when the file cannot be written (e.g. missing directory).
-    """
-    arr = _check_frames(frames)
-    fps = _check_fps(fps)
-    images = [Image.fromarray(f) for f in arr]
-    tmp = _temp_path(path, ".tmp")
+def _atomic(path: str | os.PathLike, suffix: str, write: Callable[[str], int]) -> int:
+    """``write(tmp)`` into a temporary file beside ``path``, then ``os.replace``; the file is removed on any error."""
+    tmp = _temp_path(path, suffix)
     try:
-        with open(tmp, "xb") as fh:
-            images[0].save(
-                fh,
-                format="GIF",
-                save_all=True,
-                append_images=images[1:],
-                duration=int(1000 / fps),
-                loop=0,
-            )
+        count = write(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+    return count
 
 
-def write_mp4(frames: Sequence[np.ndarray] | np.ndarray, path: str | os.PathLike, fps: float = 30) -> None:
-    """Writes frames as an H.264 MP4 with ``imageio[ffmpeg]``, atomically.
+def _palette_image(rgb: np.ndarray) -> Image.Image:
+    """An RGB array as the palette image Pillow's GIF writer makes of it (exact up to 256 colours)."""
+    return Image.fromarray(np.ascontiguousarray(rgb)).convert("P", palette=Image.Palette.ADAPTIVE)
+
+
+def _gif_frame(fh, image: Image.Image, offset: tuple[int, int], duration: int, own_palette: bool) -> None:
+    params = {"duration": duration, "include_color_table": True} if own_palette else {"duration": duration}
+    for chunk in GifImagePlugin.getdata(image, offset, **params):
+        fh.write(chunk)
+
+
+def _stream_gif(fh, frames: Iterator[np.ndarray], delay: int) -> int:
+    """Writes a looping GIF frame by frame, as Pillow's ``save_all`` lays one out; returns the frames written.
+
+    The first frame is whole, on the global palette; each later one is the box where it differs from
+    the frame before, with its own palette; a frame equal to the one before lengthens that one. Only
+    the frame before is held, so the memory in use does not grow with the number of frames. (Pillow's
+    ``save_all`` takes an iterator of images but holds every distinct frame until the last: Pillow 13's
+    ``_write_multiple_frames``. Its GIF helpers ``getheader`` and ``getdata`` encode one frame at a time.)
+    """
+    previous = np.array(next(frames))  # a copy: the caller may reuse its buffer
+    image = _palette_image(previous)
+    header, _ = GifImagePlugin.getheader(image, info={"loop": 0, "duration": delay, "optimize": True})
+    fh.write(b"".join(header))
+    pending, written = (image, (0, 0), delay, False), 0
+    for frame in frames:
+        if np.array_equal(frame, previous):
+            pending = (*pending[:2], pending[2] + delay, pending[3])
+            continue
+        _gif_frame(fh, *pending)
+        written += 1
+        changed = np.any(frame != previous, axis=-1)
+        rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+        box = frame[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        pending = (_palette_image(box), (int(cols[0]), int(rows[0])), delay, True)
+        np.copyto(previous, frame)
+    _gif_frame(fh, *pending)
+    fh.write(b";")  # the trailer
+    return written + 1
+
+
+def write_gif(frames: Frames, path: str | os.PathLike, fps: float = 30) -> int:
+    """Writes frames as a looping animated GIF (Pillow), streaming and atomically.
+
+    Frames are taken one at a time (give :func:`iter_frames` and no episode is held in memory)
+    and written as they come. A frame identical to the one before is merged into it (one
+    longer frame, as Pillow's ``save_all`` does; the animation looks the same), so the file
+    may hold fewer frames than were given: the count returned is the file's. The file is
+    written to a temporary file in the same directory and moved into place with
+    ``os.replace``; on any error the temporary file is removed and ``path`` is left untouched.
+    GIF stores frame times in 1/100 s, so the delay is ``int(1000 / fps)`` ms rounded down to
+    10 ms by the format.
 
     Args:
-      frames: uint8 RGB frames, ``[F, H, W, 3]`` or a sequence of ``[H, W, 3]``
-        (H and W even, as yuv420p needs).
+      frames: uint8 RGB frames: ``[F, H, W, 3]``, or a sequence or iterator of ``[H, W, 3]``
+        (all of one shape).
       path: output file.
       fps: frames per second (> 0).
+
+    Returns:
+      the number of frames in the file (``Image.open(path).n_frames``).
+
+    Raises:
+      ValueError: for no frames, a dtype other than uint8, a shape other than
+        ``[F, H, W, 3]``, frames of different shapes or a non-positive ``fps``.
+      OSError: when the file cannot be written (e.g. missing directory).
+    """
+    delay = int(1000 / _check_fps(fps))
+    _, frames = _peek(frames)
+
+    def write(tmp: str) -> int:
+        with open(tmp, "xb") as fh:
+            return _stream_gif(fh, frames, delay)
+
+    return _atomic(path, ".tmp", write)
+
+
+def _imageio():
+    """``imageio.v2`` with its ffmpeg plugin (RuntimeError with :data:`MP4_HINT` when missing)."""
+    try:  # optional dependency: imageio[ffmpeg] is only needed for MP4
+        import imageio.v2 as iio  # optional dependency: jaxpg[video]
+        import imageio_ffmpeg  # noqa: F401  # optional dependency: jaxpg[video]
+    except ImportError:
+        raise RuntimeError(MP4_HINT) from None
+    return iio
+
+
+def mp4_available() -> bool:
+    """Whether :func:`write_mp4` can write: ``imageio[ffmpeg]`` (``pip install "jaxpg[video]"``) imports."""
+    try:
+        _imageio()
+    except RuntimeError:
+        return False
+    return True
+
+
+def write_mp4(frames: Frames, path: str | os.PathLike, fps: float = 30) -> int:
+    """Writes frames as an H.264 MP4 with ``imageio[ffmpeg]``, streaming and atomically.
+
+    Frames are taken one at a time and handed to the encoder as they come (see
+    :func:`write_gif`); every frame is kept.
+
+    Args:
+      frames: uint8 RGB frames: ``[F, H, W, 3]``, or a sequence or iterator of ``[H, W, 3]``
+        (all of one shape; H and W even, as yuv420p needs).
+      path: output file.
+      fps: frames per second (> 0).
+
+    Returns:
+      the number of frames written.
 
     Raises:
       RuntimeError: when ``imageio`` with its ffmpeg plugin is not installed.
       ValueError: for bad frames (see :func:`write_gif`), odd sizes or a bad ``fps``.
       OSError: when the file cannot be written.
     """
-    try:  # optional dependency: imageio[ffmpeg] is only needed for MP4
-        import imageio.v2 as iio  # optional dependency: jaxpg[video]
-        import imageio_ffmpeg  # noqa: F401  # optional dependency: jaxpg[video]
-    except ImportError:
-        raise RuntimeError("MP4 needs imageio[ffmpeg]: pip install imageio[ffmpeg]") from None
-    arr = _check_frames(frames)
+    iio = _imageio()
     fps = _check_fps(fps)
-    if arr.shape[1] % 2 or arr.shape[2] % 2:
-        raise ValueError(f"MP4 frames need an even height and width, got {arr.shape[1]} x {arr.shape[2]}")
-    tmp = _temp_path(path, ".tmp.mp4")
-    try:
+    shape, frames = _peek(frames)
+    if shape[0] % 2 or shape[1] % 2:
+        raise ValueError(f"MP4 frames need an even height and width, got {shape[0]} x {shape[1]}")
+
+    def write(tmp: str) -> int:
         writer = iio.get_writer(tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", macro_block_size=2)
         try:
-            for frame in arr:
+            count = 0
+            for frame in frames:
                 writer.append_data(frame)
+                count += 1
         finally:
             writer.close()
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        return count
+
+    return _atomic(path, ".tmp.mp4", write)

@@ -117,3 +117,42 @@ def test_a_pixelcopter_export_carries_the_course_leaderboard_id(tmp_path):
     meta = metadata_load(hub / "README.md")
     assert "Pixelcopter-PLE-v0" in meta["tags"] and meta["model-index"][0]["name"] == "jaxpg-Pixelcopter-PLE-v0"
     assert jaxpg.load(hub).env == "Pixelcopter-v0"  # the settings keep jaxpg's own id
+
+
+def test_the_replay_is_a_gif_and_an_mp4_when_imageio_is_there(exported):
+    from jaxpg import render
+
+    _, hub = exported
+    assert (hub / "replay.gif").is_file()
+    assert (hub / "replay.mp4").is_file() == render.mp4_available()  # jaxpg[video] installed or not
+
+
+@pytest.mark.parametrize("video", [True, False])
+def test_export_writes_replay_mp4_when_it_can_and_says_how_when_it_cannot(normed_run, tmp_path, monkeypatch, video):
+    from PIL import Image
+
+    from jaxpg import render
+    from jaxpg.export import export
+
+    taken = []
+
+    def fake_mp4(frames, path, fps=30):  # what write_mp4 is handed: the frames as they are drawn
+        assert not isinstance(frames, np.ndarray | list)
+        taken.extend(f.shape for f in frames)
+        path.write_bytes(b"mp4")
+        return len(taken)
+
+    monkeypatch.setattr(render, "mp4_available", lambda: video)
+    monkeypatch.setattr(render, "write_mp4", fake_mp4)
+    said = []
+    export(normed_run, tmp_path / "hub", episodes=10, replay_frames=5, say=said.append)
+    hub = tmp_path / "hub"
+    with Image.open(hub / "replay.gif") as gif:
+        assert 1 <= gif.n_frames <= 6
+    notes = [s for s in said if "replay.mp4" in s]
+    if video:
+        assert (hub / "replay.mp4").read_bytes() == b"mp4" and 2 <= len(taken) <= 6 and notes == []
+        assert taken[0] == (400, 600, 3)
+    else:
+        assert not (hub / "replay.mp4").exists() and taken == []
+        assert len(notes) == 1 and 'pip install "jaxpg[video]"' in notes[0] and "\n" not in notes[0]

@@ -233,7 +233,7 @@ def _distinct_frames(n: int = 5, h: int = 24, w: int = 32) -> np.ndarray:
 def test_write_gif(tmp_path):
     frames = _distinct_frames()
     path = tmp_path / "episode.gif"
-    render.write_gif(list(frames), path, fps=20)
+    assert render.write_gif(list(frames), path, fps=20) == len(frames)
     assert os.listdir(tmp_path) == ["episode.gif"]  # no temporary file left
     with Image.open(path) as gif:
         assert gif.format == "GIF"
@@ -258,6 +258,10 @@ def test_write_gif(tmp_path):
         (np.zeros((2, 4, 4, 3), np.float32), "uint8"),
         (np.zeros((2, 4, 4), np.uint8), "shape"),
         (np.zeros((4, 4, 3), np.uint8), "shape"),
+        (iter([]), "empty"),
+        ((f for f in np.zeros((2, 4, 4, 3), np.int32)), "uint8"),
+        (iter([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 6, 3), np.uint8)]), "one shape"),  # found mid-write
+        ([np.zeros((4, 4, 3), np.uint8), np.zeros((4, 4, 3), np.float64)], "uint8"),
     ],
 )
 def test_write_gif_bad_frames(tmp_path, bad, match):
@@ -287,9 +291,159 @@ def test_write_gif_unwritable_path(tmp_path):
 def test_write_mp4_without_imageio(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imageio", None)  # makes `import imageio...` fail
     monkeypatch.setitem(sys.modules, "imageio.v2", None)
-    with pytest.raises(RuntimeError, match=r"imageio\[ffmpeg\]"):
+    assert not render.mp4_available()
+    with pytest.raises(RuntimeError, match=r"imageio\[ffmpeg\].*jaxpg\[video\]"):
         render.write_mp4(_distinct_frames(), tmp_path / "x.mp4")
     assert os.listdir(tmp_path) == []
+
+
+def test_write_mp4_streams_frames(tmp_path):
+    pytest.importorskip("imageio_ffmpeg")
+    import imageio.v2 as iio
+
+    frames = np.repeat(_distinct_frames(6), 2, axis=1)  # 48 x 32: even sizes
+    path = tmp_path / "x.mp4"
+    assert render.mp4_available()
+    assert render.write_mp4((f for f in frames), path, fps=10) == 6  # every frame is kept
+    assert os.listdir(tmp_path) == ["x.mp4"]
+    with iio.get_reader(path) as reader:
+        assert sum(1 for _ in reader) == 6
+    with pytest.raises(ValueError, match="even"):
+        render.write_mp4(_distinct_frames(2, h=25), tmp_path / "odd.mp4")
+    assert os.listdir(tmp_path) == ["x.mp4"]
+
+
+def _pillow_gif(frames, path, fps):
+    """The GIF as ``write_gif`` wrote it before it streamed: every Pillow image at once."""
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=int(1000 / fps), loop=0)
+
+
+def _gif_frames(path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """The decoded RGB frames of a GIF, their durations (ms) and its loop count."""
+    with Image.open(path) as gif:
+        out, durations = [], []
+        for i in range(gif.n_frames):
+            gif.seek(i)
+            out.append(np.asarray(gif.convert("RGB")))
+            durations.append(gif.info.get("duration"))
+        return out, durations, gif.info.get("loop")
+
+
+def _assert_same_gif(got_path, want_path):
+    got, want = _gif_frames(got_path), _gif_frames(want_path)
+    assert len(got[0]) == len(want[0])
+    for i, (g, w) in enumerate(zip(got[0], want[0], strict=True)):
+        np.testing.assert_array_equal(g, w, err_msg=f"frame {i}")
+    assert got[1:] == want[1:]  # durations (merged frames add theirs up) and the loop
+
+
+@pytest.mark.parametrize("fps", [30, 50])
+def test_streamed_gif_is_pillows_all_at_once_gif(tmp_path, fps):
+    d = _distinct_frames(6)
+    frames = np.stack([d[0], d[0], d[1], d[2], d[2], d[2], d[3], d[4], d[5], d[5]])  # 10 frames, 6 distinct
+    written = render.write_gif((f for f in frames), tmp_path / "streamed.gif", fps=fps)
+    _pillow_gif(frames, tmp_path / "pillow.gif", fps)
+    with Image.open(tmp_path / "streamed.gif") as gif:
+        assert written == gif.n_frames == 6  # the count returned is the file's: repeats are merged
+    _assert_same_gif(tmp_path / "streamed.gif", tmp_path / "pillow.gif")
+    _, durations, _ = _gif_frames(tmp_path / "streamed.gif")
+    # a merged frame lasts as long as the frames it stands for (GIF counts in 1/100 s)
+    assert durations == [k * int(1000 / fps) // 10 * 10 for k in (2, 1, 3, 1, 1, 2)]
+    # one frame, or only one distinct frame: a one-frame GIF
+    assert render.write_gif([d[1]] * 3, tmp_path / "still.gif") == 1
+    with Image.open(tmp_path / "still.gif") as gif:
+        assert gif.n_frames == 1
+        np.testing.assert_array_equal(np.asarray(gif.convert("RGB")), d[1])
+
+
+def test_streamed_cartpole_gif_is_pillows_all_at_once_gif(cartpole, tmp_path):
+    _, params, base = cartpole
+    xs = jnp.asarray([0.0, 0.0, 0.3, 0.3001, 0.6, -1.0, -1.0], jnp.float32)  # repeats, a sub-pixel move
+    states = jax.vmap(lambda x: _state(base, x, 0.05))(xs)
+    written = render.write_gif(render.iter_frames("CartPole-v1", states, params, batch_size=3),
+                               tmp_path / "streamed.gif", fps=50)
+    frames = render.frames("CartPole-v1", states, params, batch_size=3)
+    _pillow_gif(frames, tmp_path / "pillow.gif", 50)
+    with Image.open(tmp_path / "streamed.gif") as gif, Image.open(tmp_path / "pillow.gif") as want:
+        assert written == gif.n_frames == want.n_frames
+    assert written == 1 + sum(not np.array_equal(a, b) for a, b in zip(frames[:-1], frames[1:], strict=True))
+    assert 4 <= written < len(xs)
+    _assert_same_gif(tmp_path / "streamed.gif", tmp_path / "pillow.gif")
+
+
+def _noise_frames(n: int, size: int = 64):
+    """Frames of 256-colour noise (LZW cannot shrink them much: each adds kilobytes to the file)."""
+    rng = np.random.default_rng(0)
+    colours = rng.integers(0, 256, (256, 3), dtype=np.uint8)
+    for _ in range(n):
+        yield colours[rng.integers(0, 256, (size, size))]
+
+
+def test_write_gif_writes_as_the_frames_come(tmp_path):
+    import weakref
+
+    sizes, alive, refs = [], [], []
+
+    def frames():
+        for frame in _noise_frames(40):
+            temp = [p for p in tmp_path.iterdir() if p.name.startswith(".episode.gif.")]
+            sizes.append(temp[0].stat().st_size if temp else 0)
+            refs.append(weakref.ref(frame))
+            alive.append(sum(r() is not None for r in refs))
+            yield frame
+            del frame
+
+    assert render.write_gif(frames(), tmp_path / "episode.gif") == 40
+    # the file grows while frames are still coming (Pillow's save_all writes nothing before the last)
+    assert sizes[0] == 0 and 0 < sizes[20] < sizes[-1]
+    assert max(alive) <= 2  # the writer holds no more than the frame before (and a copy of it)
+    assert os.listdir(tmp_path) == ["episode.gif"]
+
+
+def test_write_gif_keeps_the_old_file_when_the_frames_fail(tmp_path):
+    path = tmp_path / "episode.gif"
+    render.write_gif(_distinct_frames(2), path)
+    before = path.read_bytes()
+
+    def failing():
+        yield from _distinct_frames(3)
+        raise RuntimeError("the episode broke")
+
+    with pytest.raises(RuntimeError, match="broke"):
+        render.write_gif(failing(), path)
+    assert os.listdir(tmp_path) == ["episode.gif"] and path.read_bytes() == before
+
+
+def test_iter_frames_draws_lazily_in_bounded_batches(monkeypatch):
+    calls = []
+
+    def fake_draw(states, params):
+        calls.append(np.asarray(states["x"]).copy())
+        return np.asarray(states["x"], np.uint8)[:, None, None, None] * np.ones((1, 2, 4, 3), np.uint8)
+
+    monkeypatch.setattr(render, "_batched_renderer", lambda env_name: fake_draw)
+    states = {"x": np.arange(10, dtype=np.int32)}
+    it = render.iter_frames("CartPole-v1", states, params="unused", batch_size=4)
+    assert calls == []  # nothing drawn before a frame is taken
+    first = next(it)
+    assert len(calls) == 1
+    got = [first, *[next(it) for _ in range(3)]]
+    assert len(calls) == 1  # the first batch's four frames
+    got.append(next(it))
+    assert len(calls) == 2
+    got.extend(it)
+    assert [int(f[0, 0, 0]) for f in got] == list(range(10))
+    assert all(f.shape == (2, 4, 3) and f.dtype == np.uint8 and f.base is None for f in got)  # no view of a batch
+    assert [c.tolist() for c in calls] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 9, 9]]  # the last padded
+    np.testing.assert_array_equal(render.frames("CartPole-v1", states, "unused", batch_size=4), np.stack(got))
+    # bad arguments fail at the call, before anything is drawn
+    calls.clear()
+    with pytest.raises(ValueError, match="batch_size"):
+        render.iter_frames("CartPole-v1", states, "unused", batch_size=0)
+    with pytest.raises(ValueError, match="leading frame axis"):
+        render.iter_frames("CartPole-v1", {"x": np.arange(3), "y": np.arange(4)}, "unused")
+    assert calls == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -554,3 +708,31 @@ def test_cli_renders_a_trained_pendulum_policy(tmp_path, capsys):
         im.seek(5)
         frame = np.asarray(im.convert("RGB"))
     assert _mask(frame, _ROD).sum() > 2000
+
+
+@pytest.mark.slow
+def test_cli_render_prints_the_frames_the_gif_holds(normed_run, tmp_path, capsys, monkeypatch):
+    import re
+
+    from jaxpg.cli import main
+
+    gif = tmp_path / "real.gif"
+    assert main(["render", str(normed_run), "--out", str(gif), "--max-frames", "40"]) == 0
+    out = capsys.readouterr().out
+    steps, written = map(int, re.search(r"(\d+) steps, (\d+) frames \(600x400\)", out).groups())
+    with Image.open(gif) as im:
+        assert im.n_frames == written <= steps + 1
+    # an episode whose cart stands still for a while: its GIF holds fewer frames than states, and says so
+    real_play = render.play_episode
+
+    def still_play(*args, **kwargs):
+        states, _ = real_play(*args, **kwargs)
+        return jax.tree.map(lambda a: jnp.concatenate([a[:3], jnp.repeat(a[3:4], 5, axis=0), a[3:5]]), states), 9
+
+    monkeypatch.setattr(render, "play_episode", still_play)
+    assert main(["render", str(normed_run), "--out", str(gif), "--max-frames", "40"]) == 0
+    out = capsys.readouterr().out
+    with Image.open(gif) as im:
+        n = im.n_frames
+    assert n <= 6  # 3 + 1 + 2 at most: the five copies of state 3 are one frame
+    assert f"9 steps, {n} frames (600x400) from 10 states (identical consecutive frames merged)" in out
