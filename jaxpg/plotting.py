@@ -9,33 +9,32 @@
 
 The run directories are read by ``jaxpg.rundir`` (``read_run``, re-exported here, and
 ``read_results``). Figures are ``matplotlib.figure.Figure`` objects on their own Agg canvas (no
-display needed; pyplot, its global state and the caller's backend are left alone) and are
-written atomically.
+display needed; pyplot, its global state and the caller's backend are left alone), sized, styled
+and written atomically, nothing clipped, by ``jaxpg.figures`` (``FigureStyle``, ``save_figure``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import io
-import math
+import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullFormatter
 from numpy.typing import ArrayLike
 
 from jaxpg import rundir
-from jaxpg.fileio import atomic_write
+from jaxpg.figures import FigureStyle, _check_format, _draw_hlines, _figure, _hlines, _save, eng_format, save_figure
 from jaxpg.results import _as_dirs, _chosen, _labels, final_score_data
 from jaxpg.rundir import read_run
 from jaxpg.stats import _scores_matrix, curve_iqm_ci, iqm, performance_profile_ci
 
-__all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "final_scores",
-           "final_score_data", "performance_profiles", "performance_profiles_from_scores"]
+__all__ = ["read_run", "align_curves", "learning_curve_data", "learning_curves", "learning_curve_figure",
+           "final_scores", "final_score_data", "performance_profiles", "performance_profiles_from_scores",
+           "FigureStyle", "save_figure", "eng_format"]
 
 StrPath = rundir.StrPath
 _X_LABELS = {"env_steps": "environment steps per seed (valid)", "update": "update (gradient steps)"}
@@ -53,7 +52,8 @@ _METRIC_LABELS = {"mean_return": "training return", "loss": "loss", "entropy": "
 # Learning curves
 
 
-def align_curves(x: ArrayLike, y: ArrayLike, points: int = 200) -> tuple[np.ndarray, np.ndarray]:
+def align_curves(x: ArrayLike, y: ArrayLike, points: int = 200,
+                 extend: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Puts every seed's curve on one shared x grid by linear interpolation (``np.interp``).
 
     Each seed has its own cumulative env-step counts, so its returns are interpolated onto
@@ -62,13 +62,18 @@ def align_curves(x: ArrayLike, y: ArrayLike, points: int = 200) -> tuple[np.ndar
     overlap (e.g. a single update each, with different step counts), the result is the one grid
     point ``median(last x)`` with every seed's last value.
 
+    With ``extend``, the grid goes on to the largest last x (``points`` evenly spaced values from
+    the largest first x, plus every seed's last x), and a seed's values past its own last x are
+    NaN: the seeds present at a grid point are the finite entries of its column.
+
     Args:
       x: [S, U] non-decreasing x of each seed (e.g. cumulative env steps).
       y: [S, U] values at those x.
       points: grid size (>= 1).
+      extend: go on to the last x of any seed (see above).
 
     Returns:
-      ``(grid [G], values [S, G])`` with ``G = points`` (or 1, see above).
+      ``(grid [G], values [S, G])`` with ``G = points`` (or 1, see above; more with ``extend``).
 
     Raises:
       ValueError: mismatched or non-2-D shapes, an empty curve, or ``points < 1``.
@@ -78,9 +83,13 @@ def align_curves(x: ArrayLike, y: ArrayLike, points: int = 200) -> tuple[np.ndar
         raise ValueError(f"x and y must both be [seeds, updates] and non-empty, got {x.shape} and {y.shape}")
     if points < 1:
         raise ValueError(f"points must be >= 1, got {points}")
-    lo, hi = x[:, 0].max(), x[:, -1].min()
+    lo, hi, end = x[:, 0].max(), x[:, -1].min(), x[:, -1].max()
     if hi < lo:
         return np.array([np.median(x[:, -1])]), y[:, -1:].copy()
+    if extend and end > hi:
+        grid = np.union1d(np.linspace(lo, end, points), x[:, -1][x[:, -1] >= lo])
+        return grid, np.stack([np.where(grid <= xs[-1], np.interp(grid, xs, ys), np.nan)
+                               for xs, ys in zip(x, y, strict=True)])
     grid = np.linspace(lo, hi, points) if hi > lo else np.array([hi])
     return grid, np.stack([np.interp(grid, xs, ys) for xs, ys in zip(x, y, strict=True)])
 
@@ -128,9 +137,10 @@ def learning_curve_data(
 
     Args:
       run_dirs: ``--out`` directories of ``jaxpg train`` or ``jaxpg sweep``.
-      labels: one legend label per directory (default: ``read_run``'s label); a sweep's curves
-        are labelled ``"<label>: <point>"``.
-      x: ``"env_steps"`` (seeds interpolated onto a common grid, see ``align_curves``) or
+      labels: one legend label per directory (default: the directory's name, with its parent's
+        when two share a name); a sweep's curves are labelled ``"<label>: <point>"``.
+      x: ``"env_steps"`` (seeds interpolated onto a common grid, see ``align_curves``; an
+        ``evals.csv`` curve goes on to the last evaluation of any seed, ``extend``) or
         ``"update"`` (at most ``points`` evenly spaced updates).
       reps: bootstrap replicates of the band.
       points: points per curve.
@@ -143,7 +153,9 @@ def learning_curve_data(
 
     Returns:
       A list of dicts with ``label``, ``x`` [G], ``iqm``, ``lo``, ``hi`` [G], ``seeds`` (S),
-      ``env`` (str or None) and ``metric`` (the column drawn).
+      ``n`` [G] (the seeds present at each x: S, except past the end of a seed's evaluations),
+      ``env`` (str or None), ``metric`` (the column drawn), ``axis`` (``x``) and ``smoothing``.
+      The IQM and band at each x are over the seeds present there.
 
     Raises:
       ValueError: no directories, a bad ``x`` or ``labels``, or any ``read_run`` error.
@@ -153,7 +165,7 @@ def learning_curve_data(
         raise ValueError(f"x must be one of {', '.join(map(repr, _X_LABELS))}, got {x!r}")
     if isinstance(points, bool) or not isinstance(points, int) or points < 1:
         raise ValueError(f"points must be a positive integer, got {points!r}")
-    names = _labels(labels, len(dirs))
+    names = _labels(labels, len(dirs)) or _dir_labels(dirs)
     smooth(np.zeros(1), smoothing)  # checks the window before reading anything
     curves = []
     for i, d in enumerate(dirs):
@@ -163,24 +175,47 @@ def learning_curve_data(
             run = dataclasses.replace(read_run(d, "evals"), label=run.label, meta=run.meta, env=run.env)
         if column not in run:
             raise ValueError(f"{run.dir}: no {column!r} column in {table}.csv")
-        name = names[i] if names else run.label
+        name = names[i]
         sweep = run.layout == "sweep"
         for p, plabel in _chosen(run.point_labels, point, run.dir, sweep):
             steps = run.curve("env_steps", p)
             ret = smooth(run.curve(column, p), smoothing)
             if x == "env_steps":
-                xs, ys = align_curves(steps, ret, points)
+                bad = not np.all(np.isfinite(ret))
+                xs, ys = align_curves(steps, ret, points, extend=table == "evals")
             else:
                 n = ret.shape[1]
                 keep = np.unique(np.linspace(0, n - 1, min(points, n)).round()).astype(int)
                 xs, ys = run.updates[keep].astype(np.float64), ret[:, keep]
-            if not np.all(np.isfinite(ys)):
+                bad = not np.all(np.isfinite(ys))
+            if bad:
                 raise ValueError(f"{run.dir / (table + '.csv')}: {column} has nan/inf values"
                                  + (f" at point {p} ({plabel})" if sweep else ""))
-            mid, lo, hi = curve_iqm_ci(ys, reps=reps, confidence=confidence, seed=0)
-            curves.append({"label": f"{name}: {plabel}" if sweep else name, "x": xs, "iqm": mid,
-                           "lo": lo, "hi": hi, "seeds": ys.shape[0], "env": run.env, "metric": column})
+            mid, lo, hi = _iqm_ci_of_present(ys, reps, confidence)
+            curves.append({"label": f"{name}: {plabel}" if sweep else name, "x": xs, "iqm": mid, "lo": lo,
+                           "hi": hi, "seeds": ys.shape[0], "n": np.isfinite(ys).sum(axis=0), "env": run.env,
+                           "metric": column, "axis": x, "smoothing": smoothing})
     return curves
+
+
+def _dir_labels(dirs: Sequence[StrPath]) -> list[str]:
+    """Each directory's name; ``parent/name`` for names that two of them share."""
+    paths = [Path(d).resolve() for d in dirs]
+    names = [p.name or str(p) for p in paths]
+    return [f"{p.parent.name}/{n}" if names.count(n) > 1 and p.parent.name else n
+            for p, n in zip(paths, names, strict=True)]
+
+
+def _iqm_ci_of_present(ys: np.ndarray, reps: int, confidence: float) -> tuple[np.ndarray, ...]:
+    """``curve_iqm_ci`` over the seeds present (finite) at each point of ``ys`` [S, G]: one call per
+    run of points with the same seeds present (one call when every seed is everywhere)."""
+    present = np.isfinite(ys)
+    cuts = [0, *(np.flatnonzero(np.any(present[:, 1:] != present[:, :-1], axis=0)) + 1), ys.shape[1]]
+    mid, lo, hi = (np.empty(ys.shape[1]) for _ in range(3))
+    for a, b in itertools.pairwise(cuts):
+        rows = present[:, a]
+        mid[a:b], lo[a:b], hi[a:b] = curve_iqm_ci(ys[rows, a:b], reps=reps, confidence=confidence, seed=0)
+    return mid, lo, hi
 
 
 def learning_curves(
@@ -203,13 +238,15 @@ def learning_curves(
     of the training return (``mean_return``: the mean undiscounted return of the update's
     episodes), shaded between the 2.5 and 97.5 percentiles of 2,000 (``reps``) bootstrap
     replicates of that IQM. Against env steps, every seed's curve is first interpolated onto a
-    shared grid of ``points`` x values (see ``align_curves``).
+    shared grid of ``points`` x values (see ``align_curves``). The figure is
+    ``learning_curve_figure``'s (one panel per environment); for another size, font size or y
+    range, draw that with a ``FigureStyle`` and write it with ``save_figure``.
 
     Args:
       run_dirs: one or more ``--out`` directories of ``jaxpg train`` / ``jaxpg sweep``.
       out_path: the image to write (format from the suffix: .png, .pdf, .svg, ...); its parent
         directory is created. Written to a temporary file beside it, then renamed over it.
-      labels: one legend label per directory (default: ``"<env> (<dir name>)"``).
+      labels: one legend label per directory (default: the directory's name).
       x: ``"env_steps"`` (default) or ``"update"``.
       reps: bootstrap replicates.
       hlines: ``{label: y}`` reference lines, drawn dashed, e.g. ``{"course pass (350)": 350}``.
@@ -225,34 +262,94 @@ def learning_curves(
       ValueError: bad arguments, an unsupported image format, or any ``read_run`` error.
     """
     out = _check_format(out_path)
-    refs = _hlines(hlines)
+    _hlines(hlines)
     curves = learning_curve_data(run_dirs, labels, x, reps, points, point=point, metric=metric,
                                  smoothing=smoothing)
-    fig = _figure((7.0, 4.5))
-    ax = fig.add_subplot()
+    return _save(learning_curve_figure(curves, hlines, title, log_x), out)
+
+
+def learning_curve_figure(
+    curves: Sequence[Mapping[str, Any]],
+    hlines: Mapping[str, float] | None = None,
+    title: str | None = None,
+    log_x: bool = False,
+    style: FigureStyle | None = None,
+) -> Figure:
+    """The figure of ``learning_curve_data``'s curves (what ``learning_curves`` writes).
+
+    Runs of one environment share one panel; runs of several get one panel each (up to three
+    in a row), each with its own y axis and the environment as its title. Legend entries are
+    ``"<label> (n=<seeds>)"``; a curve that goes on past the last x of some seeds (evaluations
+    against env steps, see ``align_curves``) turns dashed there and reads
+    ``"<label> (n=8 → 5 after 1.2M)"``: 8 seeds up to x = 1.2M, 5 at its end. Counts on the axes
+    read ``250k``, ``1M`` (``eng_format``).
+
+    Args:
+      curves: ``learning_curve_data``'s list (at least one).
+      hlines: ``{label: y}`` reference lines, drawn dashed in every panel.
+      title: figure title (default: none; each panel is titled with its env, the y axis says what
+        is drawn).
+      log_x: a logarithmic x axis.
+      style: size (default 7 × 4.5 in for one panel), font size and y limits (``FigureStyle``).
+
+    Returns:
+      A ``matplotlib.figure.Figure`` on its own Agg canvas; ``save_figure`` writes it.
+    """
+    refs, style = _hlines(hlines), style or FigureStyle()
+    if not curves:
+        raise ValueError("no curves to draw")
+    panels: dict[str | None, list[Mapping[str, Any]]] = {}
     for c in curves:
-        marker = "o" if len(c["x"]) == 1 else None
-        (line,) = ax.plot(c["x"], c["iqm"], marker=marker, lw=1.8, label=f"{c['label']} (n={c['seeds']})")
-        ax.fill_between(c["x"], c["lo"], c["hi"], color=line.get_color(), alpha=0.2, lw=0)
-    _draw_hlines(ax, refs)
+        panels.setdefault(c["env"], []).append(c)
+    cols = min(len(panels), 3)
+    rows = -(-len(panels) // cols)
     seeds = {c["seeds"] for c in curves}
     over = f"{seeds.pop()} seeds" if len(seeds) == 1 else "seeds"
-    ax.set_xlabel(_X_LABELS[x])
-    if x == "update":
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    what = _METRIC_LABELS.get(curves[0]["metric"], curves[0]["metric"]) if curves else "episode return"
-    sm = f", smoothed over {smoothing}" if smoothing > 1 else ""
-    ax.set_ylabel(f"{what} (IQM over {over}, 95% CI{sm})")
-    if log_x:
-        ax.set_xscale("log")
-    else:
-        ax.set_xlim(left=0)
-    ax.grid(alpha=0.3)
-    envs = sorted({c["env"] for c in curves if c["env"]})
-    ax.set_title(title if title is not None else
-                 f"{', '.join(envs) + ': ' if envs else ''}{what}, IQM and 95% bootstrap CI")
-    ax.legend(fontsize="small", loc="best")
-    return _save(fig, out)
+    what = _METRIC_LABELS.get(curves[0]["metric"], curves[0]["metric"])
+    window = curves[0].get("smoothing", 1)
+    sm = f", smoothed over {window}" if window > 1 else ""
+    axis = curves[0].get("axis", "env_steps")
+    with style.figure((7.0, 4.5) if len(panels) == 1 else (4.6 * cols, 3.8 * rows + 0.4)) as fig:
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax in axes[len(panels):]:
+            ax.remove()
+        for i, (ax, (env, group)) in enumerate(zip(axes, panels.items(), strict=False)):
+            for c in group:
+                _draw_curve(ax, c)
+            _draw_hlines(ax, refs)
+            if i + cols >= len(panels):  # the lowest panel of its column
+                ax.set_xlabel(_X_LABELS[axis])
+            if i % cols == 0:
+                ax.set_ylabel(f"{what}\n(IQM over {over}, 95% CI{sm})")
+            if axis == "update":
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            if log_x:
+                ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
+            else:
+                ax.set_xlim(left=0)
+            style.axes(ax)
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize="small", loc="best")
+            if len(panels) > 1 or title is None:
+                ax.set_title(env or ("environment unknown" if len(panels) > 1 else ""))
+        if title is not None:
+            (axes[0].set_title if len(panels) == 1 else fig.suptitle)(title)
+    return fig
+
+
+def _draw_curve(ax, c: Mapping[str, Any]) -> None:
+    """One curve and its band: solid while every seed is present, dashed (the band paler) after."""
+    xs = c["x"]
+    n = c.get("n", np.full(len(xs), c["seeds"]))
+    k = int(np.argmax(n < n[0])) or len(xs)  # the first point with fewer seeds (n[0]: all of them)
+    fewer = k < len(xs)
+    label = f"{c['label']} (n={n[0]}" + (f" → {n[-1]} after {eng_format(xs[k - 1], digits=3)})" if fewer else ")")
+    (line,) = ax.plot(xs[:k], c["iqm"][:k], marker="o" if len(xs) == 1 else None, lw=1.8, label=label)
+    ax.fill_between(xs[:k], c["lo"][:k], c["hi"][:k], color=line.get_color(), alpha=0.2, lw=0)
+    if fewer:
+        ax.plot(xs[k - 1:], c["iqm"][k - 1:], ls="--", lw=1.4, color=line.get_color())
+        ax.fill_between(xs[k - 1:], c["lo"][k - 1:], c["hi"][k - 1:], color=line.get_color(), alpha=0.1, lw=0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -266,6 +363,7 @@ def final_scores(
     hlines: Mapping[str, float] | None = None,
     title: str | None = None,
     point: int | None = None,
+    style: FigureStyle | None = None,
 ) -> Path:
     """Plots the distribution over seeds of each run's (or sweep point's) final evaluation score.
 
@@ -279,6 +377,8 @@ def final_scores(
       labels: one label per directory (see ``final_score_data``).
       hlines: ``{label: y}`` reference lines, drawn dashed, e.g. ``{"course pass (350)": 350}``.
       title: figure title.
+      point: draw only this point of each sweep directory (default: every point).
+      style: size, font size and y limits (``FigureStyle``).
 
     Returns:
       ``out_path`` as a Path.
@@ -287,10 +387,14 @@ def final_scores(
       ValueError: bad arguments, an unsupported image format, or any ``final_score_data`` error.
     """
     out = _check_format(out_path)
-    refs = _hlines(hlines)
+    refs, style = _hlines(hlines), style or FigureStyle()
     columns = final_score_data(sweep_or_run_dirs, labels, point=point)
-    fig = _figure((max(4.5, 1.6 * len(columns) + 1.5), 5.0))
-    ax = fig.add_subplot()
+    with style.figure((max(4.5, 1.6 * len(columns) + 1.5), 5.0)) as fig:
+        _draw_final_scores(fig.add_subplot(), columns, refs, title, style)
+    return _save(fig, out)
+
+
+def _draw_final_scores(ax, columns: list[dict[str, Any]], refs, title: str | None, style: FigureStyle) -> None:
     pos = np.arange(1, len(columns) + 1)
     ax.boxplot([c["scores"] for c in columns], positions=pos, widths=0.5, showfliers=False,
                medianprops={"color": "black"}, boxprops={"color": "0.4"}, whiskerprops={"color": "0.4"},
@@ -303,6 +407,7 @@ def final_scores(
         ax.scatter([pos[i]], [iqm(c["scores"])], marker="D", s=40, color="C3", zorder=4,
                    label="IQM over seeds" if i == 0 else None)
     _draw_hlines(ax, refs)
+    style.axes(ax, count_x=False)
     ax.set_xticks(pos, [c["label"] for c in columns], rotation=30 if len(columns) > 4 else 0,
                   ha="right" if len(columns) > 4 else "center", fontsize="small")
     episodes = {c["episodes"] for c in columns}
@@ -313,7 +418,6 @@ def final_scores(
     ax.grid(axis="y", alpha=0.3)
     ax.set_title(title if title is not None else "Final evaluation score per seed")
     ax.legend(fontsize="small", loc="best")
-    return _save(fig, out)
 
 
 def _profile_taus(scores: Sequence[np.ndarray]) -> np.ndarray:
@@ -412,58 +516,3 @@ def performance_profiles(
     columns = final_score_data(dirs, labels, point=point)
     curves = [(c["label"].replace("\n", " "), c["scores"]) for c in columns]
     return performance_profiles_from_scores(curves, out_path, taus=taus, reps=reps, title=title)
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers
-
-
-def _hlines(hlines: Mapping[str, float] | None) -> list[tuple[str, float]]:
-    if hlines is None:
-        return []
-    if not isinstance(hlines, Mapping):
-        raise ValueError(f"hlines must be a dict of label -> y value, got {type(hlines).__name__}")
-    out = []
-    for label, y in hlines.items():
-        try:
-            value = float(y)
-        except (TypeError, ValueError):
-            raise ValueError(f"hlines[{label!r}] must be a number, got {y!r}") from None
-        if not math.isfinite(value):
-            raise ValueError(f"hlines[{label!r}] must be finite, got {y!r}")
-        out.append((str(label), value))
-    return out
-
-
-def _draw_hlines(ax, refs: list[tuple[str, float]]) -> None:
-    for i, (label, y) in enumerate(refs):
-        ax.axhline(y, ls="--", lw=1.2, color=("0.25", "C3", "C2", "C4")[i % 4], label=label, zorder=1)
-
-
-def _check_format(out_path: StrPath) -> Path:
-    """``out_path`` as a Path, after checking matplotlib can write its format."""
-    out = Path(out_path)
-    supported = FigureCanvasAgg.get_supported_filetypes()
-    if out.suffix[1:].lower() not in supported:
-        raise ValueError(f"{out}: unsupported image format {out.suffix or '(no suffix)'!r}; use one of "
-                         f"{', '.join('.' + f for f in sorted(supported))}")
-    return out
-
-
-def _figure(size: tuple[float, float]) -> Figure:
-    """A Figure on its own Agg canvas (pyplot's global state and backend are not touched)."""
-    fig = Figure(figsize=size, dpi=120, layout="constrained")
-    FigureCanvasAgg(fig)
-    return fig
-
-
-def _save(fig: Figure, out: Path) -> Path:
-    """Renders ``fig`` and writes it to ``out`` atomically (``jaxpg.fileio.atomic_write``)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format=out.suffix[1:].lower())
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(out, buf.getvalue())
-    except OSError as e:
-        raise ValueError(f"cannot write {out}: {e.strerror or e}") from None
-    return out

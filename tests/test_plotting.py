@@ -265,7 +265,8 @@ def test_learning_curve_data_is_the_iqm_over_seeds(tmp_path):
     # 5 seeds: int(1.25) = 1 cut each end -> update 1: mean(1, 2, 3) = 2; update 3: mean(9, 10, 11) = 10
     np.testing.assert_allclose(c["iqm"], [2.0, 6.0, 10.0])
     assert np.all(c["lo"] <= c["iqm"]) and np.all(c["iqm"] <= c["hi"])
-    assert c["seeds"] == 5 and c["label"] == "CartPole-v1 (r)"
+    assert c["seeds"] == 5 and c["label"] == "r"  # the env is the panel's title, not the legend's
+    np.testing.assert_array_equal(c["n"], [5, 5, 5])
     (u,) = learning_curve_data(d, x="update", reps=200)
     np.testing.assert_allclose(u["x"], [1, 2, 3])
     np.testing.assert_allclose(u["iqm"], [2.0, 6.0, 10.0])
@@ -279,8 +280,7 @@ def test_learning_curves_writes_a_png(tmp_path, train_dir, sweep_dir):
     assert_valid_png(out, size=(840, 540))  # 7 x 4.5 in at 120 dpi
     assert_no_temp_files(out_dir, {"curves.png"})
     curves = learning_curve_data([train_dir, sweep_dir], reps=50)
-    assert [c["label"] for c in curves][:2] == ["CartPole-v1 (runA)",
-                                                "CartPole-v1 (sw): learning_rate=0.01 gamma=0.99"]
+    assert [c["label"] for c in curves][:2] == ["runA", "sw: learning_rate=0.01 gamma=0.99"]
     assert len(curves) == 5 and all(len(c["x"]) == 200 for c in curves)
 
 
@@ -461,8 +461,9 @@ def test_plot_cli_writes_png_and_rejects_bad_input(normed_run, tmp_path, capsys)
     capsys.readouterr()
     for argv, message in [
         (["plot", str(tmp_path / "nope"), "--out", str(png)], "jaxpg: error: "),
-        (["plot", str(run), "--out", str(png), "--labels", "a,b"], "--labels has 2 names for 1 directories"),
-        (["plot", str(run), "--out", str(tmp_path / "no" / "x.png")], "cannot write --out"),
+        (["plot", str(run), "--out", str(png), "--labels", "a,b"], "--label has 2 names for 1 directories"),
+        (["plot", str(run), "--out", str(png), "--label", "a", "--label", "b"], "--label has 2 names"),
+        (["plot", str(run), "--out", str(tmp_path / "curve.png" / "x.png")], "cannot write --out"),
     ]:
         assert main(argv) == 2
         err = capsys.readouterr().err
@@ -521,3 +522,221 @@ def test_x_label_says_steps_are_per_seed(train_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(Axes, "set_xlabel", lambda self, text, *a, **k: labels.append(text) or real(self, text))
     plotting.learning_curves(train_dir, tmp_path / "c.png", reps=50)
     assert labels == ["environment steps per seed (valid)"]
+
+
+# --------------------------------------------------------------------------------------------
+# Paper-ready figures: one panel per env, labels, engineering ticks, evaluations to the end,
+# --size / --font-size / --ylim / --dpi, nothing clipped, the gallery
+
+
+def _curve_figure(dirs, **kwargs):
+    style = plotting.FigureStyle(**kwargs.pop("style", {}))
+    curves = learning_curve_data(dirs, reps=50, **kwargs)
+    return plotting.learning_curve_figure(curves, style=style)
+
+
+def _legend(ax) -> list[str]:
+    return [t.get_text() for t in ax.get_legend().get_texts()]
+
+
+def test_eng_format_ticks():
+    f = plotting.eng_format
+    assert [f(v) for v in (1_000_000, 250_000, 0, 1_500_000)] == ["1M", "250k", "0", "1.5M"]
+    assert [f(v) for v in (999, 12_500, -20_000, 999_999.9, 0.5, 2.5e9, 1_125_000)] == [
+        "999", "12.5k", "-20k", "1M", "0.5", "2.5G", "1.125M"]
+    assert f(661_234, digits=3) == "661k"
+
+
+def test_runs_of_two_envs_get_one_panel_each(tmp_path):
+    steps, returns = _toy_curves(5, 12)
+    cp = write_train_dir(tmp_path / "cp", steps, returns, env="CartPole-v1")
+    pc = write_train_dir(tmp_path / "pc", steps[:3], returns[:3] / 1000 - 5, env="Pixelcopter-v0")
+    fig = _curve_figure([cp, pc])
+    assert [ax.get_title() for ax in fig.axes] == ["CartPole-v1", "Pixelcopter-v0"]
+    assert _legend(fig.axes[0]) == ["cp (n=5)"] and _legend(fig.axes[1]) == ["pc (n=3)"]
+    hi0, hi1 = fig.axes[0].get_ylim()[1], fig.axes[1].get_ylim()[1]
+    assert hi1 < 0 < hi0  # each panel has its own y axis: Pixelcopter is not a flat line under CartPole
+    # Runs of one env keep one panel, titled with the env (and the legend does not repeat it).
+    one = _curve_figure([cp, write_train_dir(tmp_path / "cp2", steps, returns + 5)])
+    assert len(one.axes) == 1 and one.axes[0].get_title() == "CartPole-v1"
+    assert _legend(one.axes[0]) == ["cp (n=5)", "cp2 (n=5)"]
+
+
+def test_default_labels_tell_directories_of_one_name_apart(tmp_path):
+    steps, returns = _toy_curves(2, 3)
+    a = write_train_dir(tmp_path / "a" / "run", steps, returns)
+    b = write_train_dir(tmp_path / "b" / "run", steps, returns)
+    assert [c["label"] for c in learning_curve_data([a, b], reps=10)] == ["a/run", "b/run"]
+
+
+def test_ticks_are_engineering_without_offset(tmp_path):
+    rng = np.random.default_rng(0)
+    steps = np.cumsum(rng.integers(90_000, 110_000, size=(4, 15)), axis=1)  # about 1.5M steps
+    big = write_train_dir(tmp_path / "big", steps, 20_000 + steps / 20 + rng.normal(size=(4, 15)))
+    fig = _curve_figure(big)
+    fig.draw_without_rendering()
+    ax = fig.axes[0]
+    xt = [t.get_text() for t in ax.get_xticklabels()]
+    assert "1M" in xt and "0" in xt and all(t[-1] in "0kM" for t in xt if t), xt
+    assert all(t.get_text()[-1] == "k" for t in ax.get_yticklabels() if t.get_text()), ax.get_yticklabels()
+    assert ax.xaxis.get_offset_text().get_text() == "" and ax.yaxis.get_offset_text().get_text() == ""
+    # Small values that matplotlib would draw as offset + tiny steps are plain numbers.
+    near = write_train_dir(tmp_path / "near", steps, 1000.0 + rng.uniform(0, 0.01, size=(4, 15)))
+    fig = _curve_figure(near)
+    fig.draw_without_rendering()
+    assert fig.axes[0].yaxis.get_offset_text().get_text() == ""
+    assert all(float(t.get_text().replace("−", "-")) > 999 for t in fig.axes[0].get_yticklabels())
+
+
+def test_align_curves_extended_to_the_last_x():
+    x = np.array([[10, 20, 30], [5, 15, 25]])
+    y = np.array([[1.0, 2.0, 3.0], [0.0, 10.0, 20.0]])
+    grid, vals = align_curves(x, y, points=5, extend=True)
+    np.testing.assert_allclose(grid, [10, 15, 20, 25, 30])
+    np.testing.assert_allclose(vals[0], [1.0, 1.5, 2.0, 2.5, 3.0])
+    np.testing.assert_allclose(vals[1], [5.0, 10.0, 15.0, 20.0, np.nan])  # seed 1 ends at 25
+    # Every seed's last x is on the grid, so the count drops exactly there.
+    grid, _ = align_curves(x, y, points=2, extend=True)
+    np.testing.assert_allclose(grid, [10, 25, 30])
+
+
+def test_eval_curve_goes_to_the_last_evaluation_and_says_how_many_seeds(tmp_path):
+    # 5 seeds evaluated at updates 1..4; seed s plays 100 + 10 s env steps per update, so its last
+    # evaluation is at 400 + 40 s: the slowest ends at 400, the fastest at 560.
+    steps, returns = _toy_curves(5, 4)
+    d = write_train_dir(tmp_path / "r", steps, returns)
+    value = {(s, u): 10.0 * s + u * u for s in range(5) for u in range(1, 5)}
+    _write_evals(d, [[s, u, (100 + 10 * s) * u, value[s, u], 1.0, 0.0, 0.0, 0.0, 0.0]
+                     for s in range(5) for u in range(1, 5)])
+    (c,) = learning_curve_data(d, metric="eval", reps=50, points=30)
+    assert c["x"][0] == 140 and c["x"][-1] == 560  # from the last first evaluation to the last evaluation
+    counts = dict(zip(c["x"].tolist(), c["n"].tolist(), strict=True))
+    assert counts[400.0] == 5 and counts[440.0] == 4 and counts[480.0] == 3 and counts[560.0] == 1
+    assert all(n == 5 for x, n in counts.items() if x <= 400) and all(n < 5 for x, n in counts.items() if x > 400)
+    # The aggregate is the IQM over the seeds present: at 480, seeds 2..4 (interpolated between
+    # their evaluations); at 560, seed 4's last evaluation alone.
+    from jaxpg.stats import iqm
+
+    at = int(np.flatnonzero(c["x"] == 480)[0])
+    present = [np.interp(480, [(100 + 10 * s) * u for u in range(1, 5)], [value[s, u] for u in range(1, 5)])
+               for s in (2, 3, 4)]
+    assert c["iqm"][at] == pytest.approx(iqm(np.array(present)))
+    assert c["iqm"][-1] == pytest.approx(value[4, 4]) and c["lo"][-1] == c["hi"][-1] == pytest.approx(value[4, 4])
+    # Drawn: solid while all 5 are present, dashed after; the legend gives the counts.
+    fig = plotting.learning_curve_figure([c])
+    ax = fig.axes[0]
+    assert _legend(ax) == ["r (n=5 → 1 after 400)"]
+    solid, dashed = ax.get_lines()
+    assert solid.get_linestyle() == "-" and solid.get_xdata()[-1] == 400
+    assert dashed.get_linestyle() == "--" and dashed.get_xdata()[0] == 400 and dashed.get_xdata()[-1] == 560
+    # Training curves (metrics.csv) and curves against updates are unchanged: all seeds everywhere.
+    (t,) = learning_curve_data(d, reps=20)
+    assert len(t["x"]) == 200 and np.all(t["n"] == 5) and t["x"][-1] == steps[:, -1].min()
+    (u,) = learning_curve_data(d, metric="eval", x="update", reps=20)
+    np.testing.assert_array_equal(u["x"], [1, 2, 3, 4])
+    assert np.all(u["n"] == 5)
+
+
+def test_style_size_font_ylim_and_dpi(tmp_path, train_dir):
+    fig = _curve_figure(train_dir, style={"size": (3.4, 2.4), "font_size": 7, "ylim": (0, 500)})
+    ax = fig.axes[0]
+    assert tuple(fig.get_size_inches()) == (3.4, 2.4) and ax.get_ylim() == (0, 500)
+    fig.draw_without_rendering()
+    assert ax.xaxis.label.get_fontsize() == 7 and ax.get_xticklabels()[0].get_fontsize() == 7
+    assert ax.title.get_fontsize() == pytest.approx(7 * 1.2)  # "large"
+    out = plotting.save_figure(_curve_figure(train_dir, style={"size": (8, 5), "dpi": 50}), tmp_path / "d.png")
+    assert_valid_png(out, size=(400, 250))
+    import matplotlib
+
+    assert matplotlib.rcParams["font.size"] == 10  # the font size was set for that figure only
+
+
+def test_figure_style_rejects_bad_values_in_one_line():
+    for kwargs, match in [({"size": (0, 2)}, "above 0"), ({"size": (3,)}, "two numbers"),
+                          ({"size": (float("nan"), 2)}, "finite"), ({"ylim": (5, 1)}, "LOW < HIGH"),
+                          ({"ylim": "ab"}, "two numbers"), ({"font_size": "big"}, "number of points"),
+                          ({"font_size": 0}, "above 0"), ({"dpi": 1}, "from 10 to 1200")]:
+        _one_line_error(lambda k=kwargs: plotting.FigureStyle(**k), match=match)
+
+
+def test_nothing_is_clipped(tmp_path, train_dir):
+    # The two-line y label at 12 pt is taller than a 1.6 in figure: the image grows to hold it
+    # rather than cut it; a figure that holds everything keeps its size exactly.
+    from PIL import Image
+
+    from jaxpg.figures import clipped
+
+    small = _curve_figure(train_dir, style={"size": (2.5, 1.6), "font_size": 12})
+    assert clipped(small)
+    with Image.open(plotting.save_figure(small, tmp_path / "s.png")) as im:
+        assert im.size[1] > 1.6 * 120
+    fig = _curve_figure(train_dir)
+    assert not clipped(fig)
+    assert_valid_png(plotting.save_figure(fig, tmp_path / "n.png"), size=(840, 540))
+
+
+def test_plot_cli_labels_style_and_panels(tmp_path, monkeypatch, capsys):
+    from jaxpg.cli import main
+
+    steps, returns = _toy_curves(5, 6)
+    a = write_train_dir(tmp_path / "a", steps, returns)
+    b = write_train_dir(tmp_path / "b", steps, returns + 10)
+    pc = write_train_dir(tmp_path / "pc", steps, returns / 100, env="Pixelcopter-v0")
+    drawn = []
+    real = plotting.save_figure
+    monkeypatch.setattr(plotting, "save_figure", lambda fig, out: drawn.append(fig) or real(fig, out))
+    png = tmp_path / "figs" / "new" / "c.png"  # missing directories are created
+    assert main(["plot", str(a), str(b), "--label", "A", "--label", "B", "--ylim", "-5,300", "--size", "4,3",
+                 "--font-size", "8", "--out", str(png)]) == 0
+    (fig,) = drawn
+    assert _legend(fig.axes[0]) == ["A (n=5)", "B (n=5)"] and fig.axes[0].get_ylim() == (-5, 300)
+    assert tuple(fig.get_size_inches()) == (4, 3)
+    assert_valid_png(png, size=(480, 360))
+    assert main(["plot", str(a), str(b), "--label", "A,B", "--out", str(png)]) == 0
+    assert _legend(drawn[-1].axes[0]) == ["A (n=5)", "B (n=5)"]
+    assert main(["plot", str(a), str(pc), "--out", str(png)]) == 0
+    assert [ax.get_title() for ax in drawn[-1].axes] == ["CartPole-v1", "Pixelcopter-v0"]
+    # --final-scores takes the style too.
+    assert main(["plot", str(a), "--final-scores", "--ylim", "0,900", "--out", str(tmp_path / "f.png")]) == 0
+    capsys.readouterr()
+    for flags, message in [
+        (["--size", "3"], "argument --size: expected WIDTH,HEIGHT in inches"),
+        (["--size", "0,2"], "argument --size: expected WIDTH,HEIGHT in inches, each above 0"),
+        (["--size", "a,b"], "argument --size: expected WIDTH,HEIGHT"),
+        (["--ylim", "5,1"], "argument --ylim: expected LOW,HIGH with LOW < HIGH, got 5,1"),
+        (["--ylim", "0"], "argument --ylim: expected LOW,HIGH"),
+        (["--font-size", "-1"], "argument --font-size: expected a number of points above 0"),
+        (["--dpi", "0"], "argument --dpi: expected a number of pixels per inch"),
+        (["--search", "--size", "3,2"], "not --search"),
+    ]:
+        assert main(["plot", str(a), "--out", str(tmp_path / "x.png"), *flags]) == 2, flags
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and err.startswith("jaxpg: error: ") and message in err, err
+    assert not (tmp_path / "x.png").exists()
+
+
+def _gallery_commands() -> tuple[list[str], list[str]]:
+    """The ``jaxpg`` commands of docs/gallery.md's bash blocks, and experiments/gallery.py's COMMANDS."""
+    import importlib.util
+    import re
+    import shlex
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "docs" / "gallery.md").read_text()
+    blocks = re.findall(r"^```bash\n(.*?)^```", text, flags=re.S | re.M)
+    shown = [shlex.join(shlex.split(line)) for b in blocks for line in b.splitlines() if line.startswith("jaxpg ")]
+    spec = importlib.util.spec_from_file_location("gallery", root / "experiments" / "gallery.py")
+    gallery = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gallery)
+    return shown, [shlex.join(shlex.split(c)) for c in gallery.COMMANDS]
+
+
+def test_gallery_page_shows_the_commands_that_draw_it():
+    shown, run = _gallery_commands()
+    assert shown == run
+    root = Path(__file__).resolve().parents[1]
+    pngs = [c.split("--out ")[1].split()[0] for c in run if c.startswith("jaxpg plot")]
+    text = (root / "docs" / "gallery.md").read_text()
+    for png in pngs:
+        assert (root / png).is_file() and (root / png).stat().st_size < 110_000, png
+        assert f"]({png.removeprefix('docs/')})" in text, png

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import itertools
+import os
+import re
+
 import jax
 import numpy as np
 
@@ -18,6 +23,7 @@ from jaxpg.cli.common import (
     writable_file,
 )
 from jaxpg.evaluate import summarize
+from jaxpg.plotting import _check_format
 from jaxpg.tune_plots import tune_figure
 
 # Start-up order: this module is imported when the jaxpg command loads. The run layer (runner), the
@@ -89,7 +95,9 @@ def add_parsers(sub) -> None:
                          "--final-scores, search.png with --search) in the first directory")
     pl.add_argument("--point", type=nonneg_int, default=None,
                     help="draw only this point of each sweep directory (default: every point)")
-    pl.add_argument("--labels", type=lambda t: t.split(","), default=None, help="comma-separated, one per DIR")
+    pl.add_argument("--label", "--labels", dest="labels", type=lambda t: t.split(","), action="append", default=None,
+                    metavar="NAME", help="legend label of each DIR, in order: repeat the flag (--label A --label B) or "
+                                         "separate with commas (default: the directory's name)")
     pl.add_argument("--x", choices=("env_steps", "update"), default="env_steps",
                     help="horizontal axis (env_steps: each seed's own valid env steps)")
     pl.add_argument("--metric", default="mean_return",
@@ -106,6 +114,57 @@ def add_parsers(sub) -> None:
     pl.add_argument("--pass-line", type=number, action="append", default=[], metavar="Y",
                     help="draw a dashed horizontal line at Y (e.g. the course's pass score); repeatable")
     pl.add_argument("--title", default=None, help="plot title")
+    pl.add_argument("--size", type=_plot_size, default=None, metavar="W,H",
+                    help="figure width and height in inches, e.g. 3.4,2.4 for one column of a paper "
+                         "(default: 7,4.5 for one panel; one panel per env)")
+    pl.add_argument("--font-size", type=_plot_font_size, default=None, metavar="PT",
+                    help="base font size in points; titles, labels, ticks and legends scale with it (default: 10)")
+    pl.add_argument("--ylim", type=_plot_ylim, default=None, metavar="LO,HI",
+                    help="y axis range of every panel, e.g. 0,500 (default: fitted to the curves)")
+    pl.add_argument("--dpi", type=_plot_dpi, default=None, help="pixels per inch of a .png (default: 120)")
+    # A value such as "-5,300" (--ylim) is a value, not a flag: argparse's own test takes only "-5" or "-0.5".
+    pl._negative_number_matcher = re.compile(r"^-\.?\d")  # noqa: SLF001
+
+
+def _style_check(text: str, count: int, form: str, field: str):
+    """``text`` as ``count`` comma-separated numbers, checked by ``plotting.FigureStyle(field=...)``."""
+    try:
+        values = [float(p) for p in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count:
+        raise argparse.ArgumentTypeError(f"expected {form}, got {text!r}")
+    value = values[0] if count == 1 else tuple(values)
+    try:
+        plotting.FigureStyle(**{field: value})
+    except ValueError as e:
+        raise argparse.ArgumentTypeError("expected " + str(e).split(" must be ", 1)[-1]) from None
+    return value
+
+
+def _plot_size(text: str) -> tuple[float, float]:
+    return _style_check(text, 2, "WIDTH,HEIGHT in inches, e.g. 3.4,2.4", "size")
+
+
+def _plot_font_size(text: str) -> float:
+    return _style_check(text, 1, "a font size in points, e.g. 8", "font_size")
+
+
+def _plot_ylim(text: str) -> tuple[float, float]:
+    return _style_check(text, 2, "LOW,HIGH, e.g. 0,500", "ylim")
+
+
+def _plot_dpi(text: str) -> float:
+    return _style_check(text, 1, "pixels per inch, e.g. 300", "dpi")
+
+
+def _creatable(out) -> None:
+    """Raises UsageError unless ``out`` can be written: its missing directories are created when the
+    picture is written, so the nearest one that exists must be a writable directory."""
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is None or not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        why = "not a directory" if parent is not None and not parent.is_dir() else "not writable"
+        raise UsageError(f"cannot write --out {str(out)!r}: {parent} is {why}")
 
 
 def _load(run_dir, point):
@@ -159,6 +218,8 @@ def cmd_render(args) -> int:
     suffix = args.out.suffix.lower()
     if suffix not in (".gif", ".mp4"):
         raise UsageError(f"--out must end in .gif or .mp4, got {str(args.out)!r}")
+    if suffix == ".mp4" and not render.mp4_available():
+        raise UsageError(render.MP4_HINT)  # before the episode is played
     writable_file(args.out)
     ck = _load(args.run_dir, args.point)
     if not 0 <= args.seed_index < ck.seeds:
@@ -178,15 +239,18 @@ def cmd_render(args) -> int:
                                          args.greedy, dist=trainer.policy.dist,
                                          frame_stack=ck.config.frame_stack)
     states = jax.tree.map(lambda a: a[: length + 1], states)
-    images = render.frames(ck.config.env, states)
+    images = render.iter_frames(ck.config.env, states)  # drawn a batch at a time as the writer takes them
+    first = next(images)
     try:
-        (render.write_mp4 if suffix == ".mp4" else render.write_gif)(images, args.out, fps=args.fps)
+        written = (render.write_mp4 if suffix == ".mp4" else render.write_gif)(
+            itertools.chain([first], images), args.out, fps=args.fps)
     except RuntimeError as e:
         raise UsageError(str(e)) from None
     except OSError as e:
         raise UsageError(f"cannot write --out {str(args.out)!r}: {e.strerror or e}") from None
-    print(f"wrote {args.out}: seed index {args.seed_index}, {length} steps, {len(images)} frames "
-          f"({images.shape[2]}x{images.shape[1]})")
+    merged = f" from {length + 1} states (identical consecutive frames merged)" if written != length + 1 else ""
+    print(f"wrote {args.out}: seed index {args.seed_index}, {length} steps, {written} frames "
+          f"({first.shape[1]}x{first.shape[0]}){merged}")
     return 0
 
 
@@ -213,25 +277,33 @@ def cmd_export(args) -> int:
 
 def cmd_plot(args) -> int:
     """``jaxpg plot DIR ... --out FILE``."""
-    if args.labels is not None and len(args.labels) != len(args.run_dirs):
-        raise UsageError(f"--labels has {len(args.labels)} names for {len(args.run_dirs)} directories")
+    labels = None if args.labels is None else [name for names in args.labels for name in names]
+    if labels is not None and len(labels) != len(args.run_dirs):
+        raise UsageError(f"--label has {len(labels)} names for {len(args.run_dirs)} directories "
+                         "(one per DIR, in order)")
     if args.out is None:
         name = "search.png" if args.search else "final-scores.png" if args.final_scores else "curves.png"
         args.out = args.run_dirs[0] / name
-    writable_file(args.out)
+    _creatable(args.out)
     hlines = {f"pass line {y:g}": y for y in args.pass_line} or None
+    style = plotting.FigureStyle(size=args.size, font_size=args.font_size, ylim=args.ylim, dpi=args.dpi)
     try:
         if args.search:
             if len(args.run_dirs) != 1:
                 raise UsageError(f"--search draws one search directory, got {len(args.run_dirs)}")
+            if style != plotting.FigureStyle():
+                raise UsageError("--size, --font-size, --ylim and --dpi style learning curves and --final-scores, "
+                                 "not --search")
             out = tune_figure(args.run_dirs[0], args.out, title=args.title)
         elif args.final_scores:
-            out = plotting.final_scores(args.run_dirs, args.out, labels=args.labels, hlines=hlines,
-                                        title=args.title, point=args.point)
+            out = plotting.final_scores(args.run_dirs, args.out, labels=labels, hlines=hlines,
+                                        title=args.title, point=args.point, style=style)
         else:
-            out = plotting.learning_curves(args.run_dirs, args.out, labels=args.labels, x=args.x,
-                                           hlines=hlines, title=args.title, point=args.point, metric=args.metric,
-                                           smoothing=args.smooth, log_x=args.log_x)
+            _check_format(args.out)
+            curves = plotting.learning_curve_data(args.run_dirs, labels, x=args.x, point=args.point,
+                                                  metric=args.metric, smoothing=args.smooth)
+            fig = plotting.learning_curve_figure(curves, hlines, args.title, args.log_x, style)
+            out = plotting.save_figure(fig, args.out)
     except ValueError as e:
         raise UsageError(str(e).splitlines()[0]) from None
     except OSError as e:
