@@ -13,10 +13,32 @@ What W&B gets (one W&B run per jaxpg run):
   final-score plots as images (with ``--out``).
 
 ``WANDB_MODE=offline`` keeps everything in a local ``wandb/`` directory (``wandb sync`` uploads it).
+
+The x axis is env steps, as in SB3 and CleanRL: each run's cumulative valid env steps (the steps
+of its updates' episodes, ``Metrics.env_steps``), which go on from the checkpoint's count after
+``--resume``. W&B: every row logs ``env_steps`` (the mean over every run of them) and ``update``;
+``define_metric("*", step_metric="env_steps")`` makes env steps the default x axis of every chart
+(pick ``update`` or W&B's ``Step``, the update, in a chart's settings for update-keyed plots).
+
+What TensorBoard gets (``OUT/tensorboard``; view it with ``tensorboard --logdir OUT/tensorboard``,
+``pip install tensorboard``), ``global_step`` = env steps:
+
+- ``seed{s}/…``: each metric of seed ``s`` at seed ``s``'s own cumulative env steps;
+- ``all/…``: the mean over seeds (of the finite values) at the mean over seeds of the cumulative
+  env steps, with ``all/update`` (which update that is), ``all/steps_per_s`` and, with
+  ``--eval-every``, ``eval/sampled_mean`` and ``eval/greedy_mean``;
+- ``by_update/…``: the second series, keyed by update (TensorBoard's x axis can only be the
+  ``global_step``, a time or the wall clock): the ``all/`` means, ``by_update/env_steps`` and
+  the evaluations.
+
+Both finish after the command's final table (:func:`finish_pending`), so that W&B's end-of-run
+block comes last.
 """
 
 from __future__ import annotations
 
+import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,35 +50,56 @@ FIELDS = ("mean_return", "loss", "entropy", "grad_norm", "mean_length")
 PER_SEED_LIMIT = 64
 
 
-class TensorBoard:
-    def __init__(self, out: Path):
-        from tensorboardX import SummaryWriter  # optional dependency: jaxpg[tensorboard]
-
-        self.w = SummaryWriter(str(out / "tensorboard"))
-
-    def progress(self, p) -> None:
-        m = p.metrics
-        n = m.loss.shape[-1]
-        for u in range(n):
-            step = p.update - n + u + 1
-            for field in FIELDS:
-                vals = getattr(m, field)[0, :, u]
-                self.w.add_scalar(f"all/{field}", float(vals.mean()), step)
-                for s, v in enumerate(vals):
-                    self.w.add_scalar(f"seed{s}/{field}", float(v), step)
-        self.w.add_scalar("all/steps_per_s", float(p.steps_per_s), p.update)
-        if p.evaluation is not None:
-            for mode in ("sampled", "greedy"):
-                self.w.add_scalar(f"eval/{mode}_mean", float(np.mean(p.evaluation[f"{mode}_mean"])), p.update)
-
-    def finish(self, result) -> None:
-        self.w.close()
-
-
 def _finite_mean(v) -> float | None:
     v = np.asarray(v, np.float64)
     v = v[np.isfinite(v)]
     return float(v.mean()) if v.size else None
+
+
+def _cumulative_steps(p) -> np.ndarray:
+    """``[H, S, n]``: each run's valid env steps through each of the chunk's n updates (a resumed
+    past included), from ``Progress.run_env_steps`` (through the chunk's last update)."""
+    steps = np.asarray(p.metrics.env_steps, np.int64)
+    later = np.cumsum(steps[..., ::-1], axis=-1)[..., ::-1] - steps  # the steps of the updates after each
+    return np.asarray(p.run_env_steps, np.int64)[..., None] - later
+
+
+class TensorBoard:
+    """Logs a run's metrics to ``OUT/tensorboard`` (see the module docstring for what)."""
+
+    def __init__(self, out: Path):
+        from tensorboardX import SummaryWriter  # optional dependency: jaxpg[tensorboard]
+
+        # a file of its own: tensorboardX names it by the second, and a resume within the same second
+        # would overwrite the run's first file
+        self.w = SummaryWriter(str(out / "tensorboard"), filename_suffix=f".{uuid.uuid4().hex[:12]}")
+
+    def progress(self, p) -> None:
+        m, cum = p.metrics, _cumulative_steps(p)[0]  # [S, n]: train has one point
+        n = cum.shape[-1]
+        for u in range(n):
+            update, x = p.update - n + u + 1, int(round(float(cum[:, u].mean())))
+            self.w.add_scalar("all/update", update, x)
+            self.w.add_scalar("by_update/env_steps", float(cum[:, u].mean()), update)
+            for field in FIELDS:
+                vals = np.asarray(getattr(m, field)[0, :, u], np.float64)
+                mean = _finite_mean(vals)
+                if mean is not None:
+                    self.w.add_scalar(f"all/{field}", mean, x)
+                    self.w.add_scalar(f"by_update/{field}", mean, update)
+                for s, v in enumerate(vals):
+                    self.w.add_scalar(f"seed{s}/{field}", float(v), int(cum[s, u]))
+        x = int(round(float(cum[:, -1].mean())))
+        self.w.add_scalar("all/steps_per_s", float(p.steps_per_s), x)
+        if p.evaluation is not None:
+            for mode in ("sampled", "greedy"):
+                mean = _finite_mean(p.evaluation[f"{mode}_mean"])
+                if mean is not None:
+                    self.w.add_scalar(f"eval/{mode}_mean", mean, x)
+                    self.w.add_scalar(f"by_update/eval_{mode}_mean", mean, p.update)
+
+    def finish(self, result) -> None:
+        self.w.close()
 
 
 class Wandb:
@@ -81,17 +124,21 @@ class Wandb:
             raise UsageError(f"--wandb: wandb.init failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
                              " (WANDB_MODE=offline logs without a network)") from None
         self.sweep = settings.get("kind") == "sweep"
+        self.env_steps: int | None = None  # at the last update logged
+        self.run.define_metric("env_steps")
+        self.run.define_metric("*", step_metric="env_steps")  # every chart's x axis: env steps
 
     def _prefix(self, h: int) -> str:
         return f"p{h}/" if self.sweep else ""
 
     def progress(self, p) -> None:
-        m = p.metrics
+        m, cum = p.metrics, _cumulative_steps(p)
         H, S, n = m.loss.shape
         per_seed = H * S <= PER_SEED_LIMIT
         for u in range(n):
             step = p.update - n + u + 1
-            row: dict[str, float | None] = {}
+            self.env_steps = int(round(float(cum[..., u].mean())))
+            row: dict[str, float | None] = {"env_steps": self.env_steps, "update": step}
             for h in range(H):
                 pre = self._prefix(h)
                 for field in FIELDS:
@@ -106,7 +153,6 @@ class Wandb:
                     row[f"{pre}max/mean_return"] = float(np.nanmax(ret))
             if u == n - 1:
                 row["steps_per_s"] = float(p.steps_per_s)
-                row["env_steps"] = int(p.env_steps)
                 if p.evaluation is not None:
                     for h in range(H):
                         for mode in ("sampled", "greedy"):
@@ -141,7 +187,13 @@ class Wandb:
         except ValueError:
             pass  # e.g. nothing to draw yet: the metrics are still logged
         if images:
-            self.run.log({k: self.wandb.Image(str(v)) for k, v in images.items()}, step=int(result.updates_done))
+            row = {k: self.wandb.Image(str(v)) for k, v in images.items()}
+            if self.env_steps is not None:
+                row["env_steps"] = self.env_steps
+            self.run.log(row, step=int(result.updates_done))
+
+
+_PENDING: list = []  # [(Trackers, RunResult)]: runs that ended, their trackers not yet finished
 
 
 class Trackers:
@@ -150,7 +202,9 @@ class Trackers:
 
     ``makers`` build the trackers when the run starts (the settings and the env are checked and
     the programs compiled by then, so a bad run starts no W&B run); each chunk's ``Progress`` goes
-    to every tracker, and the ``RunResult`` (``None`` if the run failed) at the end.
+    to every tracker, and the ``RunResult`` at the end: a run that failed (``None``) finishes them
+    at once; a run that ended waits for :func:`finish_pending`, which the command calls after its
+    final table (W&B prints its end-of-run block as it finishes).
     """
 
     def __init__(self, makers):
@@ -171,8 +225,25 @@ class Trackers:
         pass
 
     def close(self, result) -> None:
-        for t in self.items:
+        if result is None:
+            self.end(None)
+        elif self.items:
+            _PENDING.append((self, result))
+
+    def end(self, result) -> None:
+        """Finishes every tracker (once) with ``result``."""
+        items, self.items = self.items, []
+        for t in items:
             t.finish(result)
+
+
+def finish_pending() -> None:
+    """Finishes the trackers of the runs that ended (after the command's final table: stdout is
+    flushed first, so that W&B's end-of-run block follows the table)."""
+    sys.stdout.flush()
+    while _PENDING:
+        trackers, result = _PENDING.pop(0)
+        trackers.end(result)
 
 
 def _mkdir_then(out: Path, make):
@@ -184,7 +255,8 @@ def add_flags(p, sweep: bool) -> None:
     """``--wandb`` and its options (train and sweep), and ``--tensorboard`` (train)."""
     if not sweep:
         p.add_argument("--tensorboard", action="store_true",
-                       help="also log the per-update metrics to OUT/tensorboard (`pip install tensorboardX`)")
+                       help="also log the per-update metrics to OUT/tensorboard, keyed by env steps (`pip install "
+                            "'jaxpg[tensorboard]'`; view: tensorboard --logdir OUT/tensorboard)")
     p.add_argument("--wandb", action="store_true",
                    help="log config, every update's metrics, evaluations and the final plots to Weights & Biases "
                         "(`pip install 'jaxpg[wandb]'`; WANDB_MODE=offline logs locally)")
