@@ -39,43 +39,66 @@ from jaxpg.rollout import rollout
 from jaxpg.types import CONTINUOUS_ONLY, Config, HParams, Metrics, TrainState
 
 __all__ = ["make_train", "make_trainer", "Trainer", "make_optimizer", "entropy_coef_at", "check_finite",
+           "budget_fraction", "within_budget", "skipped_metrics",
            "resolve_loss_chunk", "LOSS_CHUNK_FLOATS",
            "check_config", "DivergedError", "first_nonfinite", "DIVERGED_HINT"]
 
 
 def make_optimizer(
-    hparams: HParams, schedule: str = "constant", num_updates: int = 1
+    hparams: HParams, schedule: str = "constant", num_updates: int = 1, start: int = 0
 ) -> optax.GradientTransformation:
     """Global-norm clipping then Adam, built from (possibly traced) hparams.
 
     Args:
       hparams: ``learning_rate`` and ``max_grad_norm`` are used (may be traced).
-      schedule: ``"constant"`` or ``"linear"`` (to 0 over ``num_updates``; static).
-      num_updates: length of the linear decay (static).
+      schedule: ``"constant"`` or ``"linear"`` (to 0 at update ``num_updates``; static).
+      num_updates: where the linear decay reaches 0 (static).
+      start: where it starts (``Config.schedule_start``; static): the full rate until then.
     """
     lr = hparams.learning_rate
     if schedule == "linear":
-        lr = optax.linear_schedule(hparams.learning_rate, 0.0, int(num_updates))
+        lr = optax.linear_schedule(hparams.learning_rate, 0.0, int(num_updates) - int(start),
+                                   transition_begin=int(start))
     return optax.chain(optax.clip_by_global_norm(hparams.max_grad_norm), optax.adam(lr))
 
 
-def entropy_coef_at(coef, update, schedule: str = "constant", num_updates: int = 1):
+def entropy_coef_at(coef, update, schedule: str = "constant", num_updates: int = 1, start: int = 0):
     """The entropy bonus's weight at update ``update`` (counted from 0).
 
-    ``"constant"``: ``coef``. ``"linear"``: ``coef * max(0, 1 - update / num_updates)``,
-    the same decay as the linear learning-rate schedule (0 from ``num_updates`` on,
-    e.g. for updates run past the planned end on resume).
+    ``"constant"``: ``coef``. ``"linear"``: ``coef * clip(1 - (update - start) / (num_updates -
+    start), 0, 1)``, the same decay as the linear learning-rate schedule (0 from ``num_updates``
+    on, e.g. for updates run past the planned end on resume).
 
     Args:
       coef: ``HParams.entropy_coef`` (may be traced).
       update: int32 scalar, updates done so far (``TrainState.update``).
       schedule: ``"constant"`` or ``"linear"`` (static).
-      num_updates: length of the linear decay (static).
+      num_updates: where the linear decay reaches 0 (static).
+      start: where it starts (``Config.schedule_start``; static).
     """
     if schedule == "linear":
-        frac = 1.0 - jnp.asarray(update, jnp.float32) / float(num_updates)
+        frac = 1.0 - (jnp.asarray(update, jnp.float32) - float(start)) / float(num_updates - start)
         return coef * jnp.clip(frac, 0.0, 1.0)
     return coef
+
+
+def budget_fraction(env_steps, total_steps: int):
+    """The linear schedules' factor in a run sized by ``Config.total_steps``:
+    ``clip(1 - env_steps / total_steps, 0, 1)`` (``env_steps``: ``TrainState.env_steps``)."""
+    return jnp.clip(1.0 - jnp.asarray(env_steps, jnp.float32) / float(total_steps), 0.0, 1.0)
+
+
+def within_budget(state: TrainState, total_steps: int | None) -> jax.Array:
+    """Whether the next update of a run is trained: always, or, with a step budget, while the
+    run's valid env steps are below it (so a run stops after the update that reaches it)."""
+    return jnp.bool_(True) if total_steps is None else state.env_steps < total_steps
+
+
+def skipped_metrics(m: Metrics) -> Metrics:
+    """The metrics of an update not trained because its run had spent its step budget: NaN, and
+    0 env steps (as a diverged run's updates are recorded)."""
+    return Metrics(*(jnp.zeros_like(x) if jnp.issubdtype(x.dtype, jnp.integer) else jnp.full_like(x, jnp.nan)
+                     for x in m))
 
 
 LOSS_CHUNK_FLOATS = 2**19  # hidden activations per seed in one loss chunk, on CPU (2 MiB of float32)
@@ -228,6 +251,8 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     )
     n = config.num_envs
     obs_ndim = len(obs_shape)
+    budget = config.total_steps  # a run sized in env steps: its schedules follow them (budget_fraction)
+    lr_schedule = "constant" if budget is not None else config.lr_schedule
     loss_chunk = resolve_loss_chunk(config, obs_shape=obs_shape)
 
     def value_optimizer(hparams):
@@ -236,14 +261,16 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
     def init(key: jax.Array, hparams: HParams) -> TrainState:
         key, init_key, value_key = jax.random.split(key, 3)
         params = policy.init(init_key, jnp.zeros(obs_shape, jnp.float32))
-        opt_state = make_optimizer(hparams, config.lr_schedule, config.num_updates).init(params["params"])
+        opt_state = make_optimizer(hparams, lr_schedule, config.num_updates,
+                                   config.schedule_start).init(params["params"])
         vparams, vopt, rstats = {}, {}, {}
         if use_value:
             vparams = {"params": value_net.init(value_key, jnp.zeros(obs_shape, jnp.float32))["params"]}
             vopt = value_optimizer(hparams).init(vparams["params"])
             rstats = {"mean": jnp.zeros((1,), jnp.float32), "var": jnp.ones((1,), jnp.float32),
                       "count": jnp.zeros((), jnp.float32)}
-        return TrainState(params, opt_state, key, jnp.int32(0), vparams, vopt, rstats)
+        return TrainState(params, opt_state, key, jnp.int32(0), vparams, vopt, rstats,
+                          None if budget is None else jnp.int32(0))
 
     def update(state: TrainState, hparams: HParams) -> tuple[TrainState, Metrics]:
         key, rollout_key = jax.random.split(state.key)
@@ -305,8 +332,12 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
         def unroll_net(net, pstate, obs):
             return policy.unroll({**variables, "params": net}, pstate, obs)
 
-        entropy_coef = entropy_coef_at(hparams.entropy_coef, state.update, config.entropy_schedule,
-                                       config.num_updates)
+        if budget is None:
+            entropy_coef = entropy_coef_at(hparams.entropy_coef, state.update, config.entropy_schedule,
+                                           config.num_updates, config.schedule_start)
+        else:  # the schedules decay over the step budget
+            frac = budget_fraction(state.env_steps, budget)
+            entropy_coef = hparams.entropy_coef * (frac if config.entropy_schedule == "linear" else 1.0)
         if policy.recurrent:
             (loss, (_, ent)), grads = recurrent_value_and_grad(
                 variables["params"], unroll_net, traj.carry, traj.obs, traj.actions, adv, traj.valid,
@@ -317,8 +348,10 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
                 variables["params"], apply_net, traj.obs, traj.actions, adv, traj.valid, entropy_coef,
                 length, loss_chunk, dist=dist,
             )
-        optimizer = make_optimizer(hparams, config.lr_schedule, config.num_updates)
+        optimizer = make_optimizer(hparams, lr_schedule, config.num_updates, config.schedule_start)
         updates, opt_state = optimizer.update(grads, state.opt_state, variables["params"])
+        if budget is not None and config.lr_schedule == "linear":  # Adam's step scaled as the rate would be
+            updates = jax.tree.map(lambda u: u * frac, updates)
         new_vars = {**variables, "params": optax.apply_updates(variables["params"], updates)}
 
         vparams, vopt, rstats = state.value_params, state.value_opt_state, state.return_stats
@@ -364,11 +397,19 @@ def make_trainer(config: Config, seed_axis: str | None = None) -> Trainer:
             value_loss=value_loss,
             nonfinite_obs=bad_obs.astype(jnp.int32),
         )
-        new_state = TrainState(new_vars, opt_state, key, state.update + 1, vparams, vopt, rstats)
+        steps_done = None if budget is None else state.env_steps + metrics.env_steps
+        new_state = TrainState(new_vars, opt_state, key, state.update + 1, vparams, vopt, rstats, steps_done)
         return new_state, metrics
 
     def run(state: TrainState, hparams: HParams, num_updates: int):
-        return jax.lax.scan(lambda s, _: update(s, hparams), state, None, length=int(num_updates))
+        def step(s, _):
+            s2, m = update(s, hparams)
+            if budget is None:
+                return s2, m
+            trained = within_budget(s, budget)  # a run past its budget keeps its state
+            return jax.tree.map(lambda a, b: jax.lax.select(trained, a, b), (s2, m), (s, skipped_metrics(m)))
+
+        return jax.lax.scan(step, state, None, length=int(num_updates))
 
     def train(key: jax.Array, hparams: HParams) -> tuple[TrainState, Metrics]:
         """Trains from scratch: ``config.num_updates`` updates; pure and vmappable."""

@@ -100,6 +100,8 @@ class TrainState(NamedTuple):
       value_opt_state: its own optimizer's state, else an empty dict.
       return_stats: ``{"mean", "var", "count"}`` running statistics of the value
         targets (the value network predicts standardised returns), else empty.
+      env_steps: int32 scalar, valid env steps trained so far, for a run sized by
+        ``Config.total_steps`` (its schedules and its stop read it); else ``None``.
     """
 
     params: Any
@@ -109,6 +111,7 @@ class TrainState(NamedTuple):
     value_params: Any = None
     value_opt_state: Any = None
     return_stats: Any = None
+    env_steps: Any = None
 
 
 class Metrics(NamedTuple):
@@ -144,6 +147,9 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+MAX_TOTAL_STEPS = 2**30  # TrainState.env_steps is int32: a budget plus one update's steps stays below 2**31
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,6 +215,18 @@ class Config:
         ``"gru"`` / ``"cnn-gru"``: the same followed by a GRU as wide as the last hidden
         layer, a recurrent policy (and value network) whose state starts at zeros with each
         episode; the loss backpropagates through each whole episode.
+      schedule_start: the update at which the linear schedules (``lr_schedule``,
+        ``entropy_schedule``) start: from there they decay from the full value to 0 at
+        ``num_updates`` (before it, nothing is decayed). 0 by default; extending a finished
+        run (``runner.resume(out, extend=N)``, ``--extend N``) sets it to the updates done,
+        so the N new updates get a fresh decay instead of a learning rate of 0.
+      total_steps: a budget of valid env steps per run, the alternative to sizing a run in
+        updates (Stable-Baselines3's ``total_timesteps``). Each run stops after the update
+        that reaches it (its later updates are not applied: state unchanged, metrics NaN and
+        0 env steps), the runner ends the run when every run has, and the linear schedules
+        decay over the budget: ``1 - steps / total_steps``. ``num_updates`` then becomes the
+        most updates the budget can take, ``ceil(total_steps / num_envs)`` (every episode has
+        at least one step), and ``schedule_start`` must be 0. At most 2**30.
 
     The four continuous-only options default to ``None`` (their defaults apply
     on a continuous env); setting one on a discrete env is a ``ValueError``.
@@ -236,6 +254,8 @@ class Config:
     squash: str | None = None
     frame_stack: int = 1
     policy: str = "mlp"
+    schedule_start: int = 0
+    total_steps: int | None = None
 
     def __post_init__(self):
         # Checks that need the environment (is the name known, does a continuous-only option
@@ -275,6 +295,18 @@ class Config:
         object.__setattr__(self, "frame_stack", _positive_int("frame_stack", self.frame_stack))
         if self.policy not in POLICIES:
             raise ValueError(f"policy must be one of {', '.join(POLICIES)}; got {self.policy!r}")
+        if not (isinstance(self.schedule_start, int | np.integer) and 0 <= self.schedule_start < self.num_updates):
+            raise ValueError(f"schedule_start must be an integer in 0..num_updates-1 ({self.num_updates - 1}), "
+                             f"got {self.schedule_start!r}")
+        object.__setattr__(self, "schedule_start", int(self.schedule_start))
+        if self.total_steps is not None:
+            if isinstance(self.total_steps, bool) or not isinstance(self.total_steps, int | np.integer) \
+                    or not 1 <= self.total_steps <= MAX_TOTAL_STEPS:
+                raise ValueError(f"total_steps must be an integer in 1..2**30, got {self.total_steps!r}")
+            if self.schedule_start:
+                raise ValueError("schedule_start applies to runs sized in updates, not by total_steps")
+            object.__setattr__(self, "total_steps", int(self.total_steps))
+            object.__setattr__(self, "num_updates", -(-self.total_steps // self.num_envs))
         if self.value_hidden is not None:
             vh = tuple(self.value_hidden)
             for h in vh:

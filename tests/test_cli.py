@@ -41,7 +41,6 @@ BAD = [
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
     (["train", "--target", "nan"], "--target must be a finite number, got nan"),
     # other libraries' names (Stable-Baselines3, RL Zoo, CleanRL) and typos get a hint
-    (["train", "--total-timesteps", "100000"], "--total-timesteps: jaxpg sizes a run in updates: --updates N"),
     (["train", "--n-envs", "8"], "(--n-envs is --num-envs here)"),
     (["sweep", "--learning-rate", "0.01"], "(--learning-rate is --lr here)"),
     (["train", "--device", "cuda"], "JAX_PLATFORMS=cuda"),
@@ -51,6 +50,16 @@ BAD = [
                                      "jaxpg sweep takes them)"),
     (["train", "--env", "cartpole-v1"], "unknown environment 'cartpole-v1'; did you mean 'CartPole-v1'?"),
     (["fly"], "invalid choice: 'fly'"),
+    (["train", "--extend", "5"], "--extend N adds updates to a saved run: give it with --resume DIR"),
+    (["sweep", "--extend", "5"], "--extend N adds updates to a saved run"),
+    (["train", "--resume", "runs/x", "--extend", "5", "--updates", "9"], "give --updates N (resume to N in total) "
+                                                                         "or --extend N (N more updates), not both"),
+    (["train", "--total-steps", "1e5", "--updates", "9"], "give --updates N or --total-steps N (a run is sized by "
+                                                          "one of them), not both"),
+    (["train", "--total-steps", "1.5"], "--total-steps: expected a whole positive number of env steps, got '1.5'"),
+    (["train", "--total-steps", "lots"], "--total-steps: expected a number of env steps such as 100000"),
+    (["train", "--total-timesteps", "1e6"], "--total-steps N (valid env steps per seed; or --updates N)"),
+    (["train", "--schedule-start", "150"], "schedule_start must be an integer in 0..num_updates-1 (149)"),
     # renamed flags name their new names (one meaning per flag name across commands)
     (["train", "--greedy-eval"], "--greedy-eval was renamed --greedy"),
     (["eval", "runs/x", "--episodes", "3"], "--episodes was renamed --eval-episodes"),
@@ -210,39 +219,25 @@ def test_progress_bar_and_eta_arithmetic():
     assert _eta_bar(4, 4, 0.0) == "[####################] eta 0s"
 
 
-def _tensorboard_scalars(path):
-    """``{tag: {step: value}}`` from a TFRecord events file (length, crc, Event proto, crc)."""
-    import struct
-
-    from tensorboardX.proto.event_pb2 import Event
-
-    out, data, i = {}, path.read_bytes(), 0
-    while i < len(data):
-        (n,) = struct.unpack("<Q", data[i:i + 8])
-        event = Event.FromString(data[i + 12:i + 12 + n])
-        i += 12 + n + 4
-        for v in event.summary.value:
-            out.setdefault(v.tag, {})[event.step] = v.simple_value
-    return out
-
-
 @pytest.mark.slow  # trains a run first: the slow tier (fast tier under 3 minutes cold)
-def test_tensorboard_logs_every_update(tmp_path):
+def test_tensorboard_logs_every_update_at_its_env_steps(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--seeds", "2", "--num-envs", "4", "--updates", "4", "--hidden", "8",
                  "--eval-episodes", "2", "--max-steps", "50", "--tensorboard", "--out", str(out)]) == 0
     events = list((out / "tensorboard").glob("events.out.tfevents.*"))
     assert len(events) == 1
-    scalars = _tensorboard_scalars(events[0])
+    from tests.test_tracking import _tensorboard_scalars
+
+    scalars = _tensorboard_scalars(out / "tensorboard")
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert len(rows) == 2 * 4
-    for r in rows:  # every seed's every update, with metrics.csv's value (float32 in the event)
-        s, u = int(r["seed"]), int(r["update"])
-        assert scalars[f"seed{s}/mean_return"][u] == pytest.approx(float(r["mean_return"]), rel=1e-5)
-        assert scalars[f"seed{s}/loss"][u] == pytest.approx(float(r["loss"]), rel=1e-4, abs=1e-6)
-    for u in range(1, 5):  # all/ is the mean over the two seeds
+    for r in rows:  # every seed's every update at that seed's cumulative env steps, with metrics.csv's value
+        s, steps = int(r["seed"]), int(r["env_steps"])
+        assert scalars[f"seed{s}/mean_return"][steps] == pytest.approx(float(r["mean_return"]), rel=1e-5)
+        assert scalars[f"seed{s}/loss"][steps] == pytest.approx(float(r["loss"]), rel=1e-4, abs=1e-6)
+    for u in range(1, 5):  # the second series: the mean over the two seeds, keyed by update
         both = [float(r["mean_return"]) for r in rows if int(r["update"]) == u]
-        assert scalars["all/mean_return"][u] == pytest.approx(sum(both) / 2, rel=1e-5)
+        assert scalars["by_update/mean_return"][u] == pytest.approx(sum(both) / 2, rel=1e-5)
 
 
 def test_tensorboard_without_the_package_is_one_line(tmp_path, capsys, monkeypatch):

@@ -101,9 +101,11 @@ def shrink(argv: list[str]) -> list[str]:
         u = _value(argv, "--updates")
         if u is not None:
             argv = _set(argv, "--updates", math.ceil(int(u) / 50))
+        elif _value(argv, "--total-steps") is not None:
+            argv = _set(argv, "--total-steps", "2k")
         elif not resuming:
             argv = _set(argv, "--updates", 3)
-        for flag in ("--save-every", "--progress-every", "--eval-every"):
+        for flag in ("--save-every", "--progress-every", "--eval-every", "--extend"):
             v = _value(argv, flag)
             if v is not None:
                 argv = _set(argv, flag, math.ceil(int(v) / 50))
@@ -219,11 +221,14 @@ def test_docs_do_not_point_outside_the_repository():
 
 
 def test_shrink_keeps_the_command_and_makes_it_small():
-    # The README's resume example: 150 updates saved every 30 -> 3 saved every 1; resume to 300 -> 6.
+    # The resume example: 150 updates saved every 30 -> 3 saved every 1; extend by 150 -> by 3.
     assert shrink(["train", "--env", "CartPole-v1", "--updates", "150", "--save-every", "30", "--out", "r"]) == [
         "train", "--env", "CartPole-v1", "--out", "r", "--updates", "3", "--save-every", "1", "--seeds", "2",
         "--num-envs", "8", "--eval-episodes", "4"]
     assert shrink(["train", "--resume", "r", "--updates", "300"]) == ["train", "--resume", "r", "--updates", "6"]
+    assert shrink(["train", "--resume", "r", "--extend", "150"]) == ["train", "--resume", "r", "--extend", "3"]
+    small = shrink(["train", "--total-steps", "200k", "--out", "r"])  # a budget run: a smaller budget, no --updates
+    assert small[:5] == ["train", "--out", "r", "--total-steps", "2k"] and "--updates" not in small
     assert shrink(["bench"]) == ["bench", "--smoke"]
     assert commands("a b \\\n  c  # note\nd && e f\n") == [["a", "b", "c"], ["d"], ["e", "f"]]
 

@@ -46,7 +46,9 @@ def test_resume_keeps_the_evaluations_before_the_checkpoint(tmp_path):
     runner.run(runner.RunSpec(CFG, seeds=1, evaluation=runner.Evaluation(episodes=2, every=2)), out,
                handle_signals=False)
     before = _rows(out)
-    r = runner.resume(out, updates=8, handle_signals=False)
+    with pytest.raises(runner.RunError, match="reaches 0 at update 4"):  # lr 0 past a linear schedule
+        runner.resume(out, updates=8, handle_signals=False)
+    r = runner.resume(out, extend=4, handle_signals=False)
     rows = _rows(out)
     assert [int(x["update"]) for x in rows] == [2, 4, 6, 8]
     assert rows[:2] == before

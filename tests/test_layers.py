@@ -47,7 +47,7 @@ LAYERS = {
     "runner": 4, "rundir": 4,
     # 5: what runs on top of runs
     "sweep": 5, "tune": 5, "bench": 5, "agent": 5, "export": 5, "plotting": 5, "results": 5, "tune_plots": 5,
-    "render": 5, "distributed": 5,
+    "figures": 5, "render": 5, "distributed": 5, "caches": 5,
     # 6: the command line
     "cli": 6, "__main__": 6,
 }

@@ -133,22 +133,28 @@ def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
     capsys.readouterr()
     assert main(["train", "--resume", str(out)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert lines == [f"{out}: all 2 updates are done; nothing to do (pass --updates N to train further)"]
+    assert lines == [f"{out}: all 2 updates are done; nothing to do (--extend N adds N more updates)"]
     assert _files(out) == before
 
 
 @pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_readme_resume_after_save_every_and_rates_count_this_process(tmp_path, capsys):
-    """The README's `--save-every` then `--resume` (it crashed with 'Array has been deleted')."""
+    """The README's `--save-every` then `--resume --extend` (it crashed with 'Array has been deleted')."""
     out = tmp_path / "cp"
     assert main(["train", "--seeds", "2", *SMALL, "--updates", "6", "--save-every", "2",
                  "--progress-every", "2", "--out", str(out)]) == 0
     first = json.loads((out / "summary.json").read_text())
     capsys.readouterr()
-    assert main(["train", "--resume", str(out), "--updates", "10", "--progress-every", "2"]) == 0
+    # past the end of the linear schedule (lr 0 there): refused, pointing to --extend
+    assert main(["train", "--resume", str(out), "--updates", "10"]) == 2
+    assert "reaches 0 at update 6" in capsys.readouterr().err
+    assert main(["train", "--resume", str(out), "--extend", "4", "--progress-every", "2"]) == 0
     text = capsys.readouterr().out
     s = json.loads((out / "summary.json").read_text())
-    assert s["updates_done"] == 10 and checkpoint.load(out).updates_done == 10
+    ck = checkpoint.load(out)
+    assert s["updates_done"] == 10 and ck.updates_done == 10
+    assert (ck.config.num_updates, ck.config.schedule_start) == (10, 6)  # a fresh decay over updates 6..10
+    assert "the linear schedules restart" in text
     # the rate counts only the steps this process trained (updates 7-10), not the resumed past
     assert s["env_steps_this_process"] == s["env_steps"] - first["env_steps"] > 0
     assert f"env steps (valid, training): {s['env_steps_this_process']:,}" in text

@@ -141,6 +141,8 @@ def test_evaluate_and_summarize_on_the_bandit():
         (dict(obs_scale=0.0), "obs_scale must be a positive finite number, got 0.0"),
         (dict(lr_schedule="cosine"), "lr_schedule must be one of constant, linear; got 'cosine'"),
         (dict(entropy_schedule="exp"), "entropy_schedule must be one of constant, linear; got 'exp'"),
+        (dict(num_updates=10, schedule_start=10), r"schedule_start must be an integer in 0..num_updates-1 \(9\)"),
+        (dict(schedule_start=-1), "schedule_start must be an integer"),
     ],
 )
 def test_bad_config_raises_before_compiling(kwargs, match):
@@ -179,6 +181,24 @@ def test_entropy_coef_at_by_hand():
     got = [float(entropy_coef_at(0.01, jnp.int32(u), "linear", 4)) for u in range(6)]
     np.testing.assert_allclose(got, [0.01, 0.0075, 0.005, 0.0025, 0.0, 0.0], atol=1e-9)
     assert [float(entropy_coef_at(0.01, jnp.int32(u), "constant", 4)) for u in (0, 3, 9)] == [0.01] * 3
+    # an extension (schedule_start 6, num_updates 10): full until 6, then 1 - (u - 6)/4:
+    # u=6 → 1, u=7 → 0.75, u=8 → 0.5, u=9 → 0.25, u=10 → 0
+    got = [float(entropy_coef_at(1.0, jnp.int32(u), "linear", 10, 6)) for u in (3, 6, 7, 8, 9, 10, 11)]
+    np.testing.assert_allclose(got, [1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0], atol=1e-7)
+
+
+def test_restarted_linear_learning_rate_by_hand():
+    from jaxpg.train import make_optimizer
+
+    # A constant gradient of 1: Adam's direction m̂/(√v̂ + ε) is 1 (to ε), so each update is
+    # −lr(count). lr 0.1, decay restarted at 6, 0 at 10: 0.1 for counts 0..6, then 0.075, 0.05, 0.025.
+    opt = make_optimizer(jaxpg.HParams(learning_rate=0.1, max_grad_norm=float("inf")), "linear", 10, 6)
+    state, g, got = opt.init(jnp.zeros(1)), jnp.ones(1), []
+    step = jax.jit(opt.update)
+    for _ in range(10):
+        u, state = step(g, state)
+        got.append(-float(u[0]))
+    np.testing.assert_allclose(got, [0.1] * 7 + [0.075, 0.05, 0.025], rtol=1e-4)  # float32 bias correction
 
 
 @pytest.mark.slow

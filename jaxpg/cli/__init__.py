@@ -17,7 +17,7 @@ import sys
 
 from jaxpg import compile_cache, devices
 from jaxpg._version import __version__
-from jaxpg.cli import compare, flags, inspect, run, tools, tune
+from jaxpg.cli import compare, config_file, flags, inspect, run, tools, tune
 from jaxpg.cli.common import EXIT_USAGE, LEAVE_AT_ONCE, Parser, UsageError, fail, positive_int
 
 __all__ = ["main", "entry", "build_parser", "UsageError"]
@@ -32,6 +32,11 @@ def build_parser() -> Parser:
     inspect.add_parsers(sub)
     compare.add_parsers(sub)
     tune.add_parsers(sub)
+    for name in config_file.COMMANDS:
+        sub.choices[name].add_argument(
+            "--config", default=None, metavar="FILE.toml",
+            help="settings from a TOML file, keys = flag names (num-envs = 16, lr = 1e-3, hidden = [64, 64]); "
+                 "flags on the command line win; --out DIR keeps the file as DIR/config.toml")
     for command in sub.choices.values():
         command.add_argument("--cpu-devices", type=positive_int, default=None, metavar="N",
                              help="CPU devices (JAX's) to shard the runs over (default: one per usable core; "
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     try:
+        argv, config_path = config_file.expand(argv, parser)
         args = parser.parse_args(argv)
         if args.command is None:
             parser.print_help(sys.stderr)
@@ -65,7 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             "plot": lambda: inspect.cmd_plot(args), "compare": lambda: compare.cmd_compare(args),
             "export": lambda: inspect.cmd_export(args), "tune": lambda: tune.cmd_tune(args, argv),
         }
-        return commands[args.command]()
+        code = commands[args.command]()
+        config_file.keep(config_path, getattr(args, "out", None))
+        return code
     except UsageError as e:
         return fail(flags.speak(str(e)))  # the library names settings; the command line speaks its flags
 

@@ -21,9 +21,9 @@ class UsageError(Exception):
 
 # Other libraries' names for jaxpg's flags (Stable-Baselines3, RL Zoo, CleanRL): a hint, not an alias.
 OTHER_NAMES = {
-    "--total-timesteps": "jaxpg sizes a run in updates: --updates N (each plays --num-envs whole episodes)",
-    "--timesteps": "jaxpg sizes a run in updates: --updates N (each plays --num-envs whole episodes)",
-    "--n-envs": "--num-envs", "--n-timesteps": "--updates N",
+    "--total-timesteps": "--total-steps N (valid env steps per seed; or --updates N)",
+    "--timesteps": "--total-steps N (valid env steps per seed; or --updates N)",
+    "--n-envs": "--num-envs", "--n-timesteps": "--total-steps N",
     "--learning-rate": "--lr", "--ent-coef": "--entropy-coef", "--vf-coef": "--value-lr (its own optimizer)",
     "--gae-lambda": "--gae-lambda", "--max-grad-norm": "--max-grad-norm", "--env-id": "--env",
     "--device": "jaxpg runs on the device JAX sees: JAX_PLATFORMS=cuda (or cpu) before the command; "
@@ -106,6 +106,20 @@ def positive_int(text: str) -> int:
     if value > MAX_INT:
         raise argparse.ArgumentTypeError(f"expected a positive integer up to {MAX_INT:,}, got {text}")
     return value
+
+
+def step_count(text: str) -> int:
+    """A count of env steps as people write it: ``100000``, ``1e6``, ``1_000_000``, ``250k``, ``1.5M``."""
+    t = text.strip().replace("_", "")
+    scale = {"k": 10**3, "K": 10**3, "m": 10**6, "M": 10**6, "g": 10**9, "G": 10**9}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if scale > 1 else t) * scale
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of env steps such as 100000, 1e6 or 2.5M, "
+                                         f"got {text!r}") from None
+    if not (value >= 1 and value.is_integer()):
+        raise argparse.ArgumentTypeError(f"expected a whole positive number of env steps, got {text!r}")
+    return int(value)
 
 
 def nonneg_int(text: str) -> int:

@@ -13,7 +13,16 @@ import re
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from jaxpg.cli.common import UsageError, number, number_list, number_pair, positive_int, sizes
+from jaxpg.cli.common import (
+    UsageError,
+    nonneg_int,
+    number,
+    number_list,
+    number_pair,
+    positive_int,
+    sizes,
+    step_count,
+)
 from jaxpg.defaults import recommended
 from jaxpg.types import (
     ACTIVATIONS,
@@ -47,11 +56,16 @@ TABLE: tuple[Flag, ...] = (
     Flag("--num-envs", "num_envs", _C, "episodes per update", positive_int),
     Flag("--max-steps", "max_steps", _C, "training episode step limit (default: the env's own)", positive_int),
     Flag("--updates", "num_updates", _C, "gradient updates", positive_int),
+    Flag("--total-steps", "total_steps", _C, "size the run in valid env steps per seed instead of updates "
+         "(e.g. 1e6, 500k): each seed stops after the update that reaches it, linear schedules decay over it",
+         step_count),
     Flag("--hidden", "hidden", _C, "policy hidden layer sizes, comma-separated ('none': linear)", sizes),
     Flag("--activation", "activation", _C, "hidden activation", str, ACTIVATIONS),
     Flag("--advantage", "advantage", _C, "variance reduction of the returns", str, ADVANTAGES),
     Flag("--lr-schedule", "lr_schedule", _C, "constant, or linear decay to 0 over the updates", str,
          LR_SCHEDULES),
+    Flag("--schedule-start", "schedule_start", _C,
+         "update where the linear schedules start to decay (0; `--resume DIR --extend N` sets it)", nonneg_int),
     Flag("--entropy-schedule", "entropy_schedule", _C,
          "constant, or linear decay of the entropy bonus to 0 over the updates", str, ENTROPY_SCHEDULES),
     Flag("--obs-scale", "obs_scale", _C, "observations are multiplied by this inside the policy", number),
@@ -102,7 +116,7 @@ RUN_FIELDS = {
     "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index", "trials": "--trials",
     "population": "--population", "scheduler": "--scheduler", "eta": "--eta", "min_updates": "--min-updates",
     "interval": "--interval", "fraction": "--fraction", "metric": "--metric", "confirm_seeds": "--confirm-seeds",
-    "cpu_devices": "--cpu-devices",
+    "cpu_devices": "--cpu-devices", "extend": "--extend",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 
@@ -177,6 +191,8 @@ def settings(args: argparse.Namespace, sweep: bool = False, tune: bool = False) 
                 lists[f.field] = v
             else:
                 h_over[f.field] = v
+        if "total_steps" in c_over and "num_updates" in c_over:
+            raise ValueError("give --updates N or --total-steps N (a run is sized by one of them), not both")
         config = config.replace(**c_over)
         hparams = hparams.replace(**h_over)
     except ValueError as e:

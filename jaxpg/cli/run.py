@@ -37,6 +37,7 @@ def add_parsers(sub) -> None:
     t.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the run (train or sweep) saved in DIR with its saved settings; "
                         "--updates N = total updates")
+    _add_extend(t)
     tracking.add_flags(t, sweep=False)
     w = sub.add_parser("sweep", help="seeds x hyperparameter grid in one compiled program, sharded over "
                                      "every device (and host)", formatter_class=HelpFormatter)
@@ -46,6 +47,7 @@ def add_parsers(sub) -> None:
                    help="stop early once every run's training return has reached this value")
     w.add_argument("--resume", type=path, default=None, metavar="DIR",
                    help="continue the sweep saved in DIR; --updates N = total updates")
+    _add_extend(w)
     w.add_argument("--metric", type=metric, default="eval",
                    help="rank points by: eval (mean - std of the evaluation returns), final (mean training "
                         "return, last tenth of the updates), auc (mean training return over the run), steps-to:T "
@@ -58,6 +60,13 @@ def add_parsers(sub) -> None:
     w.add_argument("--process-id", type=int, default=None, help="this process's id (or JAX_PROCESS_ID)")
     w.add_argument("--connect-timeout", type=positive_int, default=60,
                    help="seconds to wait for every process to join")
+
+
+def _add_extend(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--extend", type=positive_int, default=None, metavar="N",
+                   help="with --resume: N more updates for a finished run; linear schedules restart, decaying "
+                        "from their full values to 0 over the N (--updates past a linear schedule's end is refused: "
+                        "the learning rate is 0 there)")
 
 
 def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
@@ -125,6 +134,8 @@ def _resume(args, argv: list[str]):
     # start-up order: jax.distributed must start before gymnax (and so the run layer) loads
     from jaxpg import checkpoint, rundir, runner
 
+    if args.extend is not None and args.updates is not None:
+        raise UsageError("give --updates N (resume to N in total) or --extend N (N more updates), not both")
     refused = [f for f in flags.given_flags(argv) if f != "--updates"]
     refused += [f for f in _RESUME_REFUSES if any(a == f or a.startswith(f + "=") for a in argv)]
     if refused:
@@ -151,14 +162,14 @@ def _resume(args, argv: list[str]):
     evaluation = {"episodes": args.eval_episodes, "greedy": args.greedy, "max_steps": args.eval_max_steps,
                   "every": args.eval_every}
     try:
-        result = runner.resume(args.resume, updates=args.updates, schedule=_schedule(args), evaluation=evaluation,
-                               parts=_extra_parts(args, tr), log=_log(args))
+        result = runner.resume(args.resume, updates=args.updates, extend=args.extend, schedule=_schedule(args),
+                               evaluation=evaluation, parts=_extra_parts(args, tr), log=_log(args))
     except ValueError as e:
         raise UsageError(flags.speak(str(e))) from None
     if result is None:
         done = checkpoint.load(args.resume, whole=True).updates_done
         print(f"{args.resume}: all {done} updates are done; nothing to do "
-              "(pass --updates N to train further)")
+              "(--extend N adds N more updates)")
     return result
 
 
@@ -188,7 +199,13 @@ def _nothing_trained(result) -> bool:
     return True
 
 
+def _needs_resume(args) -> None:
+    if args.extend is not None and args.resume is None:
+        raise UsageError("--extend N adds updates to a saved run: give it with --resume DIR")
+
+
 def cmd_train(args, argv: list[str]) -> int:
+    _needs_resume(args)
     if args.resume is not None:
         result = _resume(args, argv)
         if result is None:
@@ -197,8 +214,10 @@ def cmd_train(args, argv: list[str]) -> int:
         config, hparams, _ = flags.settings(args)  # the run checks the env (one build)
         result = _run(args, config, hparams)
     if _nothing_trained(result):
+        tracking.finish_pending()
         return result.exit_code
     _print_train(result)
+    tracking.finish_pending()  # after the table: W&B prints its end-of-run block as it finishes
     if result.diverged:
         raise UsageError(flags.speak(next(iter(result.diverged.values()))))
     return result.exit_code
@@ -282,6 +301,7 @@ def _tracked_settings(meta: dict) -> dict:
 
 def cmd_sweep(args, argv: list[str]) -> int:
     """Runs ``jaxpg sweep``: every (point, seed) in one compiled, sharded program."""
+    _needs_resume(args)
     distributed = args.coordinator or args.num_processes or args.process_id is not None
     distributed = distributed or os.environ.get("JAX_COORDINATOR_ADDRESS")
     if args.resume is None:
@@ -311,6 +331,7 @@ def cmd_sweep(args, argv: list[str]) -> int:
         result = _run(args, config, hparams, points, order)
     if jax.process_index() == 0 and not _nothing_trained(result):
         _print_sweep(result, args.metric)
+    tracking.finish_pending()  # after the table: W&B prints its end-of-run block as it finishes
     return result.exit_code
 
 

@@ -37,13 +37,16 @@ from jaxpg.runner.parts import (
     FinalEvaluation,
     Progress,
     ProgressReport,
+    StepBudget,
+    budget_spent,
+    steps_per_run,
 )
 from jaxpg.runner.population import Population
 from jaxpg.runner.signals import Signals
 from jaxpg.runner.spec import MAX_UPDATES, RunError, RunSpec, Schedule, chunk_length
 from jaxpg.text import count
 from jaxpg.train import make_trainer
-from jaxpg.types import Metrics
+from jaxpg.types import Config, Metrics
 
 __all__ = ["run", "resume", "RunResult"]
 
@@ -145,18 +148,29 @@ def run(spec: RunSpec, out: str | Path | None = None, *, schedule: Schedule | No
         if out is not None:
             _rundir(rundir.prepare, out, overwrite=overwrite, lead=jax.process_index() == 0, create=False)
         record = {**spec.record(), "run_id": uuid.uuid4().hex, "spec_sha256": spec.digest()}
+        if updates is not None and spec.config.total_steps is not None:
+            raise RunError("`updates` and `total_steps` size a run two ways: give one")
         total = spec.config.num_updates if updates is None else int(updates)
         if not 1 <= total <= MAX_UPDATES:
             raise RunError(f"`updates` must be in 1..{MAX_UPDATES:,}, got {total}")
         return _execute(_Launch(pop, record, None, total, out, bool(overwrite)), schedule,
-                        _parts(schedule, progress, parts), log, handle_signals, t_start)
+                        _parts(spec.config, schedule, progress, parts), log, handle_signals, t_start)
 
 
-def resume(out: str | Path, *, updates: int | None = None, schedule: Schedule | None = None,
+def resume(out: str | Path, *, updates: int | None = None, extend: int | None = None,
+           schedule: Schedule | None = None,
            evaluation: dict | None = None, parts: Sequence[Part] = (),
            progress: Callable[[Progress], None] | None = None, log: Callable[[str], None] | None = None,
            mesh: Mesh | None = None, handle_signals: bool = True) -> RunResult | None:
-    """Continues the run saved in ``out`` to ``updates`` total updates (default: its own).
+    """Continues the run saved in ``out`` to ``updates`` total updates (default: its own), or
+    extends a finished run by ``extend`` more updates.
+
+    Past the run's own ``num_updates``, a linear learning-rate schedule is at 0: ``updates``
+    beyond it are refused for such a run. ``extend=N`` is the real extension: the config's
+    ``num_updates`` becomes the updates done + N and its ``schedule_start`` the updates done, so
+    the linear schedules (learning rate, entropy) decay afresh from their full values to 0 over
+    the N new updates; a constant schedule simply continues. The extended settings are saved with
+    the run (a later ``resume`` continues them).
 
     ``evaluation``: changes to the saved evaluation settings (``Evaluation`` fields: ``episodes``,
     ``greedy``, ``max_steps``, ``every``; ``None`` values keep the saved ones). Returns ``None``
@@ -165,24 +179,54 @@ def resume(out: str | Path, *, updates: int | None = None, schedule: Schedule | 
     results file.
 
     Raises:
-      RunError: no loadable checkpoint, or ``updates`` below the updates already done.
+      RunError: no loadable checkpoint, ``updates`` below the updates already done or past a
+        linear schedule's end, or ``extend`` on a run that has not finished its updates.
     """
     t_start = time.perf_counter()
     out = Path(out)
     with _writing(out):
-        return _resume(out, updates, schedule, evaluation, parts, progress, log, mesh, handle_signals, t_start)
+        return _resume(out, updates, extend, schedule, evaluation, parts, progress, log, mesh, handle_signals,
+                       t_start)
 
 
-def _resume(out: Path, updates, schedule, evaluation, parts, progress, log, mesh, handle_signals, t_start):
+def _extended(ck, updates, extend) -> tuple[Config, int]:
+    """``(config, total)`` of a resume: the saved config, or the extended one (see ``resume``)."""
+    config, done = ck.config, ck.updates_done
+    if config.total_steps is not None and (updates is not None or extend is not None):
+        raise RunError(f"this run is sized by `total_steps` ({config.total_steps:,} env steps per seed): it "
+                       "resumes to that budget; neither `updates` nor `extend` applies")
+    if extend is None:
+        total = config.num_updates if updates is None else int(updates)
+        if total < done:
+            raise RunError(f"`updates` {total} is below the {done} updates already done")
+        if total > config.num_updates and config.lr_schedule == "linear":
+            raise RunError(f"this run's linear learning-rate schedule reaches 0 at update {config.num_updates}: "
+                           f"updates past it would not learn. Extend the run instead: `extend` "
+                           f"{total - done} (a fresh linear decay over the new updates)")
+        return config, total
+    if updates is not None:
+        raise RunError("give `updates` (resume to that total) or `extend` (updates to add), not both")
+    if isinstance(extend, bool) or not isinstance(extend, int | np.integer) or extend < 1:
+        raise RunError(f"`extend` must be a positive number of updates, got {extend!r}")
+    if done < config.num_updates:
+        raise RunError(f"the run has done {done} of its {config.num_updates} updates: resume it to its end "
+                       "first (no `extend`); `extend` adds updates to a finished run")
+    total = done + int(extend)
+    linear = "linear" in (config.lr_schedule, config.entropy_schedule)
+    return config.replace(num_updates=total, schedule_start=done if linear else config.schedule_start), total
+
+
+def _resume(out: Path, updates, extend, schedule, evaluation, parts, progress, log, mesh, handle_signals,
+            t_start):
     _rundir(rundir.check_no_symlinks, out)
     ck = _rundir(checkpoint.load, out, whole=True)
-    total = ck.config.num_updates if updates is None else int(updates)
-    if total < ck.updates_done:
-        raise RunError(f"`updates` {total} is below the {ck.updates_done} updates already done")
+    config, total = _extended(ck, updates, extend)
     if total > MAX_UPDATES:
         raise RunError(f"`updates` must be at most {MAX_UPDATES:,}, got {total:,}")
-    spec = RunSpec.from_record(ck.meta, ck.config, ck.hparams)
-    if total == ck.updates_done and _results_complete(out, kind_of(spec), ck.updates_done):
+    spec = RunSpec.from_record(ck.meta, config, ck.hparams)
+    finished = total == ck.updates_done or (config.total_steps is not None and budget_spent(
+        steps_per_run(Metrics(**{f: ck.metrics[f] for f in Metrics._fields})), ck.alive, config.total_steps))
+    if finished and _results_complete(out, kind_of(spec), ck.updates_done):
         return None
     spec = spec.replace(evaluation=spec.evaluation.replace(**(evaluation or {})))
     trainer = _trainer(spec)
@@ -190,10 +234,11 @@ def _resume(out: Path, updates, schedule, evaluation, parts, progress, log, mesh
     schedule = schedule or Schedule()
     pop = Population(spec, mesh, trainer, chunk=schedule.chunk)
     record = {**spec.record(), "run_id": ck.meta.get("run_id") or uuid.uuid4().hex, "spec_sha256": spec.digest()}
-    if total > ck.config.num_updates and ck.config.lr_schedule == "linear" and log is not None:
-        log(f"note: the linear learning-rate schedule of this run ends at update {ck.config.num_updates}; "
-            "the updates past it run at learning rate 0")
-    return _execute(_Launch(pop, record, ck, total, out, False), schedule, _parts(schedule, progress, parts), log,
+    if extend is not None and log is not None and config.schedule_start != ck.config.schedule_start:
+        log(f"extending to update {total}: the linear schedules restart, decaying from their full values at "
+            f"update {config.schedule_start} to 0 at update {total}")
+    return _execute(_Launch(pop, record, ck, total, out, False), schedule,
+                    _parts(spec.config, schedule, progress, parts), log,
                     handle_signals, t_start)
 
 
@@ -220,10 +265,12 @@ def _writing(out: Path | None):
         yield
 
 
-def _parts(schedule: Schedule, progress, extra: Sequence[Part]) -> list[Part]:
-    """The parts every run has, in the order the loop calls them, with the caller's before the last."""
-    return [Divergence(), EvaluateDuring(), ProgressReport(progress), Checkpointing(schedule.save_every), *extra,
-            FinalEvaluation()]
+def _parts(config: Config, schedule: Schedule, progress, extra: Sequence[Part]) -> list[Part]:
+    """The parts every run has, in the order the loop calls them, with the caller's before the last
+    (and a ``StepBudget`` after ``Divergence`` for a run sized by ``total_steps``)."""
+    budget = [] if config.total_steps is None else [StepBudget(config.total_steps)]
+    return [Divergence(), *budget, EvaluateDuring(), ProgressReport(progress), Checkpointing(schedule.save_every),
+            *extra, FinalEvaluation()]
 
 
 def _trainer(spec: RunSpec):
@@ -260,9 +307,11 @@ def _execute(launch: _Launch, schedule: Schedule, parts: list[Part], log, handle
         with signals, memory.oom_as_error():  # from here a signal stops the run and keeps what it finished
             n_dev = pop.n_dev
             verb = f"resuming {out} at update {base}: " if ck is not None else ""
+            size = count(total, "update") if spec.config.total_steps is None else \
+                f"{spec.config.total_steps:,} valid env steps per seed (at most {total:,} updates)"
             say(f"jaxpg {kind.name}: {verb}{spec.config.env}, {kind.describe(pop)} x "
                 f"{count(spec.config.num_envs, 'env')}, "
-                f"{count(total, 'update')}, {count(n_dev, jax.default_backend() + ' device')} in "
+                f"{size}, {count(n_dev, jax.default_backend() + ' device')} in "
                 f"{count(jax.process_count(), 'process', 'processes')}")
             if pop.padded_runs != pop.num_runs:
                 say(f"  {pop.num_runs} runs do not divide over {n_dev} devices: padded to {pop.padded_runs} "

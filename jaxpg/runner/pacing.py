@@ -58,6 +58,7 @@ class Pacer:
         self.per_update: float | None = None  # seconds per update, last measured
         self._last_done: float | None = None
         self._last_count = 1  # the length of the chunk dispatched last
+        self.limit: int | None = None  # the most updates the next chunks may run (a part sets it: StepBudget)
 
     def boundary(self, u: int) -> int:
         """The first boundary after update ``u``."""
@@ -85,6 +86,8 @@ class Pacer:
         if self.seconds is not None:
             n = min(n, 1 if self.per_update is None else int(self.seconds / max(self.per_update, 1e-9)),
                     2 * self._last_count)
+        if self.limit is not None:
+            n = min(n, self.limit)
         return max(1, n)
 
     def dispatch(self, program: Callable, state, alive, hp) -> Pending:

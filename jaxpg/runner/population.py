@@ -28,15 +28,21 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from jaxpg.evaluate import evaluate
 from jaxpg.runner.spec import RunError, RunSpec, chunk_length
-from jaxpg.train import Trainer, make_trainer
+from jaxpg.train import Trainer, make_trainer, skipped_metrics, within_budget
 from jaxpg.types import HParams
 
-__all__ = ["Population", "runs_mesh"]
+__all__ = ["Population", "runs_mesh", "forget_programs"]
 
 # Compiled programs, shared by every Population of the same (config, mesh, runs, length): new
 # hyperparameter values of the same shape never recompile.
 _COMPILED: dict[tuple, Any] = {}
 _PROGRAMS: dict[tuple, Any] = {}
+
+
+def forget_programs() -> None:
+    """Drops every program this module keeps (``jaxpg.clear_caches`` says why one would)."""
+    _COMPILED.clear()
+    _PROGRAMS.clear()
 
 
 def _program(key: tuple, build: Callable) -> Any:
@@ -65,10 +71,11 @@ def _all_finite(tree) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.bool_(True)
 
 
-def guarded(update: Callable, state, alive, hp, count, capacity: int):
+def guarded(update: Callable, state, alive, hp, count, capacity: int, total_steps: int | None = None):
     """``count`` updates of one run (a traced int, at most the static ``capacity``: one compiled
     program runs chunks of any length); an update that goes non-finite is not applied and the run
-    stays frozen from then on.
+    stays frozen from then on. With a step budget (``total_steps``), a run that has spent it keeps
+    its state and records ``skipped_metrics`` (applied: that is no divergence).
 
     Returns ``(state, alive, metrics, applied)``: ``Metrics`` leaves and ``applied`` have a leading
     ``[capacity]`` axis whose first ``count`` entries are the updates run (the rest are zeros).
@@ -82,8 +89,11 @@ def guarded(update: Callable, state, alive, hp, count, capacity: int):
         s2, m = update(s, hp)
         finite = (jnp.isfinite(m.loss) & jnp.isfinite(m.grad_norm) & jnp.isfinite(m.value_loss)
                   & (m.nonfinite_obs == 0) & _all_finite(s2.params) & _all_finite(s2.value_params))
-        ok2 = ok & finite
-        s_out = jax.tree.map(lambda a, b: jax.lax.select(ok2, a, b), s2, s)
+        trained = within_budget(s, total_steps)
+        ok2 = ok & (finite | ~trained)
+        s_out = jax.tree.map(lambda a, b: jax.lax.select(ok2 & trained, a, b), s2, s)
+        if total_steps is not None:
+            m = jax.tree.map(lambda a, b: jax.lax.select(trained, a, b), m, skipped_metrics(m))
         ms = jax.tree.map(lambda buf, x: jax.lax.dynamic_update_index_in_dim(buf, x, i, 0), ms, m)
         return i + 1, s_out, ok2, ms, jax.lax.dynamic_update_index_in_dim(app, ok2, i, 0)
 
@@ -146,7 +156,8 @@ class Population:
         self.copy = _program(("copy",), lambda: jax.jit(lambda t: jax.tree.map(jnp.copy, t)))
         self._chunk = _program(("chunk", config, self.mesh, self.padded_runs), lambda: jax.jit(
             lambda state, alive, hp, count, capacity: self._per_device(
-                jax.vmap(partial(guarded, tr.update, capacity=capacity), in_axes=(0, 0, 0, None),
+                jax.vmap(partial(guarded, tr.update, capacity=capacity, total_steps=config.total_steps),
+                         in_axes=(0, 0, 0, None),
                          axis_name=tr.seed_axis), extra=1)(state, alive, hp, count),
             static_argnums=4, donate_argnums=(0, 1)))
 
