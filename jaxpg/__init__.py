@@ -67,7 +67,7 @@ _LAZY = {
     "runner": "jaxpg.runner", "run": "jaxpg.runner", "resume": "jaxpg.runner",
     "Population": "jaxpg.runner", "RunResult": "jaxpg.runner", "RunSpec": "jaxpg.runner",
     "Evaluation": "jaxpg.runner", "Schedule": "jaxpg.runner", "RunError": "jaxpg.runner",
-    "load": "jaxpg.agent", "Agent": "jaxpg.agent",
+    "load": "jaxpg.agent", "Agent": "jaxpg.agent", "clear_caches": "jaxpg.caches",
 }
 
 
@@ -88,6 +88,7 @@ def __dir__():
 if TYPE_CHECKING:  # pragma: no cover
     from jaxpg import envs, runner, sweep  # noqa: F401
     from jaxpg.agent import Agent, load  # noqa: F401
+    from jaxpg.caches import clear_caches  # noqa: F401
     from jaxpg.runner import Evaluation, Population, RunError, RunResult, RunSpec, Schedule, resume, run  # noqa: F401
     from jaxpg.train import (  # noqa: F401
         DivergedError,
@@ -117,6 +118,7 @@ __all__ = [
     "advantages",
     "bootstrap_rewards",
     "check_finite",
+    "clear_caches",
     "discounted_returns",
     "runner",
     "RunSpec",

@@ -30,6 +30,18 @@ jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _unmap_programs_after_each_file():
+    """A test worker compiles hundreds of programs; XLA:CPU maps each one's code (about 1,000
+    memory maps per small run), and a worker past Linux's ``vm.max_map_count`` (65,530) dies
+    (a slow-tier worker crashed so in CI). After each file its programs are dropped
+    (``jaxpg.clear_caches``); the next file reads what it shares from the persistent cache."""
+    yield
+    from jaxpg.caches import clear_caches  # start-up order: after the test file imported what it needs
+
+    clear_caches()
+
+
 # One small trained run shared by every test that reads a run directory (load, export, ...):
 # 3 seeds of CartPole with observation scaling and normalisation on (the settings a policy
 # rebuilt by hand gets wrong). Session-scoped: trained once per pytest worker.
