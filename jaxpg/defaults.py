@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from jaxpg.types import Config, HParams
 
-__all__ = ["recommended", "TUNED", "PROVISIONAL"]
+__all__ = ["recommended", "TUNED", "PROVISIONAL", "QUICK"]
 
 # env name -> (Config overrides, HParams overrides, why)
 TUNED: dict[str, tuple[dict, dict, str]] = {
@@ -86,6 +86,19 @@ TUNED["MemoryChain-30-bsuite"] = (
     "(5 of 8 without); 6 of 8 fresh seeds (root 1); the others stay at chance. experiments/memory_chain.py",
 )
 # MinAtar: provisional, not tuned (the table in docs/results.md is at a CPU-sized budget).
+# env -> (command, what it was measured to do): a run that shows the env being learned in minutes
+# on 2 CPU cores, where the tuned budget takes longer (`jaxpg envs ENV` prints it).
+QUICK: dict[str, tuple[str, str]] = {
+    "Pixelcopter-v0": (
+        "jaxpg train --env Pixelcopter-v0 --seeds 4 --updates 4000",
+        "see it learn in ~2.5 minutes on 2 CPU cores (13 M valid env steps per seed, 1/8 of the tuned "
+        "budget; the tuned settings otherwise): the Hugging Face course's bar, a score (mean - std over "
+        "32 sampled episodes) >= 5, on 4 of 4 seeds for --seed 0 (scores 81, 60, 36, 27; 2 min 9 s) and "
+        "--seed 1 (39, 103, 128, 7; 2 min 23 s with a cold compile). With fewer updates the linear "
+        "decay ends before the policy learns: --updates 1500 left every seed's score below 1.",
+    ),
+}
+
 PROVISIONAL: set[str] = set()  # entries that are a starting point, not tuned (`jaxpg envs` says so)
 _MINATAR_WHY = (
     "provisional, NOT tuned: MinAtar's network (--policy cnn: a 3x3 conv of 16 filters, then 128 units) with the "

@@ -110,6 +110,7 @@ def test_help_shows_every_default_and_envs_shows_the_tuned_ones(capsys):
     out = capsys.readouterr().out
     assert "--num-envs             16" in out and "--lr                   0.001" in out
     assert "--frame-stack          4" in out
+    assert "quick recipe: jaxpg train --env Pixelcopter-v0 --seeds 4 --updates 4000" in out  # issue 32 (1)
     assert "--obs-norm" in out
     # readable: 1/24, not 0.041666666666666664; nothing that cannot apply; lines of at most 100
     assert "--obs-scale            1/24" in out and "0.0416" not in out

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from jaxpg.cli.common import HelpFormatter, UsageError, path, positive_int
 from jaxpg.cli.flags import TABLE
-from jaxpg.defaults import PROVISIONAL, TUNED, recommended
+from jaxpg.defaults import PROVISIONAL, QUICK, TUNED, recommended
 from jaxpg.types import CONTINUOUS_ONLY
 
 # Start-up order: this module is imported when the jaxpg command loads. `jaxpg.envs` imports gymnax, and
@@ -87,6 +87,10 @@ def cmd_envs(args) -> int:
     if why:
         label = "note" if args.env in PROVISIONAL else "measured"
         print(textwrap.fill(f"{label}: {why}", width=100, subsequent_indent="  "))
+    if args.env in QUICK:
+        command, note = QUICK[args.env]
+        print(f"quick recipe: {command}")
+        print(textwrap.fill(f"  {note}", width=100, subsequent_indent="  "))
     return 0
 
 
