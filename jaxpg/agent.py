@@ -30,6 +30,7 @@ import numpy as np
 
 from jaxpg import checkpoint
 from jaxpg.evaluate import evaluate as _evaluate
+from jaxpg.runner.parts import keep_best
 from jaxpg.safetensors_io import MANIFEST, check_folder, load_safetensors, unflatten
 from jaxpg.train import make_trainer
 from jaxpg.types import Config, HParams
@@ -189,7 +190,8 @@ def _load_exported(folder: Path) -> Agent:
                  seeds=int(m.get("seeds", 1)), updates_done=int(m.get("updates_done", 0)), meta=meta)
 
 
-def load(run_dir: str | Path, seed_index: int = 0, point: int | None = None, **renamed) -> Agent:
+def load(run_dir: str | Path, seed_index: int = 0, point: int | None = None, best: bool = False,
+         **renamed) -> Agent:
     """Seed ``seed_index`` (0-based) of the run saved in ``run_dir`` (a ``jaxpg train`` or ``sweep``
     --out), or the policy of a ``jaxpg export`` folder (``seed_index`` and ``point`` are then ignored).
 
@@ -199,9 +201,13 @@ def load(run_dir: str | Path, seed_index: int = 0, point: int | None = None, **r
         ``--seed-index``; not a root seed, which ``--seed`` always is).
       point: which hyperparameter point of a sweep directory (required for a sweep of more
         than one point).
+      best: the seed's policy at its best evaluation during training (``OUT/best``, kept by
+        ``--keep-best``/``KeepBest``) instead of the checkpoint's; ``updates_done`` is then that
+        evaluation's update, and ``meta["best"]`` its record (update, eval mean, env steps).
 
     Raises:
-      checkpoint.CheckpointError: no loadable checkpoint, a damaged one, or a bad index.
+      checkpoint.CheckpointError: no loadable checkpoint, a damaged one, or a bad index; with
+        ``best``, a run that kept no best (or none for this seed), or a damaged ``best/``.
       TypeError: for the old keyword ``seed=`` (renamed ``seed_index=``) or another unknown one.
     """
     if "seed" in renamed:
@@ -211,12 +217,22 @@ def load(run_dir: str | Path, seed_index: int = 0, point: int | None = None, **r
         raise TypeError(f"jaxpg.load() got an unexpected keyword argument {next(iter(renamed))!r}")
     seed = seed_index
     if (Path(run_dir) / "params.safetensors").is_file():
+        if best:
+            raise checkpoint.CheckpointError(f"{run_dir} is an exported policy (one policy): `best` reads a "
+                                             "run directory's best/")
         return _load_exported(Path(run_dir))
     ck = checkpoint.load(run_dir, point)
     if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or not 0 <= seed < ck.seeds:
         raise checkpoint.CheckpointError(f"seed index {seed!r} is out of range: {run_dir} has seeds 0..{ck.seeds - 1}")
     tr = make_trainer(ck.config)
-    params = jax.tree.map(lambda x: jax.numpy.asarray(np.asarray(x)[int(seed)]), ck.state.params)
+    saved, updates_done, meta = ck.state.params, int(ck.updates_done), dict(ck.meta)
+    if best:
+        saved, records = keep_best.for_point(run_dir, ck, point)
+        if records[int(seed)].get("update") is None:
+            raise checkpoint.CheckpointError(f"seed index {seed} of {run_dir} has no best evaluation (it stopped "
+                                             "training before its first one)")
+        updates_done, meta = int(records[int(seed)]["update"]), {**meta, "best": records[int(seed)]}
+    params = jax.tree.map(lambda x: jax.numpy.asarray(np.asarray(x)[int(seed)]), saved)
     return Agent(env=ck.config.env, config=ck.config, hparams=ck.hparams, params=params, policy=tr.policy,
                  seed_index=int(seed), point=point, root_seed=int(ck.root_seed), seeds=int(ck.seeds),
-                 updates_done=int(ck.updates_done), meta=dict(ck.meta))
+                 updates_done=updates_done, meta=meta)

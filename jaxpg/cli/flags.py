@@ -116,7 +116,7 @@ RUN_FIELDS = {
     "chunk_seconds": "--chunk-seconds", "seed_index": "--seed-index", "trials": "--trials",
     "population": "--population", "scheduler": "--scheduler", "eta": "--eta", "min_updates": "--min-updates",
     "interval": "--interval", "fraction": "--fraction", "metric": "--metric", "confirm_seeds": "--confirm-seeds",
-    "cpu_devices": "--cpu-devices", "extend": "--extend",
+    "cpu_devices": "--cpu-devices", "extend": "--extend", "keep_best": "--keep-best",
 }
 SPOKEN = {**{f.field: f.flag for f in TABLE}, **RUN_FIELDS}
 

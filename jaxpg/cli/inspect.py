@@ -33,6 +33,7 @@ from jaxpg.tune_plots import tune_figure
 
 RUN_DIR_HELP = "a `jaxpg train` or `jaxpg sweep` --out directory"
 POINT_HELP = "which hyperparameter point of a sweep directory (0-based, as in sweep.json)"
+BEST_HELP = "each seed's policy at its best evaluation during training (OUT/best, kept by train --keep-best)"
 
 
 def add_parsers(sub) -> None:
@@ -52,6 +53,7 @@ def add_parsers(sub) -> None:
     e.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="episode step limit (default: the one the run's final evaluation used, the env's "
                         "own unless train was given --eval-max-steps)")
+    e.add_argument("--best", action="store_true", help=BEST_HELP)
     renamed(e, "--episodes", "--eval-episodes")
     renamed(e, "--max-steps", "--eval-max-steps")
     r = sub.add_parser("render", help="play one episode with a saved policy and write an animated GIF",
@@ -67,6 +69,7 @@ def add_parsers(sub) -> None:
     r.add_argument("--max-frames", type=positive_int, default=None,
                    help="steps at most (default: the env's episode limit, capped at 1000)")
     r.add_argument("--fps", type=positive_int, default=30, help="frames per second of the animation")
+    r.add_argument("--best", action="store_true", help=BEST_HELP)
     renamed(r, "--episode-seed", "--seed")
     renamed(r, "--max-steps", "--max-frames")
     x = sub.add_parser("export", help="write a trained seed as a folder ready for the Hugging Face Hub "
@@ -167,16 +170,24 @@ def _creatable(out) -> None:
         raise UsageError(f"cannot write --out {str(out)!r}: {parent} is {why}")
 
 
-def _load(run_dir, point):
+def _load(run_dir, point, best: bool = False):
+    """The checkpoint of ``point``; with ``best``, each seed's params those of its best evaluation
+    (a seed with none keeps its checkpoint's) and ``meta["best"]`` the seeds' records."""
     try:
-        return checkpoint.load(run_dir, point)
+        ck = checkpoint.load(run_dir, point)
+        if not best:
+            return ck
+        from jaxpg.runner.parts import keep_best  # start-up order: the run layer imports gymnax (see the top)
+
+        params, records = keep_best.for_point(run_dir, ck, point)
     except checkpoint.CheckpointError as e:
         raise UsageError(str(e)) from None
+    return ck._replace(state=ck.state._replace(params=params), meta={**ck.meta, "best": records})
 
 
 def cmd_eval(args) -> int:
     """``jaxpg eval DIR``: K episodes per seed of the saved policies."""
-    ck = _load(args.run_dir, args.point)
+    ck = _load(args.run_dir, args.point, args.best)
     from jaxpg import runner  # start-up order: the run layer imports gymnax (see the top of this module)
 
     # The run layer's own population and evaluation program: with the defaults, exactly the
@@ -197,12 +208,17 @@ def cmd_eval(args) -> int:
     mode, other = ("greedy", "sampled") if greedy else ("sampled", "greedy")
     returns, other_returns = both[mode], both[other]
     where = "" if args.point is None else f" point {args.point}"
-    print(f"{ck.config.env}, {args.run_dir}{where}: {ck.updates_done} updates; {episodes} {mode} episodes per "
+    best = ck.meta.get("best") if args.best else None
+    done = f"{ck.updates_done} updates" if best is None else "each seed's best evaluation (best/)"
+    print(f"{ck.config.env}, {args.run_dir}{where}: {done}; {episodes} {mode} episodes per "
           f"seed, root seed {seed} (score = mean - std); last column: {other} actions")
     print(f" seed |      mean |     std |    score | {other} mean")
     for s, r in enumerate(returns):
         m = summarize(r)
         flag = "" if ck.alive[s] else "   (diverged: its last finite state)"
+        if best is not None:
+            u = best[s].get("update")
+            flag = f"   (best at update {u})" if u is not None else "   (no best evaluation: its checkpoint)"
         print(f" {s:>4} | {m.mean:9.2f} | {m.std:7.2f} | {m.score:8.2f} | {other_returns[s].mean():11.2f}{flag}")
     m = summarize(returns.reshape(-1))
     scores = [summarize(r).score for r in returns]
@@ -221,9 +237,12 @@ def cmd_render(args) -> int:
     if suffix == ".mp4" and not render.mp4_available():
         raise UsageError(render.MP4_HINT)  # before the episode is played
     writable_file(args.out)
-    ck = _load(args.run_dir, args.point)
+    ck = _load(args.run_dir, args.point, args.best)
     if not 0 <= args.seed_index < ck.seeds:
         raise UsageError(f"--seed-index {args.seed_index} is out of range: the run has seeds 0..{ck.seeds - 1}")
+    if args.best and ck.meta["best"][args.seed_index].get("update") is None:
+        raise UsageError(f"--seed-index {args.seed_index} has no best evaluation (it stopped training before its "
+                         "first one)")
     try:
         render.renderer(ck.config.env)
     except ValueError as e:

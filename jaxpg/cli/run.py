@@ -83,6 +83,9 @@ def _add_run_flags(p: argparse.ArgumentParser, sweep: bool) -> None:
     p.add_argument("--eval-every", type=positive_int, default=None, metavar="K",
                    help="also evaluate every K updates during training (--eval-episodes episodes, sampled and "
                         "greedy): OUT/evals.csv, `jaxpg plot --metric eval`")
+    p.add_argument("--keep-best", action="store_true",
+                   help="with --eval-every K and --out: keep each seed's policy at its best evaluation (its mean in "
+                        "the mode the run reports) in OUT/best; `jaxpg eval DIR --best`, jaxpg.load(DIR, best=True)")
     p.add_argument("--eval-max-steps", type=positive_int, default=None,
                    help="step limit of the evaluation episodes (default: the env's own limit, even when "
                         "--max-steps cuts the training episodes shorter)")
@@ -124,10 +127,24 @@ def _schedule(args):
 
 
 def _extra_parts(args, tr) -> list:
-    from jaxpg.runner import EarlyStop  # start-up order: jax.distributed must start before gymnax loads
+    from jaxpg import rundir  # start-up order: jax.distributed must start before gymnax loads
+    from jaxpg.runner import EarlyStop, KeepBest  # start-up order: as above
 
     target = getattr(args, "target", None)
-    return [*([EarlyStop(target)] if target is not None else []), *([tr] if tr else [])]
+    saved = {}  # a resumed run keeps its best if it did (its checkpoint says so)
+    if args.resume is not None:
+        try:
+            saved = rundir.read_json(Path(args.resume) / "checkpoint.json") or {}
+        except ValueError:
+            saved = {}  # the resume says what is wrong with it
+    keep = args.keep_best or "keep_best" in saved
+    missing = [f for f, v in (("--eval-every K", args.eval_every or saved.get("eval_every")),
+                              ("--out DIR", args.out or args.resume)) if not v]
+    if keep and missing:
+        raise UsageError(f"--keep-best keeps each seed's best evaluation during training in OUT/best: give "
+                         f"{' and '.join(missing)}")
+    return [*([KeepBest()] if keep else []), *([EarlyStop(target)] if target is not None else []),
+            *([tr] if tr else [])]
 
 
 def _resume(args, argv: list[str]):

@@ -12,7 +12,8 @@ A population is H hyperparameter points × S seeds = R independent runs of one s
 - ``signals``: graceful and urgent stops;
 - ``loop``: the chunk loop, the ``Board`` its parts share and the ``Part`` interface;
 - ``kinds``: what differs between a train run and a sweep;
-- ``parts``: divergence, evaluation during and after training, progress, checkpoints, early stop;
+- ``parts``: divergence, evaluation during and after training, progress, checkpoints, early stop,
+  keeping the best evaluation's policy;
 - ``api``: ``run``, ``resume``, ``RunResult``.
 
 Example::
@@ -25,7 +26,7 @@ Example::
 
 from jaxpg.runner.api import RunResult, resume, run
 from jaxpg.runner.loop import Board, Chunk, Part
-from jaxpg.runner.parts import EarlyStop, Progress
+from jaxpg.runner.parts import EarlyStop, KeepBest, Progress
 from jaxpg.runner.population import Population, runs_mesh
 from jaxpg.runner.spec import (
     HPARAM_FIELDS,
@@ -40,4 +41,4 @@ from jaxpg.runner.spec import (
 
 __all__ = ["run", "resume", "RunResult", "RunSpec", "Evaluation", "Schedule", "RunError", "Population",
            "runs_mesh", "stack_points", "chunk_length", "HPARAM_FIELDS", "MAX_UPDATES", "Part", "Board", "Chunk",
-           "EarlyStop", "Progress"]
+           "EarlyStop", "KeepBest", "Progress"]
