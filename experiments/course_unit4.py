@@ -7,11 +7,15 @@ For each environment, two settings over 32 seeds each, trained in one compiled p
   episode, no gradient clipping, constant learning rate. Pixelcopter: 64-128 ReLU, one
   episode per update, gamma 0.99, lr 1e-4, at most 10,000 steps an episode (the course
   plays 50,000 episodes; ``--pixelcopter-episodes`` sets how many here).
-- ``jaxpg``: jaxpg's recommended settings for the env (``jaxpg.defaults``).
+- ``jaxpg``: jaxpg's recommended settings for the env (``jaxpg.defaults``), **with the same
+  env steps**: ``Config.total_steps`` is set to the course setting's mean valid env steps per
+  seed, so each jaxpg seed stops at that budget and its schedules decay over it (like for like;
+  ``--jaxpg-budget own`` gives it its own tuned budget instead).
 
-Training and evaluation go through ``jaxpg.runner.run`` (``_control.train``): seed ``i``
-trains from ``split(key(0), S)[i]`` and is evaluated with the run layer's evaluation keys. Each
-seed's final policy is evaluated like the course (10 sampled episodes, score = mean - std).
+Training and evaluation go through ``jaxpg.runner.run``: seed ``i`` trains from
+``split(key(0), S)[i]`` and is evaluated with the run layer's evaluation keys. Each seed's final
+policy is evaluated like the course: 10 sampled episodes to the env's own step limit (10,000 for
+Pixelcopter, even where training cut episodes shorter), score = mean - std.
 Writes, under ``experiments/results/course-unit4/``:
 ``curves.csv.gz`` (env, setting, seed, update, episodes, env_steps, mean_return; thinned by
 ``compact_results.thin_rows`` to at most 200 rows per env, setting and seed: each row is a
@@ -37,10 +41,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import numpy as np  # noqa: E402
-from _control import train  # noqa: E402
 from compact_results import CURVES_LAST, gzip_bytes, thin_csv_text  # noqa: E402
 
-from jaxpg import Config, HParams, bench  # noqa: E402
+from jaxpg import Config, HParams, bench, runner  # noqa: E402
 from jaxpg.defaults import recommended  # noqa: E402
 from jaxpg.evaluate import summarize  # noqa: E402
 from jaxpg.stats import curve_iqm_ci  # noqa: E402
@@ -63,15 +66,19 @@ def settings(env: str, pixelcopter_episodes: int) -> dict[str, tuple[Config, HPa
 
 def run_setting(config: Config, hparams: HParams, seeds: int, eval_episodes: int = 10,
                 root_seed: int = 0) -> dict:
-    """``seeds`` seeds of one setting through ``jaxpg.runner.run`` (``_control.train``); the
-    course's evaluation (``eval_episodes`` sampled episodes per seed, score = mean - std)."""
-    r = train(config, hparams, seeds, root_seed=root_seed, eval_episodes=eval_episodes)
+    """``seeds`` seeds of one setting through ``jaxpg.runner.run``; the course's evaluation
+    (``eval_episodes`` sampled episodes per seed to the env's own limit, score = mean - std)."""
+    spec = runner.RunSpec(config, hparams, seeds=seeds, seed=root_seed,
+                          evaluation=runner.Evaluation(episodes=eval_episodes, max_steps=None))
+    r = runner.run(spec, schedule=runner.Schedule(chunk=None), handle_signals=False)
+    if r.diverged:
+        raise RuntimeError(next(iter(r.diverged.values())))
     sampled = np.asarray(r.eval_returns["sampled"][0])  # [S, K]
     return {"returns": np.asarray(r.metrics.mean_return[0]),
             "env_steps": np.cumsum(np.asarray(r.metrics.env_steps[0], np.int64), 1),
             "eval": [summarize(x) for x in sampled], "compile_s": r.timings["compile_s"],
             "train_s": r.timings["train_s"], "eval_s": r.timings["eval_s"],
-            "episodes_per_update": config.num_envs}
+            "episodes_per_update": config.num_envs, "updates": int(r.updates_done)}
 
 
 def plot(env: str, results: dict, path: Path) -> None:
@@ -82,22 +89,24 @@ def plot(env: str, results: dict, path: Path) -> None:
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for name, r in results.items():
-        ret = r["returns"]  # [S, U]
+        trained = np.isfinite(r["returns"]).all(axis=0)  # a step budget stops seeds at different updates
+        n = int(np.argmin(trained)) if not trained.all() else trained.size
+        ret = r["returns"][:, :n]  # [S, U]: to where the first seed spent its budget
         # smooth each seed over a window of ~1% of the run (single episodes are noisy)
         w = max(1, ret.shape[1] // 100)
         kernel = np.ones(w) / w
         smooth = np.stack([np.convolve(x, kernel, mode="valid") for x in ret])
         stride = max(1, smooth.shape[1] // 300)
         smooth = smooth[:, ::stride]
-        episodes = (np.arange(ret.shape[1])[w - 1:][::stride] + 1) * r["episodes_per_update"]
+        steps = np.median(r["env_steps"][:, :n], axis=0)[w - 1:][::stride]  # valid env steps, median over seeds
         mid, lo, hi = curve_iqm_ci(smooth, reps=1000)
         scores = [e.score for e in r["eval"]]
-        ax.plot(episodes, mid, label=f"{name} (final score median {np.median(scores):.1f}, "
+        ax.plot(steps, mid, label=f"{name} (final score median {np.median(scores):.1f}, "
                                      f"{ret.shape[0]} seeds)")
-        ax.fill_between(episodes, lo, hi, alpha=0.25)
+        ax.fill_between(steps, lo, hi, alpha=0.25)
     ax.axhline(PASS[env], ls="--", color="k", lw=1, label=f"course pass line ({PASS[env]:g})")
     ax.set_xscale("log")
-    ax.set_xlabel("episodes played (log scale)")
+    ax.set_xlabel("valid env steps per seed (log scale)")
     ax.set_ylabel("training episode return (IQM over seeds, 95% CI)")
     ax.set_title(f"{env}: the course's REINFORCE settings vs jaxpg's")
     ax.legend(loc="best", fontsize=8)
@@ -114,6 +123,9 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=32)
     ap.add_argument("--pixelcopter-episodes", type=int, default=5000,
                     help="episodes of the course setting on Pixelcopter (the course: 50,000)")
+    ap.add_argument("--jaxpg-budget", choices=("course", "own"), default="course",
+                    help="course: the jaxpg setting gets the course setting's mean env steps per seed "
+                         "(like for like); own: its own tuned budget")
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "course-unit4")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -125,15 +137,20 @@ def main() -> None:
     for env in args.envs.split(","):
         results = {}
         for name, (config, hp) in settings(env, args.pixelcopter_episodes).items():
+            if name == "jaxpg" and args.jaxpg_budget == "course":  # like for like: the course's env steps
+                config = config.replace(total_steps=int(round(results["course"]["env_steps"][:, -1].mean())))
             r = run_setting(config, hp, args.seeds)
             results[name] = r
             sc = [e.score for e in r["eval"]]
-            print(f"{env:<15} {name:<7} updates {config.num_updates:>5} x {config.num_envs:>3} episodes  "
+            print(f"{env:<15} {name:<7} updates {r['updates']:>5} x {config.num_envs:>3} episodes, "
+                  f"{r['env_steps'][:, -1].mean():,.0f} env steps per seed  "
                   f"compile {r['compile_s']:5.1f}s train {r['train_s']:7.1f}s  final score median "
                   f"{np.median(sc):7.1f}  worst {min(sc):7.1f}  pass ({PASS[env]:g}) "
                   f"{sum(s >= PASS[env] for s in sc)}/{len(sc)}", flush=True)
             for s in range(args.seeds):
                 for u in range(r["returns"].shape[1]):
+                    if not np.isfinite(r["returns"][s, u]):
+                        continue  # not trained: the seed had spent its step budget
                     cw.writerow([env, name, s, u + 1, (u + 1) * config.num_envs, int(r["env_steps"][s, u]),
                                  f"{r['returns'][s, u]:.6g}"])
                 e = r["eval"][s]
@@ -143,7 +160,8 @@ def main() -> None:
                            for k, v in config.__dict__.items()},
                 "hparams": hp.to_dict(), "compile_s": r["compile_s"], "train_s": r["train_s"],
                 "eval_s": r["eval_s"], "score_median": float(np.median(sc)), "score_worst": float(min(sc)),
-                "passed": int(sum(s >= PASS[env] for s in sc)),
+                "passed": int(sum(s >= PASS[env] for s in sc)), "updates": r["updates"],
+                "env_steps_per_seed_mean": float(r["env_steps"][:, -1].mean()),
             }
         plot(env, results, args.out / f"{env}.png")
     # ~230k rows at full resolution (the plots above use them); the file keeps <= 200 per seed

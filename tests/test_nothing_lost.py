@@ -303,7 +303,7 @@ def test_a_truncated_evals_csv_on_resume_is_one_line(tmp_path, capsys):
     (out / "evals.csv").write_text(text[: len(text) * 2 // 3])
     before = _files(out)
     capsys.readouterr()
-    assert main(["train", "--resume", str(out), "--updates", "6"]) == 2
+    assert main(["train", "--resume", str(out), "--extend", "2"]) == 2
     _one_line(capsys, "evals.csv is")
     assert _files(out) == before
 
