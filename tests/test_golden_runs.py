@@ -11,10 +11,10 @@ from tests.golden_runs import FIXTURE, fingerprint, produce
 
 
 def _with_policy(x):
-    """Saved settings predate ``Config.policy`` (issue 31) and ``Config.schedule_start`` (issue 32):
-    add their defaults where a config is."""
+    """Saved settings predate ``Config.policy`` (issue 31), ``Config.schedule_start`` and
+    ``Config.total_steps`` (issue 32): add their defaults where a config is."""
     if isinstance(x, dict):
-        x = {"policy": "mlp", "schedule_start": 0, **x} if "frame_stack" in x else x
+        x = {"policy": "mlp", "schedule_start": 0, "total_steps": None, **x} if "frame_stack" in x else x
         return {k: _with_policy(v) for k, v in x.items()}
     return [_with_policy(v) for v in x] if isinstance(x, list) else x
 
@@ -31,9 +31,10 @@ def test_saved_outputs_are_reproduced(tmp_path):
             # the one intended change of words: the library names settings, not flags (issue 27)
             b = np.asarray(str(b).replace("lower --lr,", "lower `learning_rate`,"))
             if k.endswith(".json") and (exact or not k.endswith(("summary.json", "sweep.json"))):
-                # the intended changes of settings: configs gained `policy` (issue 31, default "mlp") and
-                # `schedule_start` (issue 32, default 0). The resume scenario extends its finished run
-                # with --extend (issue 32: resuming past a linear schedule's end is refused): re-recorded.
+                # the intended changes of settings: configs gained `policy` (issue 31, default "mlp"),
+                # `schedule_start` (issue 32, default 0) and `total_steps` (issue 32, default None). The
+                # resume scenario extends its finished run with --extend (issue 32: resuming past a
+                # linear schedule's end is refused): re-recorded.
                 assert json.loads(str(a)) == _with_policy(json.loads(str(b))), k
             elif exact or not k.endswith((".csv", "summary.json", "sweep.json")):
                 assert str(a) == str(b), k

@@ -199,7 +199,8 @@ def _extended(ck, updates, extend) -> tuple[Config, int]:
         total = config.num_updates if updates is None else int(updates)
         if total < done:
             raise RunError(f"`updates` {total} is below the {done} updates already done")
-        if total > config.num_updates and config.lr_schedule == "linear":
+        # a search drives its slots past num_updates by design: each trial runs its own schedule
+        if total > config.num_updates and config.lr_schedule == "linear" and "search" not in ck.meta:
             raise RunError(f"this run's linear learning-rate schedule reaches 0 at update {config.num_updates}: "
                            f"updates past it would not learn. Extend the run instead: `extend` "
                            f"{total - done} (a fresh linear decay over the new updates)")
