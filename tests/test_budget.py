@@ -33,6 +33,7 @@ def test_budget_fraction_by_hand():
     np.testing.assert_allclose(got, [1.0, 0.75, 0.0, 0.0])
 
 
+@pytest.mark.slow  # compiles a whole training scan (~7 s cold): the slow tier
 def test_each_seed_stops_after_the_update_that_reaches_its_budget():
     cfg = jaxpg.Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=20, total_steps=60)
     tr = make_trainer(cfg)

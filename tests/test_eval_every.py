@@ -15,6 +15,7 @@ def _rows(out):
         return list(csv.DictReader(f))
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_evaluations_during_training_are_the_policies_at_those_updates(tmp_path):
     r = runner.run(runner.RunSpec(CFG, seeds=2, seed=3, evaluation=runner.Evaluation(episodes=3, every=2)),
                    tmp_path / "r", handle_signals=False)

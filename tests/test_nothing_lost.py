@@ -296,6 +296,7 @@ def test_a_full_disk_is_one_line_and_the_last_checkpoint_stands(tmp_path, capsys
     assert main(["train", "--resume", str(out), "--eval-episodes", "2"]) == 0
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_a_truncated_evals_csv_on_resume_is_one_line(tmp_path, capsys):
     out = tmp_path / "ev"
     assert main([*TRAIN, "--updates", "4", "--eval-every", "2", "--save-every", "2", "--out", str(out)]) == 0

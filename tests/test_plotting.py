@@ -420,6 +420,7 @@ def test_import_leaves_pyplot_alone():
     assert plotting.__name__ == "jaxpg.plotting"
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_plots_of_a_real_train_run(tmp_path, capsys):
     from jaxpg.cli import main
 

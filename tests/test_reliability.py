@@ -231,6 +231,7 @@ def test_a_path_with_invalid_bytes_is_one_line(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_result_files_honour_the_umask(tmp_path):
     old = os.umask(0o027)
     try:

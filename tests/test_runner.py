@@ -318,6 +318,7 @@ def test_the_pacer_cuts_chunks_at_every_boundary_and_by_time():
     assert t.per_update == (11.0 - 10.25) / 4 and t.next_count() == 10
 
 
+@pytest.mark.slow  # fast-tier margin: trains whole runs
 def test_time_bounded_chunks_give_the_same_numbers_as_fixed_ones():
     cfg = Config(env="CartPole-v1", num_envs=2, hidden=(4,), max_steps=10, num_updates=8)
     spec = runner.RunSpec(cfg, seeds=2, evaluation=runner.Evaluation(episodes=0))
