@@ -34,6 +34,7 @@ from jaxpg import checkpoint, render, rundir
 from jaxpg._version import __version__
 from jaxpg.agent import load
 from jaxpg.fileio import atomic_write, atomic_write_json
+from jaxpg.runner.parts import keep_best
 from jaxpg.safetensors_io import (  # noqa: F401 (re-exported)
     MANIFEST,
     SETTINGS_KEY,
@@ -46,6 +47,15 @@ from jaxpg.safetensors_io import (  # noqa: F401 (re-exported)
 )
 
 __all__ = ["export", "load_safetensors", "save_safetensors", "MANIFEST"]
+
+def _best_kept_seed(run_dir: Path, ck, point) -> int:
+    """The seed whose best evaluation during training (``OUT/best``) is highest."""
+    _, records = keep_best.for_point(run_dir, ck, point)
+    means = [r.get("eval_mean") for r in records]
+    if all(m is None for m in means):
+        raise checkpoint.CheckpointError(f"{run_dir} kept no best evaluation for any seed")
+    return int(np.nanargmax([np.nan if m is None else m for m in means]))
+
 
 def _best_seed(run_dir: Path, seeds: int) -> int:
     """The seed with the highest final evaluation score in summary.json (0 without one, or when a
@@ -106,7 +116,8 @@ def _card(env: str, repo: str, mean: float, std: float, episodes: int, greedy: b
 A policy-gradient (REINFORCE, Williams 1992) agent trained with
 jaxpg {__version__}: seed {agent.seed_index} of a run of
 {agent.seeds} seeds (root seed {agent.root_seed}), after {updates:,} updates{
-f" and {steps:,} valid environment steps" if steps else ""}.
+f" and {steps:,} valid environment steps" if steps else ""}{
+" (its best evaluation during training)" if "best" in agent.meta else ""}.
 
 ## Evaluation
 
@@ -140,7 +151,7 @@ Files: `params.safetensors` (the policy's variables, observation statistics incl
 
 def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point: int | None = None,
            episodes: int = 32, greedy: bool = False, eval_seed: int | None = None, repo_name: str | None = None,
-           replay_frames: int = 500, fps: int = 30, say=print) -> dict:
+           replay_frames: int = 500, fps: int = 30, say=print, best: bool = False) -> dict:
     """Writes the Hub folder of one trained seed (see the module docstring); returns results.json.
 
     Args:
@@ -152,20 +163,26 @@ def export(run_dir: str | Path, out: str | Path, seed: int | None = None, point:
       eval_seed: root of the fresh evaluation's keys (default: the run's root seed; the keys
         differ from the run's own final evaluation).
       repo_name: the model's name in the card (default ``jaxpg-<env>``).
+      best: export the seed's policy at its best evaluation during training (``OUT/best``, kept by
+        ``--keep-best``) instead of the checkpoint's; the default seed is then the one whose best
+        evaluation is highest.
     """
     if episodes < 10:
         raise ValueError(f"`eval_episodes` must be at least 10 for a Hub model card, got {episodes}")
     run_dir, out = Path(run_dir), Path(out)
     _check_out(run_dir, out)
     with rundir.locked(out):
-        return _export(run_dir, out, seed, point, episodes, greedy, eval_seed, repo_name, replay_frames, fps, say)
+        return _export(run_dir, out, seed, point, episodes, greedy, eval_seed, repo_name, replay_frames, fps, say,
+                       best)
 
 
 def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, repo_name, replay_frames, fps,
-            say) -> dict:
+            say, best) -> dict:
     ck = checkpoint.load(run_dir, point)
+    if best and seed is None:
+        seed = _best_kept_seed(run_dir, ck, point)
     seed = _best_seed(run_dir, ck.seeds) if seed is None and point is None else (seed or 0)
-    agent = load(run_dir, seed_index=seed, point=point)
+    agent = load(run_dir, seed_index=seed, point=point, best=best)
     root = agent.root_seed if eval_seed is None else int(eval_seed)
     key = jax.random.fold_in(jax.random.fold_in(jax.random.key(root), 3), seed)
     returns = agent.evaluate(episodes=episodes, greedy=greedy, key=key)
@@ -176,6 +193,8 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
                 "config": checkpoint.settings_dict(agent.config), "hparams": agent.hparams.to_dict(),
                 "seed_index": agent.seed_index, "point": point, "root_seed": agent.root_seed, "seeds": agent.seeds,
                 "updates_done": agent.updates_done, "source": str(run_dir)}
+    if best:  # which evaluation it was (update, eval mean, env steps)
+        manifest["best"] = agent.meta["best"]
     # the settings also travel inside the hashed tensor file: jaxpg.load refuses an edited jaxpg.json
     save_safetensors(flatten(params), out / "params.safetensors",
                      {"format": "jaxpg", "env": agent.env, "jaxpg_version": __version__,
@@ -198,9 +217,9 @@ def _export(run_dir: Path, out: Path, seed, point, episodes, greedy, eval_seed, 
             say(f"note: no replay.mp4 (the Hub's video widget plays it): {render.MP4_HINT}")
     except ValueError:
         say(f"note: {agent.env} has no renderer; the folder has no replay")
-    steps = None
+    steps = agent.meta["best"].get("env_steps") if best else None
     try:
-        steps = int(np.asarray(ck.metrics["env_steps"])[seed].sum())
+        steps = steps if best else int(np.asarray(ck.metrics["env_steps"])[seed].sum())
     except (KeyError, IndexError, TypeError):
         pass
     hub_env = HUB_ENV_IDS.get(agent.env, agent.env)  # the id the course's leaderboard reads

@@ -198,6 +198,17 @@ def test_a_trained_run_keeps_each_seeds_best_evaluation(tmp_path, capsys):
     capsys.readouterr()
     assert main(["eval", str(out), "--best", "--eval-episodes", "2"]) == 0
     assert f"(best at update {best['runs'][0]['update']})" in capsys.readouterr().out
+    # export --best: the seed whose best evaluation is highest, its best params, the record in the manifest
+    hub = tmp_path / "hub"
+    assert main(["export", str(out), "--best", "--out", str(hub), "--eval-episodes", "10", "--max-frames", "5"]) == 0
+    top = int(np.argmax([r["eval_mean"] for r in best["runs"]]))
+    manifest = json.loads((hub / "jaxpg.json").read_text())
+    assert manifest["seed_index"] == top and manifest["best"] == best["runs"][top]
+    assert manifest["updates_done"] == best["runs"][top]["update"]
+    assert json.loads((hub / "results.json").read_text())["env_steps"] == best["runs"][top]["env_steps"]
+    assert "(its best evaluation during training)" in (hub / "README.md").read_text()
+    exported = jaxpg.load(hub)
+    jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), b[top]), exported.params, params)
     # a resume (no --keep-best needed: the checkpoint says so) goes on from the saved best
     assert main(["train", "--resume", str(out), "--extend", "4", "--quiet"]) == 0
     updates, means = _evals(out)

@@ -89,6 +89,8 @@ def add_parsers(sub) -> None:
     x.add_argument("--repo-name", default=None, help="the model's name in the card (default: jaxpg-ENV)")
     x.add_argument("--max-frames", type=positive_int, default=500, help="replay length at most")
     x.add_argument("--fps", type=positive_int, default=30, help="replay frames per second")
+    x.add_argument("--best", action="store_true",
+                   help=BEST_HELP + "; without --seed-index, the seed whose best evaluation is highest")
     pl = sub.add_parser("plot", help="learning curves (IQM over seeds, 95%% bootstrap CI) of run "
                                      "directories, or final-score distributions",
                         formatter_class=HelpFormatter)
@@ -282,7 +284,7 @@ def cmd_export(args) -> int:
     try:
         r = export(args.run_dir, args.out, seed=args.seed_index, point=args.point, episodes=args.eval_episodes,
                    greedy=args.greedy, eval_seed=args.seed, repo_name=args.repo_name,
-                   replay_frames=args.max_frames, fps=args.fps)
+                   replay_frames=args.max_frames, fps=args.fps, best=args.best)
     except (checkpoint.CheckpointError, ValueError) as e:
         raise UsageError(str(e).splitlines()[0]) from None
     except OSError as e:
