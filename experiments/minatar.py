@@ -39,7 +39,7 @@ REFERENCES = {
 }
 
 
-def run_game(game: str, seeds: int, episodes: int, root: int, overrides: dict) -> dict:
+def run_game(game: str, seeds: int, episodes: int, root: int, overrides: dict, random_episodes: int = 256) -> dict:
     from jaxpg import runner
     from jaxpg.defaults import recommended
     from jaxpg.stats import iqm, stratified_bootstrap_ci
@@ -72,7 +72,7 @@ def run_game(game: str, seeds: int, episodes: int, root: int, overrides: dict) -
         "compile_seconds": r.timings["compile_s"], "train_seconds": r.timings["train_s"],
         "eval_seconds": r.timings["eval_s"], "wall_seconds": wall,
         "curve_stride": stride, "curve_return_median": np.median(ret, 0)[::stride].round(3).tolist(),
-        "random": random_returns(game, 256, root),
+        "random": random_returns(game, random_episodes, root),
     }
 
 

@@ -140,9 +140,10 @@ def test_accelerator_check_smoke_runs_every_section(tmp_path):
     assert sweep["waves"] >= 2 and sweep["runs"] == 8  # the smoke budget forces waves
     assert record["device"]["platform"] == "cpu" and record["versions"]["jax"]
     games = record["sections"]["minatar"]["games"]
-    assert len(games) == 5 and all(g["iqm_ci95"][0] <= g["iqm"] <= g["iqm_ci95"][1] for g in games.values())
+    assert list(games) == ["Breakout-MinAtar", "Asterix-MinAtar"]  # the smoke's two games
+    assert all(g["iqm_ci95"][0] <= g["iqm"] <= g["iqm_ci95"][1] for g in games.values())
     assert all(g["config"]["policy"] == "cnn" for g in games.values())
-    assert all(g["random"]["episodes"] == 256 and g["random"]["mean"] >= 0 for g in games.values())
+    assert all(g["random"]["episodes"] == 8 and g["random"]["mean"] >= 0 for g in games.values())
 
 
 @pytest.mark.slow
